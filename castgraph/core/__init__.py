@@ -1,0 +1,1 @@
+"""Shared models, ports, settings and errors. No I/O and no heavy imports here."""

@@ -1,0 +1,161 @@
+"""Plain data shared by every layer. Times are seconds from the start of the episode's audio."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+PIPELINE_VERSION = "1"
+"""Bumped when a change to ingestion makes earlier episodes worth reprocessing."""
+
+
+class EpisodeState(str, enum.Enum):
+    """Where an episode is in the pipeline (design §5)."""
+
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    TRANSCRIBING = "transcribing"
+    DIARIZING = "diarizing"
+    INDEXING = "indexing"
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaItem:
+    """One resolved, not yet processed, piece of media from a source."""
+
+    source_id: str
+    url: str
+    title: str
+    duration: float | None = None
+    published: date | None = None
+    origin: str = ""
+    local_path: str | None = None
+    captions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A recognised word with its timing, confidence and (after diarization) speaker."""
+
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+    speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A span of speech by one speaker, made of words."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """The output of speech recognition (or human captions) for one audio file."""
+
+    language: str
+    segments: tuple[Segment, ...]
+    duration: float
+    language_probability: float = 1.0
+    source: str = "asr"
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.segments for w in s.words]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerTurn:
+    """A time span in which one speaker label is talking."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diarization:
+    """Who spoke when, plus one voice embedding per speaker label (for names across episodes)."""
+
+    turns: tuple[SpeakerTurn, ...]
+    embeddings: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({t.speaker for t in self.turns})
+
+
+@dataclass(slots=True)
+class Episode:
+    """An episode as the catalog knows it."""
+
+    id: str
+    source_id: str
+    title: str
+    url: str
+    state: EpisodeState = EpisodeState.QUEUED
+    duration: float | None = None
+    published: date | None = None
+    language: str | None = None
+    speakers: list[str] = field(default_factory=list)
+    error: str | None = None
+    pipeline_version: str = PIPELINE_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A retrievable, speaker-aware, timestamped span of an episode."""
+
+    id: str
+    episode_id: str
+    ordinal: int
+    start: float
+    end: float
+    text: str
+    speakers: tuple[str, ...]
+    language: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A person, organisation, place or topic, with the chunks it was found in."""
+
+    name: str
+    type: str
+    aliases: tuple[str, ...] = ()
+    chunk_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A typed link between two entities, with the chunks that evidence it."""
+
+    source: str
+    target: str
+    type: str
+    chunk_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A cited moment: an episode, a speaker and a time, with a link that opens it."""
+
+    episode_id: str
+    title: str
+    url: str
+    link: str
+    speaker: str | None
+    start: float
+    end: float
+    text: str

@@ -1,0 +1,91 @@
+"""The seams between layers: one small Protocol per seam.
+
+Backends implement these structurally; none of them loads a model or opens a connection in
+``__init__``: heavy work happens in ``load()`` or on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from castgraph.core.models import Diarization, Episode, EpisodeState, MediaItem, Transcript
+
+ProgressCallback = Callable[[float, float], None]
+"""Called with (done, total) in the unit of the stage (bytes or seconds of audio)."""
+
+
+class Source(Protocol):
+    """Turns a user-given source (URL, feed, file, folder) into media items and fetches them."""
+
+    def resolve(
+        self, source: str, *, limit: int | None = None, since: date | None = None
+    ) -> list[MediaItem]:
+        """List the items of ``source`` in published order (oldest first)."""
+        ...
+
+    def fetch(self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None) -> Path:
+        """Download (or locate) the item's media and return its local path."""
+        ...
+
+
+class Transcriber(Protocol):
+    """Speech recognition with word timestamps."""
+
+    def load(self) -> None:
+        """Load model files; called once before the first ``transcribe``."""
+        ...
+
+    def transcribe(
+        self, wav_path: Path, *, language: str | None = None, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        """Transcribe a 16 kHz mono WAV file; ``language`` forces the language when given."""
+        ...
+
+
+class Diarizer(Protocol):
+    """Who spoke when."""
+
+    def load(self) -> None:
+        """Load model files; called once before the first ``diarize``."""
+        ...
+
+    def diarize(self, wav_path: Path, *, num_speakers: int | None = None) -> Diarization:
+        """Split a 16 kHz mono WAV file into speaker turns with one embedding per speaker."""
+        ...
+
+
+class EpisodeStore(Protocol):
+    """What the ingestion pipeline needs from the catalog."""
+
+    def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
+        """Record an episode's pipeline state (and error, when failed)."""
+        ...
+
+    def save_transcript(
+        self, episode_id: str, transcript: Transcript, diarization: Diarization | None
+    ) -> list[str]:
+        """Store segments and speakers atomically, replacing earlier ones; return speaker names."""
+        ...
+
+
+class Indexer(Protocol):
+    """Writes a finished episode to the derived indexes (implemented in ``retrieval/``)."""
+
+    def index(self, episode: Episode) -> None:
+        """Idempotently write the episode to every index."""
+        ...
+
+    def delete(self, episode_id: str) -> None:
+        """Remove the episode from every index."""
+        ...
+
+
+class Embedder(Protocol):
+    """Text to vectors."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text."""
+        ...
