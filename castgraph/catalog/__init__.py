@@ -1,0 +1,5 @@
+"""The catalog: episodes, segments, speakers and named voices (SQLite by default, via SQLAlchemy)."""
+
+from castgraph.catalog.sql import SqlCatalog, episode_id_for
+
+__all__ = ["SqlCatalog", "episode_id_for"]

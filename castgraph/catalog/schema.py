@@ -1,0 +1,90 @@
+"""Catalog tables (SQLAlchemy 2 ORM). The catalog is the source of truth; indexes derive from it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episodes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(512), unique=True, index=True)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(Text, default="")
+    local_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    captions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    published: Mapped[date | None] = mapped_column(Date, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    transcript_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pipeline_version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+    segments: Mapped[list[SegmentRow]] = relationship(
+        back_populates="episode", cascade="all, delete-orphan", order_by="SegmentRow.ordinal"
+    )
+    speakers: Mapped[list[SpeakerRow]] = relationship(
+        back_populates="episode", cascade="all, delete-orphan", order_by="SpeakerRow.label"
+    )
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+
+    episode_id: Mapped[str] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    ordinal: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    speaker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    # [[text, start, end, probability], ...]: compact, and read back whole with the segment.
+    words: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="segments")
+
+
+class SpeakerRow(Base):
+    __tablename__ = "speakers"
+
+    episode_id: Mapped[str] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("voices.id", ondelete="SET NULL"), nullable=True
+    )
+    embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="speakers")
+
+
+class VoiceRow(Base):
+    """A named voice: the embedding a user named, matched against speakers of later episodes."""
+
+    __tablename__ = "voices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[list[float]] = mapped_column(JSON)
+    # The speaker this exemplar was named from; renaming it again replaces the exemplar.
+    episode_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

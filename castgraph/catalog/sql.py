@@ -1,0 +1,291 @@
+"""SQLAlchemy implementation of the catalog (the ``EpisodeStore`` port and the read side)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, SpeakerRow, VoiceRow
+from castgraph.core.errors import InputError, NotFoundError, StorageError
+from castgraph.core.models import (
+    PIPELINE_VERSION,
+    Diarization,
+    Episode,
+    EpisodeState,
+    MediaItem,
+    Segment,
+    Transcript,
+    Word,
+)
+
+log = logging.getLogger(__name__)
+
+
+def episode_id_for(source_id: str) -> str:
+    """A short id that is stable for a source id (same item → same episode on every run)."""
+    return hashlib.sha256(source_id.encode()).hexdigest()[:12]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+class SqlCatalog:
+    """The catalog. ``open()`` creates the tables; every write is one transaction."""
+
+    def __init__(self, url: str, *, voice_match_threshold: float = 0.8) -> None:
+        self._url = url
+        self._threshold = voice_match_threshold
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def open(self) -> SqlCatalog:
+        """Connect and create missing tables; returns self."""
+        if self._engine is not None:
+            return self
+        if self._url.startswith("sqlite:///"):
+            Path(self._url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = create_engine(self._url)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open the catalog at {self._url}: {exc}") from exc
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        return self
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = self._sessions = None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        if self._sessions is None:
+            self.open()
+        assert self._sessions is not None
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StorageError(f"catalog error: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # --- episodes -------------------------------------------------------------------------
+
+    def register(self, item: MediaItem) -> Episode:
+        """Add a resolved item as a queued episode, or return the existing one (metadata refreshed)."""
+        with self._session() as s:
+            row = s.scalars(select(EpisodeRow).where(EpisodeRow.source_id == item.source_id)).first()
+            if row is None:
+                row = EpisodeRow(
+                    id=episode_id_for(item.source_id),
+                    source_id=item.source_id,
+                    state=EpisodeState.QUEUED.value,
+                    pipeline_version=PIPELINE_VERSION,
+                )
+                s.add(row)
+            row.title, row.url, row.origin = item.title, item.url, item.origin
+            row.local_path, row.captions = item.local_path, dict(item.captions)
+            row.duration = item.duration or row.duration
+            row.published = item.published or row.published
+            s.flush()
+            return _episode(row)
+
+    def media_item(self, episode_id: str) -> MediaItem:
+        """The registered item of an episode (to fetch it again on a resumed run)."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            return MediaItem(
+                source_id=row.source_id, url=row.url, title=row.title, duration=row.duration,
+                published=row.published, origin=row.origin, local_path=row.local_path,
+                captions=dict(row.captions or {}),
+            )
+
+    def get(self, episode_id: str) -> Episode:
+        """An episode by id or unique id prefix."""
+        with self._session() as s:
+            return _episode(self._row(s, episode_id))
+
+    def list_episodes(self) -> list[Episode]:
+        """Every episode, oldest published first."""
+        with self._session() as s:
+            rows = s.scalars(select(EpisodeRow)).all()
+            episodes = [_episode(r) for r in rows]
+        return sorted(episodes, key=lambda e: (e.published is None, e.published, e.title))
+
+    def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            row.state = state.value
+            row.error = error
+            if state is EpisodeState.INDEXED:
+                row.pipeline_version = PIPELINE_VERSION
+
+    def delete(self, episode_id: str) -> Episode:
+        """Remove an episode, its segments and speakers from the catalog."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            episode = _episode(row)
+            s.execute(delete(VoiceRow).where(VoiceRow.episode_id == row.id))
+            s.delete(row)
+            return episode
+
+    # --- transcripts ----------------------------------------------------------------------
+
+    def save_transcript(
+        self, episode_id: str, transcript: Transcript, diarization: Diarization | None
+    ) -> list[str]:
+        """Replace the episode's segments and speakers in one transaction; names known voices."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            row.segments.clear()
+            row.speakers.clear()
+            s.flush()
+            row.language = transcript.language
+            row.transcript_source = transcript.source
+            row.duration = transcript.duration or row.duration
+            for ordinal, seg in enumerate(transcript.segments):
+                row.segments.append(_segment_row(ordinal, seg))
+            labels = sorted({seg.speaker for seg in transcript.segments if seg.speaker})
+            embeddings = diarization.embeddings if diarization else {}
+            voices = s.scalars(select(VoiceRow)).all()
+            for label in labels:
+                emb = embeddings.get(label)
+                voice = self._match_voice(voices, emb) if emb else None
+                row.speakers.append(
+                    SpeakerRow(
+                        label=label,
+                        name=voice.name if voice else None,
+                        voice_id=voice.id if voice else None,
+                        embedding=list(emb) if emb else None,
+                    )
+                )
+            s.flush()
+            return [sp.name or sp.label for sp in row.speakers]
+
+    def _match_voice(self, voices: Sequence[VoiceRow], emb: Sequence[float]) -> VoiceRow | None:
+        best: tuple[float, VoiceRow | None] = (self._threshold, None)
+        for voice in voices:
+            score = _cosine(voice.embedding, emb)
+            if score >= best[0]:
+                best = (score, voice)
+        if best[1] is not None:
+            log.info("voice matched", extra={"voice": best[1].name, "similarity": round(best[0], 3)})
+        return best[1]
+
+    def segments(self, episode_id: str) -> list[Segment]:
+        """The episode's transcript as speaker segments, with display names as speakers."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            names = {sp.label: sp.name or sp.label for sp in row.speakers}
+            return [_segment(seg, names) for seg in row.segments]
+
+    def rename_speaker(self, episode_id: str, label: str, name: str) -> Episode:
+        """Name a speaker of an episode; the voice keeps that name in later episodes."""
+        name = name.strip()
+        if not name:
+            raise InputError("the new speaker name is empty: give a name, e.g. \"Ana García\"")
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            speaker = next((sp for sp in row.speakers if label in (sp.label, sp.name)), None)
+            if speaker is None:
+                known = ", ".join(f"{sp.label} ({sp.name})" if sp.name else sp.label
+                                  for sp in row.speakers) or "none"
+                raise NotFoundError(
+                    f"episode {row.id} has no speaker {label!r}; its speakers are: {known}"
+                )
+            speaker.name, speaker.voice_id = name, None
+            s.flush()
+            s.execute(
+                delete(VoiceRow).where(VoiceRow.episode_id == row.id, VoiceRow.label == speaker.label)
+            )
+            if speaker.embedding:
+                voice = VoiceRow(name=name, embedding=speaker.embedding, episode_id=row.id,
+                                 label=speaker.label)
+                s.add(voice)
+                s.flush()
+                speaker.voice_id = voice.id
+            s.flush()
+            return _episode(row)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(s: Session, episode_id: str) -> EpisodeRow:
+        row = s.get(EpisodeRow, episode_id)
+        if row is not None:
+            return row
+        matches = s.scalars(
+            select(EpisodeRow).where(EpisodeRow.id.startswith(episode_id, autoescape=True)).limit(2)
+        ).all() if episode_id else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InputError(f"episode id prefix {episode_id!r} is ambiguous: give more characters")
+        raise NotFoundError(f"no episode {episode_id!r}: `castgraph episodes` lists the ids")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _episode(row: EpisodeRow) -> Episode:
+    return Episode(
+        id=row.id,
+        source_id=row.source_id,
+        title=row.title,
+        url=row.url,
+        state=EpisodeState(row.state),
+        duration=row.duration,
+        published=row.published,
+        language=row.language,
+        speakers=[sp.name or sp.label for sp in row.speakers],
+        error=row.error,
+        pipeline_version=row.pipeline_version,
+    )
+
+
+def _segment_row(ordinal: int, seg: Segment) -> SegmentRow:
+    return SegmentRow(
+        ordinal=ordinal,
+        start=seg.start,
+        end=seg.end,
+        speaker=seg.speaker,
+        text=seg.text,
+        words=[[w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 4)]
+               for w in seg.words],
+    )
+
+
+def _segment(row: SegmentRow, names: dict[str, str]) -> Segment:
+    speaker = names.get(row.speaker, row.speaker) if row.speaker else None
+    words = tuple(
+        Word(text=str(t), start=float(a), end=float(b), probability=float(p),
+             speaker=speaker)
+        for t, a, b, p in row.words
+    )
+    return Segment(start=row.start, end=row.end, text=row.text, speaker=speaker, words=words)

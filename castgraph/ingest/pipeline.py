@@ -1,0 +1,256 @@
+"""The per-episode ingestion pipeline: resolve → download → audio → transcribe → diarize → store.
+
+Every stage records the episode's state in the catalog first, so a crash leaves the episode in
+the stage it died in and the next run redoes that episode from the start; storing a transcript
+replaces the previous one in one transaction, so re-runs never duplicate anything. One failing
+episode is recorded with its error and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from castgraph.core.errors import CastgraphError, MediaError
+from castgraph.core.models import (
+    PIPELINE_VERSION,
+    Diarization,
+    Episode,
+    EpisodeState,
+    MediaItem,
+    Transcript,
+)
+from castgraph.core.ports import Diarizer, EpisodeStore, Indexer, Source, Transcriber
+from castgraph.core.settings import CaptionsMode
+
+log = logging.getLogger(__name__)
+
+CaptionLoader = Callable[[MediaItem, str | None], Transcript | None]
+"""Returns the human-made captions of an item as a transcript (language hint), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """What the user asked for on the command line or in the API request."""
+
+    limit: int | None = None
+    since: date | None = None
+    force: bool = False
+    language: str | None = None
+    captions: CaptionsMode = "never"
+    num_speakers: int | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """The outcome of one ingest run."""
+
+    resolved: int = 0
+    skipped: int = 0
+    indexed: list[Episode] = field(default_factory=list)
+    failed: list[Episode] = field(default_factory=list)
+    source_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.source_errors
+
+
+class Observer(Protocol):
+    """Receives progress; the CLI draws progress bars from it, tests record it."""
+
+    def episode_started(self, episode: Episode, index: int, total: int) -> None: ...
+
+    def stage(self, episode: Episode, state: EpisodeState) -> None: ...
+
+    def progress(self, episode: Episode, done: float, total: float) -> None: ...
+
+    def episode_finished(self, episode: Episode) -> None: ...
+
+
+class NullObserver:
+    """An observer that ignores everything (``--quiet``)."""
+
+    def episode_started(self, episode: Episode, index: int, total: int) -> None:
+        pass
+
+    def stage(self, episode: Episode, state: EpisodeState) -> None:
+        pass
+
+    def progress(self, episode: Episode, done: float, total: float) -> None:
+        pass
+
+    def episode_finished(self, episode: Episode) -> None:
+        pass
+
+
+@dataclass
+class Stages:
+    """The stage implementations the pipeline runs (real backends or test fakes)."""
+
+    transcriber: Transcriber
+    diarizer: Diarizer | None
+    extract_wav: Callable[[Path, Path], float]
+    is_silent: Callable[[Path], bool]
+    assign_speakers: Callable[[Transcript, Diarization | None], Transcript]
+    load_captions: CaptionLoader | None = None
+    indexer: Indexer | None = None
+
+
+class IngestPipeline:
+    """Runs sources through the stages, recording every episode's state in the store."""
+
+    def __init__(
+        self,
+        store: EpisodeStore,
+        stages: Stages,
+        media_dir: Path,
+        observer: Observer | None = None,
+    ) -> None:
+        self._store = store
+        self._stages = stages
+        self._media_dir = media_dir
+        self._observer: Observer = observer or NullObserver()
+        self._loaded: set[str] = set()
+
+    def run(self, sources: Sequence[tuple[str, Source]], options: IngestOptions) -> IngestReport:
+        """Resolve every source, then process each new or unfinished episode in order."""
+        report = IngestReport()
+        todo: list[tuple[Episode, MediaItem, Source]] = []
+        for text, source in sources:
+            try:
+                items = source.resolve(text, since=options.since)
+            except CastgraphError as exc:
+                log.error("source failed", extra={"source": text, "error": str(exc)})
+                report.source_errors.append((text, str(exc)))
+                continue
+            report.resolved += len(items)
+            for item in items:
+                episode = self._store.register(item)
+                if self._is_done(episode, options):
+                    report.skipped += 1
+                else:
+                    todo.append((episode, item, source))
+        if options.limit is not None:
+            report.skipped += max(0, len(todo) - options.limit)
+            todo = todo[: options.limit]
+        for index, (episode, item, source) in enumerate(todo):
+            self._observer.episode_started(episode, index, len(todo))
+            result = self.process(episode, item, source, options)
+            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(result)
+            self._observer.episode_finished(result)
+        return report
+
+    @staticmethod
+    def _is_done(episode: Episode, options: IngestOptions) -> bool:
+        return (
+            not options.force
+            and episode.state is EpisodeState.INDEXED
+            and episode.pipeline_version == PIPELINE_VERSION
+        )
+
+    def process(
+        self, episode: Episode, item: MediaItem, source: Source, options: IngestOptions
+    ) -> Episode:
+        """Run one episode through every stage; a failure is recorded, never raised."""
+        workdir = self._media_dir / episode.id
+        try:
+            self._run_stages(episode, item, source, options, workdir)
+        except CastgraphError as exc:
+            return self._fail(episode, str(exc))
+        except Exception as exc:  # one bad episode must never stop the others
+            log.exception("unexpected ingest error", extra={"episode_id": episode.id})
+            return self._fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+        (workdir / "audio.wav").unlink(missing_ok=True)
+        return self._store_state(episode, EpisodeState.INDEXED)
+
+    def _run_stages(
+        self, episode: Episode, item: MediaItem, source: Source, options: IngestOptions, workdir: Path
+    ) -> None:
+        st = self._stages
+        captions = self._captions(item, options)
+        wav: Path | None = None
+        if not (captions is not None and options.captions == "only"):
+            wav = self._download(episode, item, source, workdir)
+        if captions is not None:
+            transcript = captions
+        else:
+            assert wav is not None
+            transcript = self._transcribe(episode, wav, options)
+        diarization = None
+        if wav is not None and st.diarizer is not None:
+            self._store_state(episode, EpisodeState.DIARIZING)
+            self._ensure_loaded("diarizer", st.diarizer.load)
+            diarization = st.diarizer.diarize(wav, num_speakers=options.num_speakers)
+        transcript = st.assign_speakers(transcript, diarization)
+        self._store_state(episode, EpisodeState.INDEXING)
+        self._store.save_transcript(episode.id, transcript, diarization)
+        if st.indexer is not None:
+            st.indexer.index(episode)
+
+    def _captions(self, item: MediaItem, options: IngestOptions) -> Transcript | None:
+        if options.captions == "never":
+            return None
+        loader = self._stages.load_captions
+        transcript = loader(item, options.language) if loader is not None else None
+        if transcript is None and options.captions == "only":
+            raise MediaError(
+                f"{item.title!r} has no human-made captions (--captions only): "
+                "use --captions prefer to fall back to speech recognition"
+            )
+        return transcript
+
+    def _download(self, episode: Episode, item: MediaItem, source: Source, workdir: Path) -> Path:
+        self._store_state(episode, EpisodeState.DOWNLOADING)
+        workdir.mkdir(parents=True, exist_ok=True)
+        media = source.fetch(
+            item, workdir, progress=lambda d, t: self._observer.progress(episode, d, t)
+        )
+        wav = workdir / "audio.wav"
+        self._stages.extract_wav(media, wav)
+        if self._stages.is_silent(wav):
+            raise MediaError(f"no speech found in {item.title!r}: the audio is silent")
+        return wav
+
+    def _transcribe(self, episode: Episode, wav: Path, options: IngestOptions) -> Transcript:
+        self._store_state(episode, EpisodeState.TRANSCRIBING)
+        transcriber = self._stages.transcriber
+        self._ensure_loaded("transcriber", transcriber.load)
+        transcript = transcriber.transcribe(
+            wav,
+            language=options.language,
+            progress=lambda d, t: self._observer.progress(episode, d, t),
+        )
+        if not transcript.segments:
+            raise MediaError(f"no speech recognised in {episode.title!r}")
+        return transcript
+
+    def _ensure_loaded(self, name: str, load: Callable[[], None]) -> None:
+        if name not in self._loaded:
+            load()
+            self._loaded.add(name)
+
+    def _store_state(self, episode: Episode, state: EpisodeState) -> Episode:
+        self._store.set_state(episode.id, state)
+        episode.state, episode.error = state, None
+        self._observer.stage(episode, state)
+        log.info("episode state", extra={"episode_id": episode.id, "state": state.value})
+        return episode
+
+    def _fail(self, episode: Episode, error: str) -> Episode:
+        stage = episode.state.value
+        message = f"failed while {stage}: {error}" if stage != "queued" else error
+        self._store.set_state(episode.id, EpisodeState.FAILED, message)
+        episode.state, episode.error = EpisodeState.FAILED, message
+        log.error("episode failed", extra={"episode_id": episode.id, "error": message})
+        return episode
+
+
+def remove_media(media_dir: Path, episode_id: str) -> None:
+    """Delete an episode's downloaded media and working files."""
+    shutil.rmtree(media_dir / episode_id, ignore_errors=True)

@@ -1,0 +1,4 @@
+"""Indexes and everything that reads them (vector, keyword, graph, fusion, generation).
+
+Implements the ``Indexer`` port declared in ``castgraph.core.ports``; never imports ``ingest``.
+"""

@@ -1,0 +1,133 @@
+"""The SQL catalog: registration, transcripts, speakers and named voices."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from castgraph.catalog import SqlCatalog, episode_id_for
+from castgraph.core.errors import InputError, NotFoundError
+from castgraph.core.models import (
+    Diarization,
+    EpisodeState,
+    MediaItem,
+    Segment,
+    SpeakerTurn,
+    Transcript,
+    Word,
+)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> SqlCatalog:
+    return SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}", voice_match_threshold=0.9).open()
+
+
+def _item(n: int, published: date | None = None) -> MediaItem:
+    return MediaItem(source_id=f"test:{n}", url=f"http://x/{n}", title=f"Episode {n}",
+                     published=published)
+
+
+def _transcript(*speakers: str) -> Transcript:
+    segs = []
+    for i, spk in enumerate(speakers):
+        words = (Word("hola", i * 2.0, i * 2.0 + 0.5, 0.9, spk), Word("che", i * 2.0 + 0.6, i * 2.0 + 1))
+        segs.append(Segment(i * 2.0, i * 2.0 + 1, "hola che", spk, words))
+    return Transcript(language="es", segments=tuple(segs), duration=len(speakers) * 2.0)
+
+
+def _diarization(embeddings: dict[str, tuple[float, ...]]) -> Diarization:
+    turns = tuple(SpeakerTurn(0, 1, label) for label in embeddings)
+    return Diarization(turns=turns, embeddings=embeddings)
+
+
+def test_register_is_idempotent_by_source_id(catalog: SqlCatalog) -> None:
+    first = catalog.register(_item(1))
+    again = catalog.register(_item(1))
+    assert first.id == again.id == episode_id_for("test:1")
+    assert first.state is EpisodeState.QUEUED
+    assert len(catalog.list_episodes()) == 1
+
+
+def test_episodes_listed_in_published_order(catalog: SqlCatalog) -> None:
+    catalog.register(_item(2, date(2024, 5, 1)))
+    catalog.register(_item(1, date(2023, 1, 1)))
+    assert [e.title for e in catalog.list_episodes()] == ["Episode 1", "Episode 2"]
+
+
+def test_save_transcript_replaces_segments(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1))
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00", "SPEAKER_01", "SPEAKER_00"), None)
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00", "SPEAKER_01"), None)
+    segments = catalog.segments(ep.id)
+    assert [s.speaker for s in segments] == ["SPEAKER_00", "SPEAKER_01"]
+    assert segments[0].words[0].text == "hola" and segments[0].words[0].probability == 0.9
+    episode = catalog.get(ep.id)
+    assert episode.language == "es" and episode.speakers == ["SPEAKER_00", "SPEAKER_01"]
+
+
+def test_state_and_error_are_recorded(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1))
+    catalog.set_state(ep.id, EpisodeState.FAILED, "failed while downloading: 404")
+    got = catalog.get(ep.id)
+    assert got.state is EpisodeState.FAILED and got.error == "failed while downloading: 404"
+    catalog.set_state(ep.id, EpisodeState.INDEXED)
+    assert catalog.get(ep.id).error is None
+
+
+def test_prefix_lookup_and_unknown_ids(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1))
+    assert catalog.get(ep.id[:5]).id == ep.id
+    with pytest.raises(NotFoundError, match="castgraph episodes"):
+        catalog.get("zzzz")
+
+
+def test_renamed_voice_is_recognised_in_later_episodes(catalog: SqlCatalog) -> None:
+    ana, beto = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
+    first = catalog.register(_item(1))
+    catalog.save_transcript(first.id, _transcript("SPEAKER_00", "SPEAKER_01"),
+                            _diarization({"SPEAKER_00": ana, "SPEAKER_01": beto}))
+    renamed = catalog.rename_speaker(first.id, "SPEAKER_00", "Ana")
+    assert renamed.speakers == ["Ana", "SPEAKER_01"]
+    assert catalog.segments(first.id)[0].speaker == "Ana"
+
+    second = catalog.register(_item(2))
+    # In the new episode Ana's voice got another label; a near-identical embedding matches.
+    names = catalog.save_transcript(
+        second.id, _transcript("SPEAKER_00", "SPEAKER_01"),
+        _diarization({"SPEAKER_00": (0.05, 0.99, 0.0), "SPEAKER_01": (0.99, 0.02, 0.05)}),
+    )
+    assert names == ["SPEAKER_00", "Ana"]
+
+
+def test_renaming_again_replaces_the_voice_exemplar(catalog: SqlCatalog) -> None:
+    first = catalog.register(_item(1))
+    catalog.save_transcript(first.id, _transcript("SPEAKER_00"),
+                            _diarization({"SPEAKER_00": (1.0, 0.0)}))
+    catalog.rename_speaker(first.id, "SPEAKER_00", "Ana")
+    catalog.rename_speaker(first.id, "Ana", "Ana García")
+    second = catalog.register(_item(2))
+    names = catalog.save_transcript(second.id, _transcript("SPEAKER_00"),
+                                    _diarization({"SPEAKER_00": (1.0, 0.01)}))
+    assert names == ["Ana García"]
+
+
+def test_rename_errors_are_clear(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1))
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00"), None)
+    with pytest.raises(NotFoundError, match="its speakers are: SPEAKER_00"):
+        catalog.rename_speaker(ep.id, "SPEAKER_07", "Ana")
+    with pytest.raises(InputError, match="empty"):
+        catalog.rename_speaker(ep.id, "SPEAKER_00", "  ")
+
+
+def test_delete_removes_everything(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1))
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00"), _diarization({"SPEAKER_00": (1.0,)}))
+    catalog.rename_speaker(ep.id, "SPEAKER_00", "Ana")
+    catalog.delete(ep.id)
+    assert catalog.list_episodes() == []
+    with pytest.raises(NotFoundError):
+        catalog.segments(ep.id)
