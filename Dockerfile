@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg espeak-ng make \
+    && rm -rf /var/lib/apt/lists/*
+# Point this at a CPU-only wheel index to avoid the multi-GB CUDA build of torch.
+ARG PIP_EXTRA_INDEX_URL=""
+WORKDIR /app
+COPY . /app
+RUN pip install --no-cache-dir "torch==2.13.0" \
+    && pip install --no-cache-dir ".[offline-models,openai-whisper]" \
+    && pip install --no-cache-dir --no-deps resemblyzer==0.1.4
+ENV CASTGRAPH_DATA_DIR=/data
+VOLUME /data
+ENTRYPOINT ["castgraph"]
+CMD ["demo"]

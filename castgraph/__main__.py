@@ -1,0 +1,5 @@
+"""``python -m castgraph`` runs the command line."""
+
+from castgraph.api.cli import main
+
+main()
