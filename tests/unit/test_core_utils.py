@@ -1,0 +1,61 @@
+"""Small core helpers: moment links, clock labels, structured logs, the writer lock."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from castgraph.api.datadir import writer_lock
+from castgraph.api.logs import JsonFormatter, KeyValueFormatter
+from castgraph.core.errors import DependencyError, LockedError
+from castgraph.core.timefmt import clock, moment_link
+
+
+def test_clock() -> None:
+    assert clock(0) == "00:00" and clock(75.9) == "01:15" and clock(3723) == "1:02:03"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.youtube.com/watch?v=abc", "https://www.youtube.com/watch?v=abc&t=123s"),
+        ("https://www.youtube.com/watch?v=abc&t=5s", "https://www.youtube.com/watch?v=abc&t=123s"),
+        ("https://youtu.be/abc", "https://youtu.be/abc?t=123s"),
+        ("http://127.0.0.1:8765/ep1.mp3", "http://127.0.0.1:8765/ep1.mp3#t=123"),
+    ],
+)
+def test_moment_link(url: str, expected: str) -> None:
+    assert moment_link(url, 123.7) == expected
+
+
+def _record() -> logging.LogRecord:
+    record = logging.LogRecord("castgraph.x", logging.INFO, __file__, 1, "episode state", None, None)
+    record.episode_id = "abc"
+    record.state = "indexed"
+    return record
+
+
+def test_json_log_lines_carry_fields() -> None:
+    line = json.loads(JsonFormatter().format(_record()))
+    assert line["event"] == "episode state" and line["episode_id"] == "abc"
+    assert line["state"] == "indexed" and line["level"] == "info"
+
+
+def test_key_value_log_lines() -> None:
+    assert 'episode state episode_id="abc" state="indexed"' in KeyValueFormatter().format(_record())
+
+
+def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
+    with writer_lock(tmp_path, "castgraph ingest"):
+        with pytest.raises(LockedError, match="castgraph ingest"):
+            with writer_lock(tmp_path, "castgraph speakers rename"):
+                pass
+    with writer_lock(tmp_path, "again"):
+        pass
+
+
+def test_dependency_error_names_the_extra() -> None:
+    assert "pip install 'castgraph[pyannote]'" in str(DependencyError("pyannote.audio", "pyannote"))
