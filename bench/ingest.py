@@ -49,8 +49,21 @@ def make_long_file(dest: Path, minutes: float = 10.0) -> Path:
             total += _duration(wav)
     listing.write_text("\n".join(lines))
     out = dest / "long.mp3"
-    _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-t", str(minutes * 60),
-            "-ac", "1", "-b:a", "64k", str(out))
+    _ffmpeg(
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-t",
+        str(minutes * 60),
+        "-ac",
+        "1",
+        "-b:a",
+        "64k",
+        str(out),
+    )
     return out
 
 
@@ -66,10 +79,11 @@ def _duration(path: Path) -> float:
 
 def worker(backend: str, files: list[Path], runs: int, models_dir: Path) -> dict[str, Any]:
     """Run every stage on every file ``runs`` times in this process; returns timings and RSS."""
+    from castgraph.ingest.align import assign_speakers
+
     from castgraph.catalog import SqlCatalog
     from castgraph.core.models import MediaItem
     from castgraph.ingest import audio
-    from castgraph.ingest.align import assign_speakers
     from castgraph.ingest.diarize import make_diarizer
     from castgraph.ingest.transcribe import make_transcriber
 
@@ -98,10 +112,12 @@ def worker(backend: str, files: list[Path], runs: int, models_dir: Path) -> dict
                 diarization = diarizer.diarize(wav)
                 times["diarize"] = time.perf_counter() - t
                 t = time.perf_counter()
-                episode = catalog.register(MediaItem(source_id=f"bench:{path}", url=str(path),
-                                                     title=path.stem))
-                catalog.save_transcript(episode.id, assign_speakers(transcript, diarization),
-                                        diarization)
+                episode = catalog.register(
+                    MediaItem(source_id=f"bench:{path}", url=str(path), title=path.stem)
+                )
+                catalog.save_transcript(
+                    episode.id, assign_speakers(transcript, diarization), diarization
+                )
                 times["store"] = time.perf_counter() - t
                 per_run.append({"duration": duration, **times})
             results["files"][path.name] = per_run
@@ -119,8 +135,11 @@ def report(all_results: dict[str, dict[str, Any]]) -> None:
     base = backends[0]
     files = list(all_results[base]["files"])
     print(f"\nmedian of runs; RTF = seconds of processing per second of audio; baseline = {base}")
-    header = f"{'file':34} {'backend':15} {'audio s':>8} {'wall s':>8} " + " ".join(
-        f"{'RTF ' + s:>12}" for s in STAGES) + f" {'RTF all':>8} {'vs base':>8}"
+    header = (
+        f"{'file':34} {'backend':15} {'audio s':>8} {'wall s':>8} "
+        + " ".join(f"{'RTF ' + s:>12}" for s in STAGES)
+        + f" {'RTF all':>8} {'vs base':>8}"
+    )
     print(header)
     for name in files:
         base_wall = _wall(all_results[base]["files"][name])
@@ -128,8 +147,10 @@ def report(all_results: dict[str, dict[str, Any]]) -> None:
             runs = all_results[backend]["files"][name]
             dur, wall = _median(runs, "duration"), _wall(runs)
             rtfs = " ".join(f"{_median(runs, s) / dur:12.3f}" for s in STAGES)
-            print(f"{name[:34]:34} {backend:15} {dur:8.1f} {wall:8.2f} {rtfs} {wall / dur:8.3f} "
-                  f"{wall / base_wall:8.2f}x")
+            print(
+                f"{name[:34]:34} {backend:15} {dur:8.1f} {wall:8.2f} {rtfs} {wall / dur:8.3f} "
+                f"{wall / base_wall:8.2f}x"
+            )
     print(f"\n{'backend':15} {'model load s':>12} {'peak RSS MB':>12}")
     for backend in backends:
         r = all_results[backend]
@@ -169,9 +190,19 @@ def main() -> None:
         for backend in args.backends.split(","):
             print(f"running {backend} ({args.runs} runs of {len(files)} files)…", file=sys.stderr)
             proc = subprocess.run(
-                [sys.executable, __file__, "--worker", backend, "--runs", str(args.runs),
-                 "--files", *map(str, files)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    backend,
+                    "--runs",
+                    str(args.runs),
+                    "--files",
+                    *map(str, files),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
     report(results)

@@ -23,8 +23,11 @@ from castgraph.core.settings import CaptionsMode, Settings
 from castgraph.core.timefmt import clock
 from castgraph.ingest.pipeline import IngestOptions, IngestReport, Observer
 
-app = typer.Typer(help="castgraph: question a YouTube channel, with cited moments.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="castgraph: question a YouTube channel, with cited moments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 episodes_app = typer.Typer(help="List episodes, or show one's transcript.")
 speakers_app = typer.Typer(help="Name the speakers of an episode.", no_args_is_help=True)
 models_app = typer.Typer(help="Local model files.", no_args_is_help=True)
@@ -68,9 +71,13 @@ def _parse_date(value: str | None) -> date | None:
 
 @app.command()
 def ingest(
-    sources: Annotated[list[str], typer.Argument(help="URLs (video, playlist, channel, RSS) or paths.")],
+    sources: Annotated[
+        list[str], typer.Argument(help="URLs (video, playlist, channel, RSS) or paths.")
+    ],
     limit: Annotated[int | None, typer.Option(min=1, help="At most N new episodes.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only episodes published on/after YYYY-MM-DD.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only episodes published on/after YYYY-MM-DD.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Reprocess episodes already indexed.")] = False,
     language: Annotated[str | None, typer.Option(help="Force the language, e.g. es.")] = None,
     captions: Annotated[str | None, typer.Option(help="never | prefer | only")] = None,
@@ -83,9 +90,14 @@ def ingest(
         mode = captions or settings.captions
         if mode not in ("never", "prefer", "only"):
             raise InputError(f"--captions {mode!r}: choose never, prefer or only")
-        options = IngestOptions(limit=limit, since=_parse_date(since), force=force,
-                                language=language or settings.language,
-                                captions=_captions_mode(mode), num_speakers=speakers)
+        options = IngestOptions(
+            limit=limit,
+            since=_parse_date(since),
+            force=force,
+            language=language or settings.language,
+            captions=_captions_mode(mode),
+            num_speakers=speakers,
+        )
         report = run_ingest(settings, sources, options, quiet=quiet)
     _print_report(report)
     if not report.ok:
@@ -119,7 +131,9 @@ def _print_report(report: IngestReport) -> None:
     for text, message in report.source_errors:
         err.print(f"[red]source failed[/red] {text}: {message}", highlight=False)
     for episode in report.failed:
-        err.print(f"[red]failed[/red] {episode.id} {episode.title}: {episode.error}", highlight=False)
+        err.print(
+            f"[red]failed[/red] {episode.id} {episode.title}: {episode.error}", highlight=False
+        )
     err.print(
         f"{len(report.indexed)} indexed, {len(report.failed)} failed, "
         f"{report.skipped} skipped (already done or over --limit), {report.resolved} found"
@@ -146,8 +160,15 @@ def episodes(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         return
     table = Table("id", "title", "state", "duration", "lang", "speakers", "error")
     for e in items:
-        table.add_row(e.id, e.title, e.state.value, clock(e.duration) if e.duration else "",
-                      e.language or "", ", ".join(e.speakers), e.error or "")
+        table.add_row(
+            e.id,
+            e.title,
+            e.state.value,
+            clock(e.duration) if e.duration else "",
+            e.language or "",
+            ", ".join(e.speakers),
+            e.error or "",
+        )
     out.print(table)
 
 
@@ -160,11 +181,14 @@ def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
         episode = store.get(episode_id)
         segments = store.segments(episode.id)
     if as_json:
-        rows = [{"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
-                for s in segments]
+        rows = [
+            {"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text} for s in segments
+        ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    out.print(f"[bold]{episode.title}[/bold]  ({episode.id}, {episode.state.value})", highlight=False)
+    out.print(
+        f"[bold]{episode.title}[/bold]  ({episode.id}, {episode.state.value})", highlight=False
+    )
     for s in segments:
         typer.echo(f"[{clock(s.start)}] {s.speaker or 'UNKNOWN'}: {s.text}")
 

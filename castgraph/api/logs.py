@@ -37,8 +37,10 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        pairs = " ".join(f"{k}={json.dumps(v, default=str, ensure_ascii=False)}"
-                         for k, v in _fields(record).items())
+        pairs = " ".join(
+            f"{k}={json.dumps(v, default=str, ensure_ascii=False)}"
+            for k, v in _fields(record).items()
+        )
         line = f"{when} {record.levelname.lower():7} {record.getMessage()} {pairs}".rstrip()
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

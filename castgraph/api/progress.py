@@ -55,7 +55,9 @@ class RichObserver:
 
     def stage(self, episode: Episode, state: EpisodeState) -> None:
         if self._current is not None:
-            self._progress.reset(self._current, total=None, description=_label(episode, state.value))
+            self._progress.reset(
+                self._current, total=None, description=_label(episode, state.value)
+            )
 
     def progress(self, episode: Episode, done: float, total: float) -> None:
         if self._current is not None and total > 0:

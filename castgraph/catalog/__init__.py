@@ -1,4 +1,4 @@
-"""The catalog: episodes, segments, speakers and named voices (SQLite by default, via SQLAlchemy)."""
+"""The catalog: episodes, segments, speakers and named voices (SQLite by default)."""
 
 from castgraph.catalog.sql import SqlCatalog, episode_id_for
 

@@ -93,9 +93,11 @@ class SqlCatalog:
     # --- episodes -------------------------------------------------------------------------
 
     def register(self, item: MediaItem) -> Episode:
-        """Add a resolved item as a queued episode, or return the existing one (metadata refreshed)."""
+        """Add a resolved item as a queued episode, or return the existing one (refreshed)."""
         with self._session() as s:
-            row = s.scalars(select(EpisodeRow).where(EpisodeRow.source_id == item.source_id)).first()
+            row = s.scalars(
+                select(EpisodeRow).where(EpisodeRow.source_id == item.source_id)
+            ).first()
             if row is None:
                 row = EpisodeRow(
                     id=episode_id_for(item.source_id),
@@ -116,8 +118,13 @@ class SqlCatalog:
         with self._session() as s:
             row = self._row(s, episode_id)
             return MediaItem(
-                source_id=row.source_id, url=row.url, title=row.title, duration=row.duration,
-                published=row.published, origin=row.origin, local_path=row.local_path,
+                source_id=row.source_id,
+                url=row.url,
+                title=row.title,
+                duration=row.duration,
+                published=row.published,
+                origin=row.origin,
+                local_path=row.local_path,
                 captions=dict(row.captions or {}),
             )
 
@@ -190,7 +197,9 @@ class SqlCatalog:
             if score >= best[0]:
                 best = (score, voice)
         if best[1] is not None:
-            log.info("voice matched", extra={"voice": best[1].name, "similarity": round(best[0], 3)})
+            log.info(
+                "voice matched", extra={"voice": best[1].name, "similarity": round(best[0], 3)}
+            )
         return best[1]
 
     def segments(self, episode_id: str) -> list[Segment]:
@@ -204,24 +213,31 @@ class SqlCatalog:
         """Name a speaker of an episode; the voice keeps that name in later episodes."""
         name = name.strip()
         if not name:
-            raise InputError("the new speaker name is empty: give a name, e.g. \"Ana García\"")
+            raise InputError('the new speaker name is empty: give a name, e.g. "Ana García"')
         with self._session() as s:
             row = self._row(s, episode_id)
             speaker = next((sp for sp in row.speakers if label in (sp.label, sp.name)), None)
             if speaker is None:
-                known = ", ".join(f"{sp.label} ({sp.name})" if sp.name else sp.label
-                                  for sp in row.speakers) or "none"
+                known = (
+                    ", ".join(
+                        f"{sp.label} ({sp.name})" if sp.name else sp.label for sp in row.speakers
+                    )
+                    or "none"
+                )
                 raise NotFoundError(
                     f"episode {row.id} has no speaker {label!r}; its speakers are: {known}"
                 )
             speaker.name, speaker.voice_id = name, None
             s.flush()
             s.execute(
-                delete(VoiceRow).where(VoiceRow.episode_id == row.id, VoiceRow.label == speaker.label)
+                delete(VoiceRow).where(
+                    VoiceRow.episode_id == row.id, VoiceRow.label == speaker.label
+                )
             )
             if speaker.embedding:
-                voice = VoiceRow(name=name, embedding=speaker.embedding, episode_id=row.id,
-                                 label=speaker.label)
+                voice = VoiceRow(
+                    name=name, embedding=speaker.embedding, episode_id=row.id, label=speaker.label
+                )
                 s.add(voice)
                 s.flush()
                 speaker.voice_id = voice.id
@@ -235,9 +251,15 @@ class SqlCatalog:
         row = s.get(EpisodeRow, episode_id)
         if row is not None:
             return row
-        matches = s.scalars(
-            select(EpisodeRow).where(EpisodeRow.id.startswith(episode_id, autoescape=True)).limit(2)
-        ).all() if episode_id else []
+        matches = (
+            s.scalars(
+                select(EpisodeRow)
+                .where(EpisodeRow.id.startswith(episode_id, autoescape=True))
+                .limit(2)
+            ).all()
+            if episode_id
+            else []
+        )
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -276,16 +298,16 @@ def _segment_row(ordinal: int, seg: Segment) -> SegmentRow:
         end=seg.end,
         speaker=seg.speaker,
         text=seg.text,
-        words=[[w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 4)]
-               for w in seg.words],
+        words=[
+            [w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 4)] for w in seg.words
+        ],
     )
 
 
 def _segment(row: SegmentRow, names: dict[str, str]) -> Segment:
     speaker = names.get(row.speaker, row.speaker) if row.speaker else None
     words = tuple(
-        Word(text=str(t), start=float(a), end=float(b), probability=float(p),
-             speaker=speaker)
+        Word(text=str(t), start=float(a), end=float(b), probability=float(p), speaker=speaker)
         for t, a, b, p in row.words
     )
     return Segment(start=row.start, end=row.end, text=row.text, speaker=speaker, words=words)

@@ -10,7 +10,7 @@ PIPELINE_VERSION = "1"
 """Bumped when a change to ingestion makes earlier episodes worth reprocessing."""
 
 
-class EpisodeState(str, enum.Enum):
+class EpisodeState(enum.StrEnum):
     """Where an episode is in the pipeline (design §5)."""
 
     QUEUED = "queued"

@@ -26,7 +26,9 @@ class Source(Protocol):
         """List the items of ``source`` in published order (oldest first)."""
         ...
 
-    def fetch(self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None) -> Path:
+    def fetch(
+        self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None
+    ) -> Path:
         """Download (or locate) the item's media and return its local path."""
         ...
 
@@ -39,7 +41,11 @@ class Transcriber(Protocol):
         ...
 
     def transcribe(
-        self, wav_path: Path, *, language: str | None = None, progress: ProgressCallback | None = None
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Transcript:
         """Transcribe a 16 kHz mono WAV file; ``language`` forces the language when given."""
         ...

@@ -142,7 +142,9 @@ class IngestPipeline:
         for index, (episode, item, source) in enumerate(todo):
             self._observer.episode_started(episode, index, len(todo))
             result = self.process(episode, item, source, options)
-            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(result)
+            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(
+                result
+            )
             self._observer.episode_finished(result)
         return report
 
@@ -170,7 +172,12 @@ class IngestPipeline:
         return self._store_state(episode, EpisodeState.INDEXED)
 
     def _run_stages(
-        self, episode: Episode, item: MediaItem, source: Source, options: IngestOptions, workdir: Path
+        self,
+        episode: Episode,
+        item: MediaItem,
+        source: Source,
+        options: IngestOptions,
+        workdir: Path,
     ) -> None:
         st = self._stages
         captions = self._captions(item, options)

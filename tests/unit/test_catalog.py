@@ -26,14 +26,18 @@ def catalog(tmp_path: Path) -> SqlCatalog:
 
 
 def _item(n: int, published: date | None = None) -> MediaItem:
-    return MediaItem(source_id=f"test:{n}", url=f"http://x/{n}", title=f"Episode {n}",
-                     published=published)
+    return MediaItem(
+        source_id=f"test:{n}", url=f"http://x/{n}", title=f"Episode {n}", published=published
+    )
 
 
 def _transcript(*speakers: str) -> Transcript:
     segs = []
     for i, spk in enumerate(speakers):
-        words = (Word("hola", i * 2.0, i * 2.0 + 0.5, 0.9, spk), Word("che", i * 2.0 + 0.6, i * 2.0 + 1))
+        words = (
+            Word("hola", i * 2.0, i * 2.0 + 0.5, 0.9, spk),
+            Word("che", i * 2.0 + 0.6, i * 2.0 + 1),
+        )
         segs.append(Segment(i * 2.0, i * 2.0 + 1, "hola che", spk, words))
     return Transcript(language="es", segments=tuple(segs), duration=len(speakers) * 2.0)
 
@@ -87,8 +91,11 @@ def test_prefix_lookup_and_unknown_ids(catalog: SqlCatalog) -> None:
 def test_renamed_voice_is_recognised_in_later_episodes(catalog: SqlCatalog) -> None:
     ana, beto = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
     first = catalog.register(_item(1))
-    catalog.save_transcript(first.id, _transcript("SPEAKER_00", "SPEAKER_01"),
-                            _diarization({"SPEAKER_00": ana, "SPEAKER_01": beto}))
+    catalog.save_transcript(
+        first.id,
+        _transcript("SPEAKER_00", "SPEAKER_01"),
+        _diarization({"SPEAKER_00": ana, "SPEAKER_01": beto}),
+    )
     renamed = catalog.rename_speaker(first.id, "SPEAKER_00", "Ana")
     assert renamed.speakers == ["Ana", "SPEAKER_01"]
     assert catalog.segments(first.id)[0].speaker == "Ana"
@@ -96,7 +103,8 @@ def test_renamed_voice_is_recognised_in_later_episodes(catalog: SqlCatalog) -> N
     second = catalog.register(_item(2))
     # In the new episode Ana's voice got another label; a near-identical embedding matches.
     names = catalog.save_transcript(
-        second.id, _transcript("SPEAKER_00", "SPEAKER_01"),
+        second.id,
+        _transcript("SPEAKER_00", "SPEAKER_01"),
         _diarization({"SPEAKER_00": (0.05, 0.99, 0.0), "SPEAKER_01": (0.99, 0.02, 0.05)}),
     )
     assert names == ["SPEAKER_00", "Ana"]
@@ -104,13 +112,15 @@ def test_renamed_voice_is_recognised_in_later_episodes(catalog: SqlCatalog) -> N
 
 def test_renaming_again_replaces_the_voice_exemplar(catalog: SqlCatalog) -> None:
     first = catalog.register(_item(1))
-    catalog.save_transcript(first.id, _transcript("SPEAKER_00"),
-                            _diarization({"SPEAKER_00": (1.0, 0.0)}))
+    catalog.save_transcript(
+        first.id, _transcript("SPEAKER_00"), _diarization({"SPEAKER_00": (1.0, 0.0)})
+    )
     catalog.rename_speaker(first.id, "SPEAKER_00", "Ana")
     catalog.rename_speaker(first.id, "Ana", "Ana García")
     second = catalog.register(_item(2))
-    names = catalog.save_transcript(second.id, _transcript("SPEAKER_00"),
-                                    _diarization({"SPEAKER_00": (1.0, 0.01)}))
+    names = catalog.save_transcript(
+        second.id, _transcript("SPEAKER_00"), _diarization({"SPEAKER_00": (1.0, 0.01)})
+    )
     assert names == ["Ana García"]
 
 

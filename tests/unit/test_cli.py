@@ -23,11 +23,15 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _seed(data_dir: Path) -> str:
     catalog = SqlCatalog(f"sqlite:///{data_dir / 'catalog.db'}").open()
-    ep = catalog.register(MediaItem(source_id="t:1", url="https://www.youtube.com/watch?v=abc",
-                                    title="Uno"))
+    ep = catalog.register(
+        MediaItem(source_id="t:1", url="https://www.youtube.com/watch?v=abc", title="Uno")
+    )
     words = (Word("Hola", 65.0, 65.4), Word("che.", 65.5, 66.0))
-    catalog.save_transcript(ep.id, Transcript("es", (Segment(65.0, 66.0, "Hola che.", "SPEAKER_00",
-                                                             words),), 70.0), None)
+    catalog.save_transcript(
+        ep.id,
+        Transcript("es", (Segment(65.0, 66.0, "Hola che.", "SPEAKER_00", words),), 70.0),
+        None,
+    )
     catalog.close()
     return ep.id
 
@@ -40,7 +44,9 @@ def test_episodes_json_on_an_empty_data_dir(data_dir: Path) -> None:
 def test_episodes_json_shape(data_dir: Path) -> None:
     episode_id = _seed(data_dir)
     [episode] = json.loads(runner.invoke(app, ["episodes", "--json"]).stdout)
-    assert {"id", "title", "url", "state", "duration", "language", "speakers", "error"} <= set(episode)
+    assert {"id", "title", "url", "state", "duration", "language", "speakers", "error"} <= set(
+        episode
+    )
     assert episode["id"] == episode_id and episode["speakers"] == ["SPEAKER_00"]
     assert episode["language"] == "es" and episode["duration"] == 70.0
 

@@ -32,7 +32,9 @@ def test_moment_link(url: str, expected: str) -> None:
 
 
 def _record() -> logging.LogRecord:
-    record = logging.LogRecord("castgraph.x", logging.INFO, __file__, 1, "episode state", None, None)
+    record = logging.LogRecord(
+        "castgraph.x", logging.INFO, __file__, 1, "episode state", None, None
+    )
     record.episode_id = "abc"
     record.state = "indexed"
     return record
@@ -49,10 +51,12 @@ def test_key_value_log_lines() -> None:
 
 
 def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
-    with writer_lock(tmp_path, "castgraph ingest"):
-        with pytest.raises(LockedError, match="castgraph ingest"):
-            with writer_lock(tmp_path, "castgraph speakers rename"):
-                pass
+    with (
+        writer_lock(tmp_path, "castgraph ingest"),
+        pytest.raises(LockedError, match="castgraph ingest"),
+        writer_lock(tmp_path, "castgraph speakers rename"),
+    ):
+        pass
     with writer_lock(tmp_path, "again"):
         pass
 

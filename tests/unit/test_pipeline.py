@@ -29,14 +29,16 @@ class FakeSource:
         self.broken = broken or set()
         self.fetched: list[str] = []
 
-    def resolve(self, source: str, *, limit: int | None = None, since: date | None = None
-                ) -> list[MediaItem]:
+    def resolve(
+        self, source: str, *, limit: int | None = None, since: date | None = None
+    ) -> list[MediaItem]:
         if source == "bad-feed":
             raise SourceError("feed not found (HTTP 404)")
         return [i for i in self.items if since is None or (i.published and i.published >= since)]
 
-    def fetch(self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None
-              ) -> Path:
+    def fetch(
+        self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None
+    ) -> Path:
         if item.source_id in self.broken:
             raise SourceError("private video: sign-in required")
         self.fetched.append(item.source_id)
@@ -55,16 +57,24 @@ class FakeTranscriber:
     def load(self) -> None:
         self.loads += 1
 
-    def transcribe(self, wav_path: Path, *, language: str | None = None,
-                   progress: ProgressCallback | None = None) -> Transcript:
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
         text = wav_path.read_text()
         if text == self.crash_on:
             raise KeyboardInterrupt  # stands in for a process killed mid-stage
         if text == "silent-ish":
             return Transcript(language="en", segments=(), duration=3.0)
         words = (Word("hello", 0.0, 0.5), Word("world", 2.0, 2.5))
-        return Transcript(language=language or "en", duration=3.0,
-                          segments=(Segment(0.0, 2.5, "hello world", None, words),))
+        return Transcript(
+            language=language or "en",
+            duration=3.0,
+            segments=(Segment(0.0, 2.5, "hello world", None, words),),
+        )
 
 
 class FakeDiarizer:
@@ -96,8 +106,10 @@ def _assign(transcript: Transcript, diarization: Diarization | None) -> Transcri
 
 
 def _items(*titles: str) -> list[MediaItem]:
-    return [MediaItem(source_id=f"t:{t}", url=f"http://x/{t}", title=t,
-                      published=date(2024, 1, i + 1)) for i, t in enumerate(titles)]
+    return [
+        MediaItem(source_id=f"t:{t}", url=f"http://x/{t}", title=t, published=date(2024, 1, i + 1))
+        for i, t in enumerate(titles)
+    ]
 
 
 @pytest.fixture
@@ -105,11 +117,16 @@ def catalog(tmp_path: Path) -> SqlCatalog:
     return SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}").open()
 
 
-def _pipeline(catalog: SqlCatalog, tmp_path: Path, transcriber: FakeTranscriber | None = None
-              ) -> IngestPipeline:
-    stages = Stages(transcriber=transcriber or FakeTranscriber(), diarizer=FakeDiarizer(),
-                    extract_wav=_extract, is_silent=lambda p: p.read_text() == "silence",
-                    assign_speakers=_assign)
+def _pipeline(
+    catalog: SqlCatalog, tmp_path: Path, transcriber: FakeTranscriber | None = None
+) -> IngestPipeline:
+    stages = Stages(
+        transcriber=transcriber or FakeTranscriber(),
+        diarizer=FakeDiarizer(),
+        extract_wav=_extract,
+        is_silent=lambda p: p.read_text() == "silence",
+        assign_speakers=_assign,
+    )
     return IngestPipeline(catalog, stages, tmp_path / "media")
 
 
@@ -167,15 +184,20 @@ def test_models_load_once_and_not_for_finished_work(catalog: SqlCatalog, tmp_pat
     pipeline.run([("feed", FakeSource(_items("a", "b")))], IngestOptions())
     assert transcriber.loads == 1
     idle = FakeTranscriber()
-    _pipeline(catalog, tmp_path, idle).run([("feed", FakeSource(_items("a", "b")))], IngestOptions())
+    _pipeline(catalog, tmp_path, idle).run(
+        [("feed", FakeSource(_items("a", "b")))], IngestOptions()
+    )
     assert idle.loads == 0
 
 
-def test_interrupted_episode_is_finished_by_the_next_run(catalog: SqlCatalog, tmp_path: Path) -> None:
+def test_interrupted_episode_is_finished_by_the_next_run(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
     source = FakeSource(_items("a", "b"))
     with pytest.raises(KeyboardInterrupt):
         _pipeline(catalog, tmp_path, FakeTranscriber(crash_on="b")).run(
-            [("feed", source)], IngestOptions())
+            [("feed", source)], IngestOptions()
+        )
     states = {e.title: e.state for e in catalog.list_episodes()}
     assert states == {"a": EpisodeState.INDEXED, "b": EpisodeState.TRANSCRIBING}
     report = _pipeline(catalog, tmp_path).run([("feed", source)], IngestOptions())
@@ -186,14 +208,26 @@ def test_interrupted_episode_is_finished_by_the_next_run(catalog: SqlCatalog, tm
 
 
 def test_captions_only_skips_audio(catalog: SqlCatalog, tmp_path: Path) -> None:
-    captions = Transcript(language="es", source="captions", duration=2.0,
-                          segments=(Segment(0.0, 2.0, "hola", None, (Word("hola", 0.0, 2.0),)),))
-    item = MediaItem(source_id="t:c", url="http://x/c", title="c", captions={"es": "http://x/c.vtt"})
-    stages = Stages(transcriber=FakeTranscriber(), diarizer=FakeDiarizer(), extract_wav=_extract,
-                    is_silent=lambda p: False, assign_speakers=_assign,
-                    load_captions=lambda i, lang: captions if i.captions else None)
+    captions = Transcript(
+        language="es",
+        source="captions",
+        duration=2.0,
+        segments=(Segment(0.0, 2.0, "hola", None, (Word("hola", 0.0, 2.0),)),),
+    )
+    item = MediaItem(
+        source_id="t:c", url="http://x/c", title="c", captions={"es": "http://x/c.vtt"}
+    )
+    stages = Stages(
+        transcriber=FakeTranscriber(),
+        diarizer=FakeDiarizer(),
+        extract_wav=_extract,
+        is_silent=lambda p: False,
+        assign_speakers=_assign,
+        load_captions=lambda i, lang: captions if i.captions else None,
+    )
     source = FakeSource([item, MediaItem(source_id="t:n", url="http://x/n", title="n")])
     report = IngestPipeline(catalog, stages, tmp_path).run(
-        [("feed", source)], IngestOptions(captions="only"))
+        [("feed", source)], IngestOptions(captions="only")
+    )
     assert [e.title for e in report.indexed] == ["c"] and source.fetched == []
     assert "has no human-made captions" in (report.failed[0].error or "")
