@@ -26,6 +26,10 @@ class Source(Protocol):
         """List the items of ``source`` in published order (oldest first)."""
         ...
 
+    def details(self, item: MediaItem) -> MediaItem:
+        """The item with full metadata (exact date, duration, human captions) filled in."""
+        ...
+
     def fetch(
         self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None
     ) -> Path:

@@ -180,6 +180,10 @@ class IngestPipeline:
         workdir: Path,
     ) -> None:
         st = self._stages
+        self._store_state(episode, EpisodeState.DOWNLOADING)
+        # Flat resolution (channels, feeds) may lack captions, exact dates and durations.
+        item = source.details(item)
+        self._store.register(item)
         captions = self._captions(item, options)
         wav: Path | None = None
         if not (captions is not None and options.captions == "only"):
@@ -213,7 +217,6 @@ class IngestPipeline:
         return transcript
 
     def _download(self, episode: Episode, item: MediaItem, source: Source, workdir: Path) -> Path:
-        self._store_state(episode, EpisodeState.DOWNLOADING)
         workdir.mkdir(parents=True, exist_ok=True)
         media = source.fetch(
             item, workdir, progress=lambda d, t: self._observer.progress(episode, d, t)

@@ -36,6 +36,9 @@ class FakeSource:
             raise SourceError("feed not found (HTTP 404)")
         return [i for i in self.items if since is None or (i.published and i.published >= since)]
 
+    def details(self, item: MediaItem) -> MediaItem:
+        return item
+
     def fetch(
         self, item: MediaItem, dest_dir: Path, progress: ProgressCallback | None = None
     ) -> Path:

@@ -1,0 +1,1 @@
+"""Ingestion: sources → audio → transcription → diarization → chunks → entities → indexes."""
