@@ -41,9 +41,9 @@ err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _settings() -> Settings:
+def _settings(*, quiet: bool = False) -> Settings:
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     return settings
 
 
@@ -85,7 +85,7 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Ingest sources: download, transcribe, diarize and store every new episode."""
-    settings = _settings()
+    settings = _settings(quiet=quiet)
     with _errors():
         mode = captions or settings.captions
         if mode not in ("never", "prefer", "only"):
@@ -222,7 +222,7 @@ def demo(
     """Build the demo channel offline, publish it as an RSS feed on localhost and ingest it."""
     from castgraph.demo import build_demo, serve_demo
 
-    settings = _settings()
+    settings = _settings(quiet=quiet)
     with _errors():
         channel = build_demo(settings.data_dir / "demo")
         local = settings.model_copy(update={"allow_private_urls": True})

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -173,6 +174,14 @@ class _DemoServer(ThreadingHTTPServer):
 
     daemon_threads = True
     feed_bytes: bytes = b""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients (yt-dlp probing, browsers seeking) hang up mid-response all the time.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.debug("demo client disconnected", extra={"client": str(client_address)})
+            return
+        logger.exception("demo server error", extra={"client": str(client_address)})
 
 
 class _DemoHandler(SimpleHTTPRequestHandler):
