@@ -41,10 +41,9 @@ class MediaError(CastgraphError):
 class DependencyError(CastgraphError):
     """An optional dependency is missing."""
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed: run  pip install 'castgraph[{extra}]'  to enable it"
-        )
+    def __init__(self, package: str, extra: str | None = None) -> None:
+        target = f"'castgraph[{extra}]'" if extra else "castgraph"
+        super().__init__(f"{package} is not installed: run  pip install {target}  to enable it")
         self.package = package
         self.extra = extra
 
