@@ -1,0 +1,1 @@
+"""Offline quality measures: word error rate, diarization error rate."""

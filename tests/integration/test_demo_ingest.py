@@ -1,0 +1,88 @@
+"""The demo channel through the whole pipeline, and named voices carried across episodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castgraph.demo import DemoEpisode, build_demo, serve_demo
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"),
+]
+
+CLI = [sys.executable, "-m", "castgraph.api.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        CASTGRAPH_DATA_DIR=str(tmp_path / "data"),
+        CASTGRAPH_MODELS_DIR=str(models_dir),
+        CASTGRAPH_ALLOW_PRIVATE_URLS="1",
+    )
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"{args}: exit {proc.returncode}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+def _json(env: dict[str, str], *args: str) -> Any:
+    proc = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _speaker_at(segments: list[dict[str, Any]], start: float, end: float) -> str:
+    """The speaker whose segments overlap [start, end] the most."""
+    overlap: dict[str, float] = {}
+    for s in segments:
+        shared = min(end, s["end"]) - max(start, s["start"])
+        if shared > 0:
+            overlap[s["speaker"]] = overlap.get(s["speaker"], 0.0) + shared
+    return max(overlap, key=lambda k: overlap[k])
+
+
+def _speaker_of(segments: list[dict[str, Any]], episode: DemoEpisode, name: str) -> set[str]:
+    return {_speaker_at(segments, t.start, t.end) for t in episode.turns if t.name == name}
+
+
+def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
+    output = _cli(env, "demo", "--port", "0", "--quiet")
+    assert "3 indexed, 0 failed" in output
+    episodes = _json(env, "episodes", "--json")
+    assert [e["language"] for e in episodes] == ["es", "es", "en"]
+    assert {e["state"] for e in episodes} == {"indexed"}
+    assert [len(e["speakers"]) for e in episodes] == [3, 2, 3]
+    english = " ".join(s["text"] for s in _json(env, "episodes", "show", episodes[2]["id"], "--json"))
+    assert "Rotterdam" in english and "green roof" in english.lower()
+
+
+def test_a_named_voice_keeps_its_name_in_later_episodes(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    channel = build_demo(tmp_path / "demo")
+    first, second = channel.episodes[0], channel.episodes[1]
+    with serve_demo(channel.folder) as feed:
+        _cli(env, "ingest", feed, "--limit", "1", "--quiet")
+        [ep1] = [e for e in _json(env, "episodes", "--json") if e["state"] == "indexed"]
+        [label] = _speaker_of(_json(env, "episodes", "show", ep1["id"], "--json"), first,
+                              "Lucía Benítez")
+        _cli(env, "speakers", "rename", ep1["id"], label, "Lucía Benítez")
+        _cli(env, "ingest", feed, "--limit", "1", "--quiet")
+    ep2 = next(e for e in _json(env, "episodes", "--json") if e["title"] == second.script.title)
+    segments = _json(env, "episodes", "show", ep2["id"], "--json")
+    assert _speaker_of(segments, second, "Lucía Benítez") == {"Lucía Benítez"}
+    assert "Lucía Benítez" not in _speaker_of(segments, second, "Tomás Iriarte")
