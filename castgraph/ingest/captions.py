@@ -179,8 +179,11 @@ def load_item_captions(
         return None
     chosen = next(iter(item.captions.items()))
     if language:
-        matches = [(lang, url) for lang, url in item.captions.items()
-                   if lang == language or lang.split("-")[0] == language]
+        matches = [
+            (lang, url)
+            for lang, url in item.captions.items()
+            if lang == language or lang.split("-")[0] == language
+        ]
         if not matches:
             return None
         chosen = matches[0]

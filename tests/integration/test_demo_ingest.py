@@ -66,7 +66,9 @@ def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
     assert [e["language"] for e in episodes] == ["es", "es", "en"]
     assert {e["state"] for e in episodes} == {"indexed"}
     assert [len(e["speakers"]) for e in episodes] == [3, 2, 3]
-    english = " ".join(s["text"] for s in _json(env, "episodes", "show", episodes[2]["id"], "--json"))
+    english = " ".join(
+        s["text"] for s in _json(env, "episodes", "show", episodes[2]["id"], "--json")
+    )
     assert "Rotterdam" in english and "green roof" in english.lower()
 
 
@@ -78,8 +80,9 @@ def test_a_named_voice_keeps_its_name_in_later_episodes(
     with serve_demo(channel.folder) as feed:
         _cli(env, "ingest", feed, "--limit", "1", "--quiet")
         [ep1] = [e for e in _json(env, "episodes", "--json") if e["state"] == "indexed"]
-        [label] = _speaker_of(_json(env, "episodes", "show", ep1["id"], "--json"), first,
-                              "Lucía Benítez")
+        [label] = _speaker_of(
+            _json(env, "episodes", "show", ep1["id"], "--json"), first, "Lucía Benítez"
+        )
         _cli(env, "speakers", "rename", ep1["id"], label, "Lucía Benítez")
         _cli(env, "ingest", feed, "--limit", "1", "--quiet")
     ep2 = next(e for e in _json(env, "episodes", "--json") if e["title"] == second.script.title)
