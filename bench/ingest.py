@@ -79,11 +79,10 @@ def _duration(path: Path) -> float:
 
 def worker(backend: str, files: list[Path], runs: int, models_dir: Path) -> dict[str, Any]:
     """Run every stage on every file ``runs`` times in this process; returns timings and RSS."""
-    from castgraph.ingest.align import assign_speakers
-
     from castgraph.catalog import SqlCatalog
     from castgraph.core.models import MediaItem
     from castgraph.ingest import audio
+    from castgraph.ingest.align import assign_speakers
     from castgraph.ingest.diarize import make_diarizer
     from castgraph.ingest.transcribe import make_transcriber
 

@@ -34,7 +34,7 @@ def speech_regions(
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError as e:
-        raise DependencyError("faster-whisper", "diarization") from e
+        raise DependencyError("faster-whisper") from e
     options = VadOptions(
         threshold=threshold,
         min_speech_duration_ms=int(min_speech * 1000),
