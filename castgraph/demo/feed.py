@@ -149,7 +149,13 @@ def serve_demo(folder: Path, port: int = 0) -> Iterator[str]:
     folder = Path(folder).resolve()
     channel, items = read_manifest(folder)
     handler = partial(_DemoHandler, directory=str(folder))
-    server = _DemoServer(("127.0.0.1", port), handler)
+    try:
+        server = _DemoServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise InputError(
+            f"cannot serve the demo feed on 127.0.0.1:{port} ({exc.strerror}): "
+            "choose another port with --port, or 0 for any free one"
+        ) from exc
     host, bound = server.server_address[:2]
     base_url = f"http://{host!s}:{bound}/"
     server.feed_bytes = render_feed(channel, items, base_url)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from castgraph.core.errors import InputError
 from castgraph.demo import DemoChannel, build_demo, serve_demo, synth
 
 pytestmark = [
@@ -121,3 +122,10 @@ def test_served_feed_resolves_with_yt_dlp(demo: DemoChannel, tmp_path: Path) -> 
             got = ydl.extract_info(entry["url"], download=True)
         assert got["id"] == first.script.id
         assert (tmp_path / f"{first.script.id}.mp3").read_bytes() == first.audio_path.read_bytes()
+
+
+def test_a_busy_port_is_a_clear_error(demo: DemoChannel) -> None:
+    with serve_demo(demo.folder) as feed:
+        port = int(feed.split(":")[2].split("/")[0])
+        with pytest.raises(InputError, match="choose another port"), serve_demo(demo.folder, port):
+            pass
