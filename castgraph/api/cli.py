@@ -58,6 +58,9 @@ def _errors() -> Iterator[None]:
     except CastgraphError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        err.print("interrupted: run the same command again to finish the work")
+        raise typer.Exit(130) from exc
 
 
 def _parse_date(value: str | None) -> date | None:
