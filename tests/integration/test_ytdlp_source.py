@@ -231,6 +231,7 @@ def test_public_feed_with_private_enclosure_refused(
     media_server: MediaServer,  # noqa: F811
     media: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     host = alias_public_host(monkeypatch)
     media_server.add_file(
@@ -241,11 +242,18 @@ def test_public_feed_with_private_enclosure_refused(
     )
     guarded = YtDlpSource(allow_private=False, timeout=5)
     public_feed = _serve_feed(media_server, media, 2).replace("127.0.0.1", host)
-    # the feed itself is fetched, but its enclosures point at 127.0.0.1 as served
-    with pytest.raises(UnsafeURLError, match="feed item"):
-        guarded.resolve(public_feed)
+    # the feed itself is fetched, but its enclosures point at 127.0.0.1 as served: each item
+    # is listed (so that it is recorded as failed) and refused as soon as it is used
+    items = guarded.resolve(public_feed)
+    assert len(items) == 2
+    for item in items:
+        with pytest.raises(UnsafeURLError):
+            guarded.details(item)
+        with pytest.raises(UnsafeURLError):
+            guarded.fetch(item, tmp_path)
+    [evil] = guarded.resolve(media_server.url("evil.xml").replace("127.0.0.1", host))
     with pytest.raises(UnsafeURLError, match=r"169\.254\.169\.254"):
-        guarded.resolve(media_server.url("evil.xml").replace("127.0.0.1", host))
+        guarded.fetch(evil, tmp_path)
 
 
 def test_redirect_to_private_address_refused(

@@ -134,7 +134,10 @@ def test_make_source_local_paths(tmp_path: Path) -> None:
     media.write_bytes(b"x")
     assert isinstance(make_source(str(media), allow_private=False), LocalSource)
     assert isinstance(make_source(str(tmp_path), allow_private=False), LocalSource)
-    assert isinstance(make_source(media.as_uri(), allow_private=True), LocalSource)
+    source = make_source(media.as_uri(), allow_private=True)
+    assert isinstance(source, LocalSource)
+    [item] = source.resolve(media.as_uri())
+    assert item.local_path == str(media) and item.title == "a"
 
 
 def test_make_source_http_url(fake_dns: list[str]) -> None:

@@ -12,6 +12,8 @@ import logging
 import re
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from castgraph.core.errors import InputError, SourceError
 from castgraph.core.models import MediaItem
@@ -98,6 +100,14 @@ def media_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: _natural_key(p, folder))
 
 
+
+def local_path(source: str) -> Path:
+    """A path from a path or a ``file://`` URI (``make_source`` has already guarded the URI)."""
+    text = source.strip()
+    if urlsplit(text).scheme.lower() == "file":
+        text = url2pathname(urlsplit(text).path)
+    return Path(text).expanduser()
+
 class LocalSource:
     """A ``Source`` over local files; ``fetch`` returns the file itself, nothing is copied."""
 
@@ -108,7 +118,7 @@ class LocalSource:
 
         ``since`` keeps files modified on or after that date; ``limit`` keeps the first N.
         """
-        path = Path(source).expanduser()
+        path = local_path(source)
         if path.is_file():
             files = [path]
         elif path.is_dir():

@@ -181,7 +181,11 @@ class YtDlpSource:
                 progress(done, float(total))
 
         params = {
-            "format": "bestaudio/best",
+            # Only http(s) formats when private URLs are refused: HLS/RTMP/RTSP downloads are
+            # handed to ffmpeg or rtmpdump, whose requests the guard cannot see.
+            "format": "bestaudio/best"
+            if self.allow_private
+            else "bestaudio[protocol^=http]/best[protocol^=http]",
             "outtmpl": {"default": str(dest_dir / f"{stem}.%(ext)s")},
             "noplaylist": True,
             "playlist_items": "1",
@@ -254,7 +258,12 @@ class YtDlpSource:
                 log.info("skipping %s: %s", entry.get("title") or entry.get("url"), skip)
                 continue
             item = self._info_item(entry, origin=origin, parent=info)
-            guard(item.url, what=f"feed item {item.title!r}")
+            try:
+                guard(item.url, what=f"feed item {item.title!r}")
+            except CastgraphError as exc:
+                # Kept: details()/fetch() guard it again, so the episode fails with this message
+                # and the feed's other items go on.
+                log.warning("unsafe feed item", extra={"item": item.title, "error": str(exc)})
             items.setdefault(item.source_id, item)
         return list(items.values())
 
