@@ -125,9 +125,10 @@ class IngestPipeline:
         for text, source in sources:
             try:
                 items = source.resolve(text, since=options.since)
-            except CastgraphError as exc:
-                log.error("source failed", extra={"source": text, "error": str(exc)})
-                report.source_errors.append((text, str(exc)))
+            except Exception as exc:  # one bad source must never stop the others
+                message = str(exc) if isinstance(exc, CastgraphError) else f"unexpected {exc!r}"
+                log.error("source failed", extra={"source": text, "error": message})
+                report.source_errors.append((text, message))
                 continue
             report.resolved += len(items)
             for item in items:
@@ -208,7 +209,13 @@ class IngestPipeline:
         if options.captions == "never":
             return None
         loader = self._stages.load_captions
-        transcript = loader(item, options.language) if loader is not None else None
+        try:
+            transcript = loader(item, options.language) if loader is not None else None
+        except CastgraphError as exc:
+            if options.captions == "only":
+                raise
+            log.warning("captions unusable, using ASR", extra={"item": item.title, "error": str(exc)})
+            transcript = None
         if transcript is None and options.captions == "only":
             raise MediaError(
                 f"{item.title!r} has no human-made captions (--captions only): "

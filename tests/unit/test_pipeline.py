@@ -234,3 +234,41 @@ def test_captions_only_skips_audio(catalog: SqlCatalog, tmp_path: Path) -> None:
     )
     assert [e.title for e in report.indexed] == ["c"] and source.fetched == []
     assert "has no human-made captions" in (report.failed[0].error or "")
+
+
+def test_unusable_captions_fall_back_to_asr_in_prefer_mode(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    def broken_captions(item: MediaItem, language: str | None) -> Transcript | None:
+        raise SourceError("captions: HTTP 404")
+
+    stages = Stages(
+        transcriber=FakeTranscriber(),
+        diarizer=FakeDiarizer(),
+        extract_wav=_extract,
+        is_silent=lambda p: False,
+        assign_speakers=_assign,
+        load_captions=broken_captions,
+    )
+    item = MediaItem(source_id="t:c", url="http://x/c", title="c", captions={"es": "http://x/c"})
+    pipeline = IngestPipeline(catalog, stages, tmp_path)
+    prefer = pipeline.run([("feed", FakeSource([item]))], IngestOptions(captions="prefer"))
+    assert [e.title for e in prefer.indexed] == ["c"]
+    only = pipeline.run([("feed", FakeSource([item]))], IngestOptions(captions="only", force=True))
+    assert "HTTP 404" in (only.failed[0].error or "")
+
+
+def test_a_source_that_crashes_does_not_stop_the_others(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    class Crashing(FakeSource):
+        def resolve(
+            self, source: str, *, limit: int | None = None, since: date | None = None
+        ) -> list[MediaItem]:
+            raise PermissionError("folder not readable")
+
+    report = _pipeline(catalog, tmp_path).run(
+        [("locked", Crashing([])), ("feed", FakeSource(_items("one")))], IngestOptions()
+    )
+    assert [e.title for e in report.indexed] == ["one"]
+    assert report.source_errors[0][0] == "locked" and "not readable" in report.source_errors[0][1]
