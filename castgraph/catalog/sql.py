@@ -72,6 +72,12 @@ class SqlCatalog:
             self._engine.dispose()
         self._engine = self._sessions = None
 
+    def __enter__(self) -> SqlCatalog:
+        return self.open()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
         if self._sessions is None:
@@ -112,21 +118,6 @@ class SqlCatalog:
             row.published = item.published or row.published
             s.flush()
             return _episode(row)
-
-    def media_item(self, episode_id: str) -> MediaItem:
-        """The registered item of an episode (to fetch it again on a resumed run)."""
-        with self._session() as s:
-            row = self._row(s, episode_id)
-            return MediaItem(
-                source_id=row.source_id,
-                url=row.url,
-                title=row.title,
-                duration=row.duration,
-                published=row.published,
-                origin=row.origin,
-                local_path=row.local_path,
-                captions=dict(row.captions or {}),
-            )
 
     def get(self, episode_id: str) -> Episode:
         """An episode by id or unique id prefix."""

@@ -9,7 +9,6 @@ episode is recorded with its error and the others go on.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -214,7 +213,9 @@ class IngestPipeline:
         except CastgraphError as exc:
             if options.captions == "only":
                 raise
-            log.warning("captions unusable, using ASR", extra={"item": item.title, "error": str(exc)})
+            log.warning(
+                "captions unusable, using ASR", extra={"item": item.title, "error": str(exc)}
+            )
             transcript = None
         if transcript is None and options.captions == "only":
             raise MediaError(
@@ -266,8 +267,3 @@ class IngestPipeline:
         episode.state, episode.error = EpisodeState.FAILED, message
         log.error("episode failed", extra={"episode_id": episode.id, "error": message})
         return episode
-
-
-def remove_media(media_dir: Path, episode_id: str) -> None:
-    """Delete an episode's downloaded media and working files."""
-    shutil.rmtree(media_dir / episode_id, ignore_errors=True)

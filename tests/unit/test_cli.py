@@ -80,3 +80,32 @@ def test_ingest_rejects_bad_options_before_any_work(data_dir: Path) -> None:
     result = runner.invoke(app, ["ingest", str(data_dir), "--captions", "sometimes"])
     assert result.exit_code == 2 and "never, prefer or only" in result.stderr
     assert not (data_dir / "catalog.db").exists()
+
+
+def test_untrusted_titles_are_printed_literally(data_dir: Path) -> None:
+    catalog = SqlCatalog(f"sqlite:///{data_dir / 'catalog.db'}").open()
+    catalog.register(MediaItem(source_id="t:x", url="http://x", title="[/b] [link=x]evil\x1b[2J"))
+    catalog.close()
+    result = runner.invoke(app, ["episodes"])
+    assert result.exit_code == 0, result.stderr
+    assert "[/b]" in result.stdout and "[link=x]evil" in result.stdout
+    assert "\x1b[2J" not in result.stdout
+
+
+def test_invalid_settings_are_a_clear_error(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CASTGRAPH_DOWNLOAD_TIMEOUT", "abc")
+    result = runner.invoke(app, ["episodes"])
+    assert result.exit_code == 2 and "CASTGRAPH_DOWNLOAD_TIMEOUT" in result.stderr
+
+
+def test_unusable_data_dir_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CASTGRAPH_DATA_DIR", str(blocker / "data"))
+    result = runner.invoke(app, ["ingest", str(tmp_path)])
+    assert result.exit_code == 1 and "error:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -100,13 +100,13 @@ def media_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: _natural_key(p, folder))
 
 
-
 def local_path(source: str) -> Path:
     """A path from a path or a ``file://`` URI (``make_source`` has already guarded the URI)."""
     text = source.strip()
     if urlsplit(text).scheme.lower() == "file":
         text = url2pathname(urlsplit(text).path)
     return Path(text).expanduser()
+
 
 class LocalSource:
     """A ``Source`` over local files; ``fetch`` returns the file itself, nothing is copied."""
