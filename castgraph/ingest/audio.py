@@ -114,6 +114,25 @@ def wav_duration(path: Path) -> float:
         raise MediaError(f"{path} is not a readable WAV file: {e}") from e
 
 
+def read_audio(path: Path) -> npt.NDArray[np.float32]:
+    """Any WAV/FLAC/OGG file as 16 kHz mono float32 (downmixed, resampled); else MediaError."""
+    import soundfile
+
+    if not path.is_file():
+        raise MediaError(f"audio file not found: {path}")
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as e:
+        raise MediaError(f"cannot decode {path} as audio: {e}") from e
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if rate != SAMPLE_RATE and mono.size:
+        from scipy.signal import resample_poly
+
+        gcd = int(np.gcd(int(rate), SAMPLE_RATE))
+        mono = resample_poly(mono, SAMPLE_RATE // gcd, int(rate) // gcd)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
 def load_wav(path: Path) -> npt.NDArray[np.float32]:
     """Samples of a 16 kHz mono 16-bit WAV (as written by ``extract_wav``) in [-1, 1]."""
     try:

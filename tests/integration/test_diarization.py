@@ -30,10 +30,9 @@ import pytest
 from castgraph.core.models import Diarization, SpeakerTurn
 from castgraph.demo import build_demo
 from castgraph.evaluation.der import diarization_error_rate, read_rttm
-from castgraph.ingest.audio import extract_wav
+from castgraph.ingest.audio import SAMPLE_RATE, extract_wav
 from castgraph.ingest.diarize import make_diarizer
 from castgraph.ingest.diarize.embedding import EmbeddingDiarizer
-from castgraph.ingest.diarize.vad import SAMPLE_RATE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

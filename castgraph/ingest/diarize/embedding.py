@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from castgraph.core.errors import MediaError, ModelError
+from castgraph.core.errors import ModelError
 from castgraph.core.models import Diarization, SpeakerTurn
+from castgraph.ingest.audio import SAMPLE_RATE, read_audio
 from castgraph.ingest.diarize import missing_dependency
 from castgraph.ingest.diarize.clustering import (
     ClusteringOptions,
@@ -30,7 +31,7 @@ from castgraph.ingest.diarize.clustering import (
     relabel_by_first_appearance,
     viterbi_smooth,
 )
-from castgraph.ingest.diarize.vad import SAMPLE_RATE, Region, speech_regions
+from castgraph.ingest.vad import Region, speech_regions
 
 logger = logging.getLogger(__name__)
 
@@ -169,22 +170,6 @@ class EmbeddingDiarizer:
         path = relabel_by_first_appearance(path)
         k = int(path.max()) + 1
         return path, centroids(emb, path, k)
-
-
-def read_audio(path: Path) -> NDArray[np.float32]:
-    """Read a WAV file as 16 kHz mono float32 (resampling other rates)."""
-    import soundfile as sf
-
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError) as e:  # soundfile raises LibsndfileError (a RuntimeError)
-        raise MediaError(f"cannot read audio {path}: {e}") from e
-    audio = np.asarray(data.mean(axis=1), dtype=np.float32)
-    if rate != SAMPLE_RATE and audio.size:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=SAMPLE_RATE).astype(np.float32)
-    return audio
 
 
 def window_spans(

@@ -104,8 +104,7 @@ class PyannoteDiarizer:
         """The in-memory input pyannote pipelines accept."""
         import torch
 
-        from castgraph.ingest.diarize.embedding import read_audio
-        from castgraph.ingest.diarize.vad import SAMPLE_RATE
+        from castgraph.ingest.audio import SAMPLE_RATE, read_audio
 
         waveform = torch.from_numpy(read_audio(wav_path)).unsqueeze(0)
         return {"waveform": waveform, "sample_rate": SAMPLE_RATE}

@@ -10,13 +10,9 @@ from typing import Any
 from castgraph.core.errors import DependencyError, InputError, ModelError
 from castgraph.core.models import Segment, Transcript, Word
 from castgraph.core.ports import ProgressCallback
-from castgraph.ingest.transcribe._audio import (
-    SAMPLE_RATE,
-    clean_word,
-    is_silent,
-    load_audio,
-    thread_count,
-)
+from castgraph.ingest.audio import SAMPLE_RATE
+from castgraph.ingest.audio import read_audio as load_audio
+from castgraph.ingest.transcribe._audio import clean_word, is_silent, thread_count
 
 logger = logging.getLogger(__name__)
 

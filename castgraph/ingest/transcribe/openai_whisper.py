@@ -14,15 +14,10 @@ from typing import Any
 from castgraph.core.errors import DependencyError, InputError, ModelError
 from castgraph.core.models import Segment, Transcript, Word
 from castgraph.core.ports import ProgressCallback
-from castgraph.ingest.transcribe._audio import (
-    SAMPLE_RATE,
-    Audio,
-    clean_word,
-    is_silent,
-    load_audio,
-    speech_spans,
-    thread_count,
-)
+from castgraph.ingest.audio import SAMPLE_RATE
+from castgraph.ingest.audio import read_audio as load_audio
+from castgraph.ingest.transcribe._audio import Audio, clean_word, is_silent, thread_count
+from castgraph.ingest.vad import speech_regions
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +157,9 @@ def _load_checkpoint(whisper: Any, torch: Any, path: Path, device: str) -> Any:
 
 def _speech_or_all(audio: Audio, duration: float) -> list[tuple[float, float]]:
     """Silero speech spans when faster-whisper's VAD is importable, else the whole file."""
-    try:
-        return speech_spans(audio)
-    except ImportError:
+    try:  # faster-whisper's own VAD defaults, so both backends hear the same speech
+        return speech_regions(audio, threshold=0.5, min_speech=0.0, min_silence=2.0, pad=0.4)
+    except DependencyError:
         return [(0.0, duration)]
 
 

@@ -1,4 +1,4 @@
-"""Speech regions for diarization, from the Silero VAD model that faster-whisper ships (offline)."""
+"""Speech regions from the Silero VAD model that faster-whisper ships (works offline)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from castgraph.core.errors import DependencyError, ModelError
+from castgraph.ingest.audio import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 
 Region = tuple[float, float]
 
@@ -26,7 +25,7 @@ def speech_regions(
 ) -> list[Region]:
     """Return (start, end) seconds of speech in 16 kHz mono ``audio``.
 
-    Diarization wants tighter regions than speech recognition: short silences split regions
+    The defaults suit diarization, which wants tight regions: short silences split regions
     (``min_silence``) and only a little padding is added around each one.
     """
     if audio.size == 0:
