@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from castgraph.core.errors import CastgraphError, DependencyError, MediaError
+from castgraph.ingest.audio import ffmpeg_binary as ffmpeg_binary
+from castgraph.ingest.audio import wav_duration as wav_duration
 
 logger = logging.getLogger(__name__)
 
@@ -96,19 +98,6 @@ def espeak_binary() -> str:
     if path is None:
         raise ToolMissingError("espeak-ng", "install espeak-ng: apt-get install espeak-ng")
     return path
-
-
-def ffmpeg_binary() -> str:
-    """The system ffmpeg, else the pip-installed imageio-ffmpeg binary."""
-    path = shutil.which("ffmpeg")
-    if path is not None:
-        return path
-    try:
-        import imageio_ffmpeg
-
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError) as exc:
-        raise ToolMissingError("ffmpeg", "install ffmpeg: apt-get install ffmpeg") from exc
 
 
 def pick_encoding(ffmpeg: str) -> Encoding:
@@ -240,12 +229,6 @@ def write_wav(path: Path, samples: Samples) -> None:
         writer.setframerate(SAMPLE_RATE)
         writer.writeframes(pcm.tobytes())
     partial.replace(path)
-
-
-def wav_duration(path: Path) -> float:
-    """The duration of a WAV file in seconds."""
-    with wave.open(str(path), "rb") as reader:
-        return reader.getnframes() / reader.getframerate()
 
 
 def _trim(samples: Samples) -> Samples:
