@@ -41,9 +41,12 @@ class MediaError(CastgraphError):
 class DependencyError(CastgraphError):
     """An optional dependency is missing."""
 
-    def __init__(self, package: str, extra: str | None = None) -> None:
+    def __init__(
+        self, package: str, extra: str | None = None, *, install: str | None = None
+    ) -> None:
         target = f"'castgraph[{extra}]'" if extra else "castgraph"
-        super().__init__(f"{package} is not installed: run  pip install {target}  to enable it")
+        how = install or f"run  pip install {target}  to enable it"
+        super().__init__(f"{package} is not installed: {how}")
         self.package = package
         self.extra = extra
 

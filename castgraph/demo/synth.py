@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from castgraph.core.errors import CastgraphError, DependencyError, MediaError
+from castgraph.core.errors import DependencyError, MediaError
 from castgraph.ingest.audio import ffmpeg_binary as ffmpeg_binary
 from castgraph.ingest.audio import wav_duration as wav_duration
 
@@ -45,9 +45,7 @@ class ToolMissingError(DependencyError):
     """A system program (not a Python package) is missing; the message says how to install it."""
 
     def __init__(self, tool: str, hint: str) -> None:
-        CastgraphError.__init__(self, f"{tool} is not installed: {hint}")
-        self.package = tool
-        self.extra = ""
+        super().__init__(tool, install=hint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from castgraph.core.errors import CastgraphError, DependencyError, MediaError
+from castgraph.core.errors import DependencyError, MediaError
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,11 @@ class FFmpegNotFoundError(DependencyError):
     """Neither a system ffmpeg nor the imageio-ffmpeg binary is available."""
 
     def __init__(self, detail: str) -> None:
-        CastgraphError.__init__(
-            self,
-            "ffmpeg was not found: install it (e.g. apt install ffmpeg / brew install ffmpeg) "
+        super().__init__(
+            "ffmpeg",
+            install="install it (e.g. apt install ffmpeg / brew install ffmpeg) "
             f"or run  pip install imageio-ffmpeg  ({detail})",
         )
-        self.package = "imageio-ffmpeg"
-        self.extra = ""
 
 
 @functools.lru_cache(maxsize=1)

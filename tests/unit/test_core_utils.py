@@ -72,3 +72,8 @@ def test_empty_environment_variables_mean_default(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CASTGRAPH_LANGUAGE", "")
     settings = Settings()
     assert settings.allow_private_urls is False and settings.language is None
+
+
+def test_dependency_error_can_carry_its_own_install_hint() -> None:
+    error = DependencyError("espeak-ng", install="apt-get install espeak-ng")
+    assert str(error) == "espeak-ng is not installed: apt-get install espeak-ng"

@@ -23,9 +23,7 @@ DEFAULT_PYANNOTE_PIPELINE = "pyannote/speaker-diarization-3.1"
 
 def missing_dependency(package: str, install: str) -> DependencyError:
     """A DependencyError whose message gives the exact command that installs ``package``."""
-    error = DependencyError(package)
-    error.args = (f"{package} is not installed: run  {install}  to enable it",)
-    return error
+    return DependencyError(package, install=f"run  {install}  to enable it")
 
 
 def make_diarizer(
