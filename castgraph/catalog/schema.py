@@ -41,6 +41,12 @@ class EpisodeRow(Base):
     speakers: Mapped[list[SpeakerRow]] = relationship(
         back_populates="episode", cascade="all, delete-orphan", order_by="SpeakerRow.label"
     )
+    chunks: Mapped[list[ChunkRow]] = relationship(
+        back_populates="episode", cascade="all, delete-orphan", order_by="ChunkRow.ordinal"
+    )
+    extraction: Mapped[ExtractionRow | None] = relationship(
+        back_populates="episode", cascade="all, delete-orphan"
+    )
 
 
 class SegmentRow(Base):
@@ -88,3 +94,38 @@ class VoiceRow(Base):
     episode_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     label: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class ChunkRow(Base):
+    """A retrievable span of an episode; speakers are labels, named on read like segments."""
+
+    __tablename__ = "chunks"
+
+    episode_id: Mapped[str] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    ordinal: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(16))
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="chunks")
+
+
+class ExtractionRow(Base):
+    """The entities and relations found in an episode; its presence marks the analysis saved."""
+
+    __tablename__ = "extractions"
+
+    episode_id: Mapped[str] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    extractor: Mapped[str] = mapped_column(String(32))
+    # [[name, type, [aliases], [chunk ids]], ...] and [[source, target, type, [chunk ids], weight]]
+    entities: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    relations: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="extraction")

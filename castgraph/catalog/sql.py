@@ -14,14 +14,25 @@ from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from castgraph.catalog._analysis import (
+    chunk_rows,
+    chunks_of,
+    entities_of,
+    extraction_row,
+    relations_of,
+)
 from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, SpeakerRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     PIPELINE_VERSION,
+    Chunk,
     Diarization,
+    Entity,
     Episode,
+    EpisodeDocument,
     EpisodeState,
     MediaItem,
+    Relation,
     Segment,
     Transcript,
     Word,
@@ -131,6 +142,14 @@ class SqlCatalog:
             episodes = [_episode(r) for r in rows]
         return sorted(episodes, key=lambda e: (e.published is None, e.published, e.title))
 
+    def episode_ids(self, state: EpisodeState | None = EpisodeState.INDEXED) -> set[str]:
+        """Ids of the episodes in ``state`` (all episodes when None)."""
+        with self._session() as s:
+            query = select(EpisodeRow.id)
+            if state is not None:
+                query = query.where(EpisodeRow.state == state.value)
+            return set(s.scalars(query).all())
+
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         with self._session() as s:
             row = self._row(s, episode_id)
@@ -158,6 +177,8 @@ class SqlCatalog:
             row = self._row(s, episode_id)
             row.segments.clear()
             row.speakers.clear()
+            row.chunks.clear()
+            row.extraction = None
             s.flush()
             row.language = transcript.language
             row.transcript_source = transcript.source
@@ -180,6 +201,42 @@ class SqlCatalog:
                 )
             s.flush()
             return [sp.name or sp.label for sp in row.speakers]
+
+    def save_analysis(
+        self,
+        episode_id: str,
+        chunks: Sequence[Chunk],
+        entities: Sequence[Entity],
+        relations: Sequence[Relation],
+        *,
+        extractor: str = "offline",
+    ) -> EpisodeDocument:
+        """Replace the episode's chunks and extraction in one transaction; return the document."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            row.chunks.clear()
+            row.extraction = None
+            s.flush()
+            row.chunks.extend(chunk_rows(chunks))
+            row.extraction = extraction_row(extractor, entities, relations)
+            s.flush()
+            return self._document(row)
+
+    def document(self, episode_id: str) -> EpisodeDocument | None:
+        """What the indexes should hold for the episode, or None before its analysis is saved."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            return self._document(row) if row.extraction is not None else None
+
+    @staticmethod
+    def _document(row: EpisodeRow) -> EpisodeDocument:
+        names = {sp.label: sp.name or sp.label for sp in row.speakers}
+        return EpisodeDocument(
+            episode=_episode(row),
+            chunks=chunks_of(row, names),
+            entities=entities_of(row.extraction),
+            relations=relations_of(row.extraction),
+        )
 
     def _match_voice(self, voices: Sequence[VoiceRow], emb: Sequence[float]) -> VoiceRow | None:
         best: tuple[float, VoiceRow | None] = (self._threshold, None)

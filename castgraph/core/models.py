@@ -125,26 +125,61 @@ class Chunk:
     language: str
     title: str
     url: str
+    published: date | None = None
+
+    @property
+    def speaker(self) -> str | None:
+        """The first speaker of the chunk (the one a citation names)."""
+        return self.speakers[0] if self.speakers else None
+
+
+def chunk_id(episode_id: str, ordinal: int) -> str:
+    """Stable chunk id: episode id + ordinal + pipeline version (design §2)."""
+    return f"{episode_id}-{ordinal:05d}-v{PIPELINE_VERSION}"
 
 
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """A person, organisation, place or topic, with the chunks it was found in."""
+    """A person, organisation, place or topic, with the chunks it was found in.
+
+    ``name`` is the display form; ``key`` (see ``core.text.entity_key``) is what merges mentions
+    across chunks and episodes regardless of case, accents and punctuation.
+    """
 
     name: str
     type: str
     aliases: tuple[str, ...] = ()
     chunk_ids: tuple[str, ...] = ()
 
+    @property
+    def key(self) -> str:
+        from castgraph.core.text import entity_key
+
+        return entity_key(self.name)
+
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A typed link between two entities, with the chunks that evidence it."""
+    """A typed link between two entities (by display name), with the chunks that evidence it.
+
+    ``weight`` is the evidence strength (for co-occurrence, the number of chunks sharing both).
+    """
 
     source: str
     target: str
     type: str
     chunk_ids: tuple[str, ...] = ()
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeDocument:
+    """Everything the derived indexes hold about one episode, as handed to an ``Indexer``."""
+
+    episode: Episode
+    chunks: tuple[Chunk, ...]
+    entities: tuple[Entity, ...] = ()
+    relations: tuple[Relation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

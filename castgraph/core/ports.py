@@ -11,7 +11,17 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from castgraph.core.models import Diarization, Episode, EpisodeState, MediaItem, Transcript
+from castgraph.core.models import (
+    Chunk,
+    Diarization,
+    Entity,
+    Episode,
+    EpisodeDocument,
+    EpisodeState,
+    MediaItem,
+    Relation,
+    Transcript,
+)
 
 ProgressCallback = Callable[[float, float], None]
 """Called with (done, total) in the unit of the stage (bytes or seconds of audio)."""
@@ -84,12 +94,36 @@ class EpisodeStore(Protocol):
         """Store segments and speakers atomically, replacing earlier ones; return speaker names."""
         ...
 
+    def save_analysis(
+        self,
+        episode_id: str,
+        chunks: Sequence[Chunk],
+        entities: Sequence[Entity],
+        relations: Sequence[Relation],
+        *,
+        extractor: str = "offline",
+    ) -> EpisodeDocument:
+        """Store chunks and extraction atomically; return the document to index (named speakers)."""
+        ...
+
+    def document(self, episode_id: str) -> EpisodeDocument | None:
+        """The stored document of an episode, or None when its analysis was never saved."""
+        ...
+
+
+class Extractor(Protocol):
+    """Finds entities and relations in an episode's chunks (offline rules or an LLM)."""
+
+    def extract(self, chunks: Sequence[Chunk]) -> tuple[list[Entity], list[Relation]]:
+        """Entities (merged by key, with the chunk ids they appear in) and their relations."""
+        ...
+
 
 class Indexer(Protocol):
     """Writes a finished episode to the derived indexes (implemented in ``retrieval/``)."""
 
-    def index(self, episode: Episode) -> None:
-        """Idempotently write the episode to every index."""
+    def index(self, document: EpisodeDocument) -> None:
+        """Idempotently write the episode's chunks, entities and relations to every index."""
         ...
 
     def delete(self, episode_id: str) -> None:
@@ -98,8 +132,8 @@ class Indexer(Protocol):
 
 
 class Embedder(Protocol):
-    """Text to vectors."""
+    """Text to vectors (L2-normalised, so that dot product is cosine similarity)."""
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One vector per text."""
+        """One vector per text; models load on the first call."""
         ...

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TranscriberName = Literal["faster-whisper", "openai-whisper"]
 DiarizerName = Literal["embedding", "pyannote", "none"]
 CaptionsMode = Literal["never", "prefer", "only"]
+GraphBackend = Literal["embedded", "neo4j", "none"]
+ExtractorName = Literal["offline", "llm", "none"]
 
 
 def default_data_dir() -> Path:
@@ -49,6 +51,36 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     download_timeout: float = Field(default=60.0, gt=0)
 
+    chunk_tokens: int = Field(default=160, ge=16, le=2048, description="Chunk size bound.")
+    chunk_overlap: int = Field(default=32, ge=0, le=512)
+    extractor: ExtractorName = "offline"
+    embedding_model: str = Field(
+        default="use-multilingual-v3",
+        description="Packaged model name, a local path, or any sentence-transformers model.",
+    )
+    embedding_device: str = "cpu"
+    chroma_url: str | None = Field(default=None, description="Chroma server; local files if unset.")
+    graph_backend: GraphBackend = "embedded"
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str | None = None
+    graph_hops: int = Field(default=2, ge=0, le=3)
+
+    weight_vector: float = Field(default=1.0, ge=0)
+    weight_keyword: float = Field(default=1.0, ge=0)
+    weight_graph: float = Field(default=0.7, ge=0)
+    search_candidates: int = Field(default=50, ge=1, le=500)
+    rerank_model: str | None = Field(default=None, description="A cross-encoder; off when unset.")
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_key: SecretStr | None = Field(default=None, description="Required by write endpoints.")
+
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
@@ -68,3 +100,15 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def keyword_path(self) -> Path:
+        return self.data_dir / "keyword.sqlite"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def graph_path(self) -> Path:
+        return self.data_dir / "graph.lbug"

@@ -1,9 +1,11 @@
-"""The per-episode ingestion pipeline: resolve → download → audio → transcribe → diarize → store.
+"""The per-episode ingestion pipeline: resolve → download → audio → transcribe → diarize →
+chunk → extract → store → index.
 
 Every stage records the episode's state in the catalog first, so a crash leaves the episode in
 the stage it died in and the next run redoes that episode from the start; storing a transcript
-replaces the previous one in one transaction, so re-runs never duplicate anything. One failing
-episode is recorded with its error and the others go on.
+or an analysis replaces the previous one in one transaction, so re-runs never duplicate anything.
+An episode interrupted while indexing, whose analysis is already stored, is only re-indexed (the
+indexes write by stable ids). One failing episode is recorded with its error and the others go on.
 """
 
 from __future__ import annotations
@@ -18,19 +20,30 @@ from typing import Protocol
 from castgraph.core.errors import CastgraphError, MediaError
 from castgraph.core.models import (
     PIPELINE_VERSION,
+    Chunk,
     Diarization,
     Episode,
     EpisodeState,
     MediaItem,
     Transcript,
 )
-from castgraph.core.ports import Diarizer, EpisodeStore, Indexer, Source, Transcriber
+from castgraph.core.ports import (
+    Diarizer,
+    EpisodeStore,
+    Extractor,
+    Indexer,
+    Source,
+    Transcriber,
+)
 from castgraph.core.settings import CaptionsMode
+from castgraph.ingest.chunking import chunk_transcript
 
 log = logging.getLogger(__name__)
 
 CaptionLoader = Callable[[MediaItem, str | None], Transcript | None]
 """Returns the human-made captions of an item as a transcript (language hint), or None."""
+
+Chunker = Callable[[Episode, Transcript], list[Chunk]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,9 @@ class Stages:
     is_silent: Callable[[Path], bool]
     assign_speakers: Callable[[Transcript, Diarization | None], Transcript]
     load_captions: CaptionLoader | None = None
+    chunk: Chunker = chunk_transcript
+    extractor: Extractor | None = None
+    extractor_name: str = "offline"
     indexer: Indexer | None = None
 
 
@@ -162,7 +178,10 @@ class IngestPipeline:
         """Run one episode through every stage; a failure is recorded, never raised."""
         workdir = self._media_dir / episode.id
         try:
-            self._run_stages(episode, item, source, options, workdir)
+            if self._resumable(episode, options):
+                self._index(episode.id)
+            else:
+                self._run_stages(episode, item, source, options, workdir)
         except CastgraphError as exc:
             return self._fail(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
@@ -201,8 +220,37 @@ class IngestPipeline:
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
         self._store.save_transcript(episode.id, transcript, diarization)
+        self._analyse(self._store.register(item), transcript)
+
+    def _analyse(self, episode: Episode, transcript: Transcript) -> None:
+        st = self._stages
+        chunks = st.chunk(episode, transcript)
+        entities, relations = st.extractor.extract(chunks) if st.extractor else ([], [])
+        document = self._store.save_analysis(
+            episode.id, chunks, entities, relations, extractor=st.extractor_name
+        )
+        log.info(
+            "episode analysed",
+            extra={"episode_id": episode.id, "chunks": len(chunks), "entities": len(entities)},
+        )
         if st.indexer is not None:
-            st.indexer.index(episode)
+            st.indexer.index(document)
+
+    def _resumable(self, episode: Episode, options: IngestOptions) -> bool:
+        """Whether only indexing is left: interrupted while indexing, analysis already stored."""
+        return (
+            not options.force
+            and episode.state is EpisodeState.INDEXING
+            and episode.pipeline_version == PIPELINE_VERSION
+            and self._stages.indexer is not None
+            and self._store.document(episode.id) is not None
+        )
+
+    def _index(self, episode_id: str) -> None:
+        document = self._store.document(episode_id)
+        if document is not None and self._stages.indexer is not None:
+            log.info("resuming interrupted indexing", extra={"episode_id": episode_id})
+            self._stages.indexer.index(document)
 
     def _captions(self, item: MediaItem, options: IngestOptions) -> Transcript | None:
         if options.captions == "never":

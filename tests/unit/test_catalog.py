@@ -10,9 +10,12 @@ import pytest
 from castgraph.catalog import SqlCatalog, episode_id_for
 from castgraph.core.errors import InputError, NotFoundError
 from castgraph.core.models import (
+    Chunk,
     Diarization,
+    Entity,
     EpisodeState,
     MediaItem,
+    Relation,
     Segment,
     SpeakerTurn,
     Transcript,
@@ -141,3 +144,63 @@ def test_delete_removes_everything(catalog: SqlCatalog) -> None:
     assert catalog.list_episodes() == []
     with pytest.raises(NotFoundError):
         catalog.segments(ep.id)
+
+
+def _chunks(episode_id: str, speakers: tuple[str, ...]) -> list[Chunk]:
+    return [
+        Chunk(
+            f"{episode_id}-{i}",
+            episode_id,
+            i,
+            i * 2.0,
+            i * 2.0 + 1,
+            "hola che",
+            speakers,
+            "es",
+            "ignored",
+            "ignored",
+        )
+        for i in range(2)
+    ]
+
+
+def test_analysis_is_stored_and_read_back_as_a_document(catalog: SqlCatalog) -> None:
+    ep = catalog.register(_item(1, date(2024, 2, 3)))
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00"), None)
+    assert catalog.document(ep.id) is None
+    chunks = _chunks(ep.id, ("SPEAKER_00",))
+    entities = [Entity("José Pérez", "person", ("Pérez",), (chunks[0].id,))]
+    relations = [Relation("José Pérez", "Ushuaia", "co_occurs", (chunks[1].id,), 2.0)]
+    saved = catalog.save_analysis(ep.id, chunks, entities, relations)
+    document = catalog.document(ep.id)
+    assert document == saved
+    assert document.entities == tuple(entities) and document.relations == tuple(relations)
+    first = document.chunks[0]
+    assert (first.title, first.url, first.published) == (
+        "Episode 1",
+        "http://x/1",
+        date(2024, 2, 3),
+    )
+    catalog.save_analysis(ep.id, chunks[:1], [], [])  # replaced, never appended
+    again = catalog.document(ep.id)
+    assert again is not None and len(again.chunks) == 1 and again.entities == ()
+
+
+def test_chunks_follow_speaker_renames_and_transcripts_reset_the_analysis(
+    catalog: SqlCatalog,
+) -> None:
+    ep = catalog.register(_item(1))
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00"), None)
+    catalog.save_analysis(ep.id, _chunks(ep.id, ("SPEAKER_00",)), [], [])
+    catalog.rename_speaker(ep.id, "SPEAKER_00", "Ana")
+    document = catalog.document(ep.id)
+    assert document is not None and document.chunks[0].speakers == ("Ana",)
+    catalog.save_transcript(ep.id, _transcript("SPEAKER_00"), None)
+    assert catalog.document(ep.id) is None
+
+
+def test_episode_ids_by_state(catalog: SqlCatalog) -> None:
+    a, b = catalog.register(_item(1)), catalog.register(_item(2))
+    catalog.set_state(a.id, EpisodeState.INDEXED)
+    assert catalog.episode_ids() == {a.id}
+    assert catalog.episode_ids(None) == {a.id, b.id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -10,10 +11,14 @@ import pytest
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import MediaError, SourceError
 from castgraph.core.models import (
+    Chunk,
     Diarization,
+    Entity,
     Episode,
+    EpisodeDocument,
     EpisodeState,
     MediaItem,
+    Relation,
     Segment,
     SpeakerTurn,
     Transcript,
@@ -120,8 +125,33 @@ def catalog(tmp_path: Path) -> SqlCatalog:
     return SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}").open()
 
 
+class FakeIndexer:
+    """Records documents; optionally raises on one title to simulate a crash mid-indexing."""
+
+    def __init__(self, crash_on: str | None = None) -> None:
+        self.documents: list[EpisodeDocument] = []
+        self.crash_on = crash_on
+
+    def index(self, document: EpisodeDocument) -> None:
+        if document.episode.title == self.crash_on:
+            raise KeyboardInterrupt
+        self.documents.append(document)
+
+    def delete(self, episode_id: str) -> None:
+        self.documents = [d for d in self.documents if d.episode.id != episode_id]
+
+
+class FakeExtractor:
+    def extract(self, chunks: Sequence[Chunk]) -> tuple[list[Entity], list[Relation]]:
+        ids = tuple(c.id for c in chunks)
+        return [Entity("Ana", "person", chunk_ids=ids)], []
+
+
 def _pipeline(
-    catalog: SqlCatalog, tmp_path: Path, transcriber: FakeTranscriber | None = None
+    catalog: SqlCatalog,
+    tmp_path: Path,
+    transcriber: FakeTranscriber | None = None,
+    indexer: FakeIndexer | None = None,
 ) -> IngestPipeline:
     stages = Stages(
         transcriber=transcriber or FakeTranscriber(),
@@ -129,6 +159,8 @@ def _pipeline(
         extract_wav=_extract,
         is_silent=lambda p: p.read_text() == "silence",
         assign_speakers=_assign,
+        extractor=FakeExtractor(),
+        indexer=indexer,
     )
     return IngestPipeline(catalog, stages, tmp_path / "media")
 
@@ -272,3 +304,32 @@ def test_a_source_that_crashes_does_not_stop_the_others(
     )
     assert [e.title for e in report.indexed] == ["one"]
     assert report.source_errors[0][0] == "locked" and "not readable" in report.source_errors[0][1]
+
+
+def test_episodes_are_chunked_extracted_and_indexed(catalog: SqlCatalog, tmp_path: Path) -> None:
+    indexer = FakeIndexer()
+    report = _pipeline(catalog, tmp_path, indexer=indexer).run(
+        [("feed", FakeSource(_items("one")))], IngestOptions()
+    )
+    assert report.ok
+    (document,) = indexer.documents
+    assert document.episode.title == "one" and document.episode.published == date(2024, 1, 1)
+    assert document.chunks and all(c.episode_id == document.episode.id for c in document.chunks)
+    assert document.entities[0].name == "Ana"
+    stored = catalog.document(document.episode.id)
+    assert stored is not None and stored.chunks == document.chunks
+
+
+def test_interrupted_indexing_is_finished_without_redoing_the_transcript(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    source = FakeSource(_items("a"))
+    with pytest.raises(KeyboardInterrupt):
+        _pipeline(catalog, tmp_path, indexer=FakeIndexer(crash_on="a")).run(
+            [("feed", source)], IngestOptions()
+        )
+    assert catalog.list_episodes()[0].state is EpisodeState.INDEXING
+    idle, indexer = FakeTranscriber(), FakeIndexer()
+    report = _pipeline(catalog, tmp_path, idle, indexer).run([("feed", source)], IngestOptions())
+    assert [e.state for e in report.indexed] == [EpisodeState.INDEXED]
+    assert idle.loads == 0 and len(indexer.documents) == 1

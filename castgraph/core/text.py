@@ -1,0 +1,20 @@
+"""Language-neutral text normalisation shared by extraction, indexing and querying."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents (``"Ñandú"`` → ``"nandu"``); ``¿`` and ``¡`` become spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.replace("¿", " ").replace("¡", " ")
+
+
+def entity_key(name: str) -> str:
+    """The merge key of an entity name: folded, punctuation removed, whitespace collapsed."""
+    return " ".join(_NON_WORD.sub(" ", fold(name)).split())

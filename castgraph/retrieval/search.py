@@ -1,0 +1,140 @@
+"""Hybrid search: vector, keyword and graph retrievers fused by reciprocal rank.
+
+Only episodes the catalog marks ``indexed`` are visible, so an episode that is being (re)indexed
+never shows half-written results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from castgraph.core.errors import InputError
+from castgraph.core.models import Chunk
+from castgraph.core.timefmt import moment_link
+from castgraph.retrieval.base import Hit, Retriever, SearchFilters
+from castgraph.retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from castgraph.retrieval.rerank import Reranker
+
+log = logging.getLogger(__name__)
+
+RETRIEVERS = ("vector", "keyword", "graph")
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+
+
+class ChunkLookup(Protocol):
+    """Fetches chunks by id (the keyword index keeps every chunk's fields)."""
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """The chunks that exist among ``ids``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A moment that answers a query: the chunk, its fused score and which retrievers found it."""
+
+    chunk: Chunk
+    score: float
+    signals: dict[str, int | None]
+
+    @property
+    def link(self) -> str:
+        return moment_link(self.chunk.url, self.chunk.start)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """How results are fused: weights per retriever, candidates per retriever, RRF constant."""
+
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {"vector": 1.0, "keyword": 1.0, "graph": 0.7}
+    )
+    candidates: int = 50
+    rrf_k: int = RRF_K
+    rerank_top: int = 30
+
+
+class SearchService:
+    """Runs the configured retrievers, fuses, filters to visible episodes, optionally reranks."""
+
+    def __init__(
+        self,
+        retrievers: Mapping[str, Retriever],
+        chunks: ChunkLookup,
+        *,
+        visible: Callable[[], set[str]],
+        options: SearchOptions | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self._retrievers = dict(retrievers)
+        self._chunks = chunks
+        self._visible = visible
+        self._options = options or SearchOptions()
+        self._reranker = reranker
+
+    def search(
+        self, query: str, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchResult]:
+        """The ``k`` best moments for ``query``; an empty index gives []."""
+        query = validate_query(query, k)
+        filters = filters or SearchFilters()
+        rankings = self.rankings(query, filters)
+        fused = reciprocal_rank_fusion(rankings, self._options.weights, k=self._options.rrf_k)
+        visible = self._visible()
+        found = self._chunks.get([f.chunk_id for f in fused])
+        results = [
+            SearchResult(found[f.chunk_id], f.score, _signals(f.ranks))
+            for f in fused
+            if f.chunk_id in found
+            and found[f.chunk_id].episode_id in visible
+            and filters.matches(found[f.chunk_id])
+        ]
+        if self._reranker is not None and results:
+            results = self._rerank(query, results)
+        return results[:k]
+
+    def rankings(self, query: str, filters: SearchFilters) -> dict[str, list[Hit]]:
+        """Each retriever's own ranking (for benchmarks and debugging)."""
+        rankings: dict[str, list[Hit]] = {}
+        for name, retriever in self._retrievers.items():
+            started = time.perf_counter()
+            rankings[name] = retriever.search(query, self._options.candidates, filters)
+            log.debug(
+                "retriever done",
+                extra={
+                    "retriever": name,
+                    "hits": len(rankings[name]),
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return rankings
+
+    def _rerank(self, query: str, results: list[SearchResult]) -> list[SearchResult]:
+        assert self._reranker is not None
+        head = results[: self._options.rerank_top]
+        scores = self._reranker.score(query, [r.chunk.text for r in head])
+        ranked = sorted(zip(scores, head, strict=True), key=lambda pair: -pair[0])
+        return [SearchResult(r.chunk, s, r.signals) for s, r in ranked] + results[len(head) :]
+
+
+def validate_query(query: str, k: int) -> str:
+    """The stripped query, or an InputError saying what is wrong with it."""
+    text = query.strip()
+    if not text:
+        raise InputError("the query is empty: give a few words or a question")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InputError(
+            f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}"
+        )
+    if not 1 <= k <= MAX_K:
+        raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
+    return text
+
+
+def _signals(ranks: Mapping[str, int]) -> dict[str, int | None]:
+    return {name: ranks.get(name) for name in RETRIEVERS}

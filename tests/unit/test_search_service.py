@@ -1,0 +1,124 @@
+"""Reciprocal rank fusion and the search service, with fake retrievers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pytest
+
+from castgraph.core.errors import InputError
+from castgraph.core.models import Chunk
+from castgraph.retrieval.base import Hit, SearchFilters
+from castgraph.retrieval.fusion import reciprocal_rank_fusion
+from castgraph.retrieval.search import SearchService
+
+
+def _chunk(cid: str, episode: str = "ep1", speaker: str = "Ana", lang: str = "es") -> Chunk:
+    return Chunk(
+        id=cid,
+        episode_id=episode,
+        ordinal=0,
+        start=65.4,
+        end=80.0,
+        text=f"texto {cid}",
+        speakers=(speaker,),
+        language=lang,
+        title="T",
+        url="https://www.youtube.com/watch?v=abc",
+        published=date(2024, 1, 1),
+    )
+
+
+class FixedRetriever:
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = list(ids)
+        self.calls: list[tuple[str, int, SearchFilters]] = []
+
+    def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        self.calls.append((query, k, filters))
+        return [Hit(i, 1.0 / (n + 1)) for n, i in enumerate(self.ids[:k])]
+
+
+class Lookup:
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self.chunks = {c.id: c for c in chunks}
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {i: self.chunks[i] for i in ids if i in self.chunks}
+
+
+def test_rrf_rewards_agreement_and_respects_weights() -> None:
+    fused = reciprocal_rank_fusion(
+        {"vector": [Hit("a", 0.9), Hit("b", 0.8)], "keyword": [Hit("b", 7.0), Hit("c", 3.0)]}
+    )
+    assert [f.chunk_id for f in fused] == ["b", "a", "c"]
+    assert fused[0].ranks == {"vector": 2, "keyword": 1}
+    weighted = reciprocal_rank_fusion(
+        {"vector": [Hit("a", 0.9)], "keyword": [Hit("c", 3.0)]}, {"vector": 0.1, "keyword": 1.0}
+    )
+    assert [f.chunk_id for f in weighted] == ["c", "a"]
+
+
+def test_rrf_counts_a_duplicate_hit_once() -> None:
+    (only,) = reciprocal_rank_fusion({"graph": [Hit("a", 1.0), Hit("a", 0.5)]})
+    assert only.ranks == {"graph": 1}
+
+
+def _service(visible: set[str] | None = None, **retrievers: FixedRetriever) -> SearchService:
+    chunks = [
+        _chunk("a"),
+        _chunk("b", speaker="Ben"),
+        _chunk("c", episode="ep2", lang="en"),
+        _chunk("d", episode="hidden"),
+    ]
+    return SearchService(retrievers, Lookup(chunks), visible=lambda: visible or {"ep1", "ep2"})
+
+
+def test_results_have_signals_links_and_only_visible_episodes() -> None:
+    service = _service(
+        vector=FixedRetriever(["d", "a", "c"]),
+        keyword=FixedRetriever(["a", "zzz", "c"]),
+        graph=FixedRetriever([]),
+    )
+    results = service.search("¿Dónde?", k=5)
+    assert [r.chunk.id for r in results] == ["a", "c"]  # "d" is not indexed yet, "zzz" is gone
+    assert results[0].signals == {"vector": 2, "keyword": 1, "graph": None}
+    assert results[0].link == "https://www.youtube.com/watch?v=abc&t=65s"
+
+
+def test_filters_reach_every_retriever_and_are_enforced() -> None:
+    vector = FixedRetriever(["a", "b", "c"])
+    service = _service(vector=vector)
+    filters = SearchFilters(speakers=("ben",))
+    assert [r.chunk.id for r in service.search("x", 3, filters)] == ["b"]
+    assert vector.calls[0][2] is filters
+    assert [r.chunk.id for r in service.search("x", 3, SearchFilters(languages=("en",)))] == ["c"]
+
+
+def test_empty_index_gives_no_results() -> None:
+    assert _service(vector=FixedRetriever([]), keyword=FixedRetriever([])).search("hola") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "k", "message"),
+    [("   ", 5, "empty"), ("x" * 1001, 5, "limit is 1000"), ("ok", 0, "k must be")],
+)
+def test_bad_queries_are_input_errors(query: str, k: int, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        _service(vector=FixedRetriever(["a"])).search(query, k)
+
+
+class ReverseReranker:
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        return [float(i) for i in range(len(passages))]
+
+
+def test_reranker_reorders_the_head() -> None:
+    service = SearchService(
+        {"vector": FixedRetriever(["a", "b"])},
+        Lookup([_chunk("a"), _chunk("b")]),
+        visible=lambda: {"ep1"},
+        reranker=ReverseReranker(),
+    )
+    assert [r.chunk.id for r in service.search("q")] == ["b", "a"]
