@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from castgraph.api import wiring
+from castgraph.api import cli_search, wiring
+from castgraph.api.cliutil import JsonFlag, err, out
+from castgraph.api.cliutil import clean as _clean
+from castgraph.api.cliutil import errors as _errors
+from castgraph.api.cliutil import load_settings as _settings
+from castgraph.api.cliutil import parse_date as _parse_date
+from castgraph.api.cliutil import plain as _plain
 from castgraph.api.datadir import writer_lock
-from castgraph.api.logs import configure_logging
-from castgraph.core.errors import CastgraphError, InputError
+from castgraph.core.errors import InputError
 from castgraph.core.models import Episode
 from castgraph.core.settings import CaptionsMode, Settings
 from castgraph.core.timefmt import clock
@@ -37,65 +35,8 @@ models_app = typer.Typer(help="Local model files.", no_args_is_help=True)
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(speakers_app, name="speakers")
 app.add_typer(models_app, name="models")
-
-out = Console()
-err = Console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _settings(*, quiet: bool = False) -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"CASTGRAPH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        err.print(f"[red]error:[/red] invalid settings: {_plain(problems)}", highlight=False)
-        raise typer.Exit(2) from exc
-    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
-    return settings
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _clean(text: object) -> str:
-    """Text from episodes and feeds, without terminal control characters."""
-    return _CONTROL.sub("", str(text))
-
-
-def _plain(text: object) -> str:
-    """Untrusted text made safe to print through rich: no control characters, no markup."""
-    return escape(_clean(text))
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Map castgraph errors to a message on stderr and an exit code (2 = bad input)."""
-    try:
-        yield
-    except InputError as exc:
-        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
-        raise typer.Exit(2) from exc
-    except CastgraphError as exc:
-        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
-        raise typer.Exit(1) from exc
-    except OSError as exc:  # e.g. a data directory that cannot be created or written
-        err.print(f"[red]error:[/red] {_plain(exc)}", highlight=False)
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt as exc:
-        err.print("interrupted: run the same command again to finish the work")
-        raise typer.Exit(130) from exc
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError(f"--since {value!r} is not a date: use YYYY-MM-DD") from exc
+for _command in (cli_search.search, cli_search.reindex, cli_search.delete, cli_search.serve):
+    app.command()(_command)
 
 
 @app.command()
@@ -142,14 +83,18 @@ def run_ingest(
 ) -> IngestReport:
     """Validate sources, take the writer lock and run the pipeline (shared by ``demo``)."""
     sources = wiring.sources(settings, texts)
-    with writer_lock(settings.data_dir, "castgraph ingest"), wiring.catalog(settings) as store:
-        if quiet or not sys.stderr.isatty():
-            return wiring.pipeline(settings, store, None).run(sources, options)
-        from castgraph.api.progress import RichObserver
+    with writer_lock(settings.data_dir, "castgraph ingest"):
+        services = wiring.open_services(settings)
+        try:
+            if quiet or not sys.stderr.isatty():
+                return wiring.pipeline(settings, services, None).run(sources, options)
+            from castgraph.api.progress import RichObserver
 
-        with RichObserver(err) as observer:
-            bar: Observer = observer
-            return wiring.pipeline(settings, store, bar).run(sources, options)
+            with RichObserver(err) as observer:
+                bar: Observer = observer
+                return wiring.pipeline(settings, services, bar).run(sources, options)
+        finally:
+            services.close()
 
 
 def _print_report(report: IngestReport) -> None:
@@ -223,12 +168,14 @@ def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
 def speakers_rename(episode_id: str, label: str, name: str) -> None:
     """Name a speaker (e.g. SPEAKER_00); later episodes with the same voice get the name too."""
     settings = _settings()
-    with (
-        _errors(),
-        writer_lock(settings.data_dir, "castgraph speakers rename"),
-        wiring.catalog(settings) as store,
-    ):
-        episode = store.rename_speaker(episode_id, label, name)
+    with _errors(), writer_lock(settings.data_dir, "castgraph speakers rename"):
+        services = wiring.open_services(settings)
+        try:
+            episode = services.catalog.rename_speaker(episode_id, label, name)
+            if episode.state.value == "indexed":  # the indexes cite the new name from now on
+                wiring.reindex(services, [episode.id])
+        finally:
+            services.close()
     speakers = ", ".join(episode.speakers)
     err.print(_plain(f"{episode.id}: {label} is now {name!r} (speakers: {speakers})"))
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from functools import partial
 
+from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
-from castgraph.core.models import MediaItem, Transcript
-from castgraph.core.ports import Source
+from castgraph.core.models import EpisodeState, MediaItem, Transcript
+from castgraph.core.ports import Extractor, Indexer, Source
 from castgraph.core.settings import Settings
+from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript
 from castgraph.ingest.pipeline import IngestPipeline, Observer, Stages
+
+log = logging.getLogger(__name__)
 
 
 def catalog(settings: Settings) -> SqlCatalog:
@@ -34,7 +39,7 @@ def sources(settings: Settings, texts: Sequence[str]) -> list[tuple[str, Source]
     ]
 
 
-def stages(settings: Settings) -> Stages:
+def stages(settings: Settings, indexer: Indexer | None = None) -> Stages:
     """The real stage backends chosen by the settings (models load on first use)."""
     from castgraph.ingest import audio
     from castgraph.ingest.align import assign_speakers
@@ -66,6 +71,27 @@ def stages(settings: Settings) -> Stages:
         is_silent=audio.is_silent,
         assign_speakers=assign_speakers,
         load_captions=partial(_load_captions, settings),
+        chunk=partial(
+            chunk_transcript,
+            options=ChunkingOptions(settings.chunk_tokens, settings.chunk_overlap),
+        ),
+        extractor=extractor(settings),
+        extractor_name=settings.extractor,
+        indexer=indexer,
+    )
+
+
+def extractor(settings: Settings) -> Extractor | None:
+    """The configured entity extractor (None when extraction is off)."""
+    if settings.extractor == "none":
+        return None
+    from castgraph.ingest.extract import make_extractor
+
+    return make_extractor(
+        settings.extractor,
+        llm_base_url=settings.llm_base_url,
+        llm_model=settings.llm_model,
+        llm_api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
     )
 
 
@@ -80,6 +106,49 @@ def _load_captions(settings: Settings, item: MediaItem, language: str | None) ->
     )
 
 
-def pipeline(settings: Settings, store: SqlCatalog, observer: Observer | None) -> IngestPipeline:
-    """An ingestion pipeline writing to ``store``."""
-    return IngestPipeline(store, stages(settings), settings.media_dir, observer)
+def pipeline(settings: Settings, services: Services, observer: Observer | None) -> IngestPipeline:
+    """An ingestion pipeline writing to the catalog and indexes of ``services``."""
+    return IngestPipeline(
+        services.catalog, stages(settings, services.indexer), settings.media_dir, observer
+    )
+
+
+def open_services(settings: Settings, *, read_only: bool = False) -> Services:
+    """Open the catalog and every configured index; the caller closes the result."""
+    from castgraph.api import _indexes
+
+    store = catalog(settings)
+    closers: list[Callable[[], None]] = [store.close]
+    try:
+        return _indexes.build(settings, store, closers, read_only=read_only)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+
+
+def reindex(services: Services, episode_ids: Sequence[str] | None = None) -> tuple[int, int]:
+    """Rewrite episodes from the catalog into the indexes; drop index entries of gone episodes.
+
+    Returns (episodes reindexed, stale episodes removed).
+    """
+    assert services.indexer is not None
+    store = services.catalog
+    ids = [store.get(e).id for e in episode_ids] if episode_ids else None
+    done = 0
+    for episode in store.list_episodes():
+        if ids is not None and episode.id not in ids:
+            continue
+        document = store.document(episode.id)
+        if document is None:
+            continue
+        store.set_state(episode.id, EpisodeState.INDEXING)
+        services.indexer.index(document)
+        store.set_state(episode.id, EpisodeState.INDEXED)
+        done += 1
+    stale = set() if ids is not None else services.indexed_ids() - store.episode_ids(None)
+    for episode_id in sorted(stale):
+        services.indexer.delete(episode_id)
+    if services.visible is not None:
+        services.visible.invalidate()
+    return done, len(stale)

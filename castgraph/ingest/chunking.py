@@ -138,10 +138,12 @@ def _overlap(units: list[_Unit], budget: int) -> list[_Unit]:
 
 def _chunk(episode: Episode, language: str, ordinal: int, units: list[_Unit]) -> Chunk:
     words = [w for u in units for w in u.words]
-    speakers: list[str] = []
+    spoken: dict[str, int] = {}
     for unit in units:
-        if unit.speaker and unit.speaker not in speakers:
-            speakers.append(unit.speaker)
+        if unit.speaker:
+            spoken[unit.speaker] = spoken.get(unit.speaker, 0) + unit.tokens
+    # The one who says most comes first: a citation names them (ties keep order of appearance).
+    speakers = sorted(spoken, key=lambda name: -spoken[name])
     return Chunk(
         id=chunk_id(episode.id, ordinal),
         episode_id=episode.id,

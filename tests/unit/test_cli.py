@@ -18,6 +18,7 @@ runner = CliRunner()
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CASTGRAPH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CASTGRAPH_EMBEDDING_MODEL", "hash")
     return tmp_path
 
 

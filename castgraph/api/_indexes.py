@@ -1,0 +1,105 @@
+"""Builds the configured indexes and the search service over them (part of the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from castgraph.api.services import Services, VisibleEpisodes
+from castgraph.catalog import SqlCatalog
+from castgraph.core.settings import Settings
+from castgraph.retrieval.base import Retriever
+from castgraph.retrieval.indexer import StoresIndexer
+from castgraph.retrieval.search import SearchOptions, SearchService
+
+
+def build(
+    settings: Settings,
+    catalog: SqlCatalog,
+    closers: list[Callable[[], None]],
+    *,
+    read_only: bool = False,
+) -> Services:
+    """Open keyword, vector and graph stores (registering their ``close`` in ``closers``)."""
+    from castgraph.retrieval.embeddings import make_embedder
+    from castgraph.retrieval.keyword import KeywordIndex
+    from castgraph.retrieval.vector import ChromaVectorIndex
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyword = KeywordIndex(settings.keyword_path).open()
+    closers.append(keyword.close)
+    embedder = make_embedder(
+        settings.embedding_model,
+        models_dir=settings.resolved_models_dir,
+        device=settings.embedding_device,
+    )
+    vector = ChromaVectorIndex(
+        embedder,
+        path=None if settings.chroma_url else settings.chroma_path,
+        url=settings.chroma_url,
+    ).open()
+    closers.append(vector.close)
+    retrievers: dict[str, Retriever] = {"vector": vector, "keyword": keyword}
+    graph = _graph(settings, read_only)
+    if graph is not None:
+        closers.append(graph.close)
+        from castgraph.retrieval.graph.retriever import GraphRetriever
+
+        retrievers["graph"] = GraphRetriever(graph, embedder=embedder, hops=settings.graph_hops)
+    visible = VisibleEpisodes(catalog)
+    search = SearchService(
+        retrievers,
+        keyword,
+        visible=visible,
+        options=_options(settings),
+        reranker=_reranker(settings),
+    )
+
+    def index_ids() -> set[str]:
+        ids = keyword.episode_ids() | vector.episode_ids()
+        return ids | graph.episode_ids() if graph is not None else ids
+
+    return Services(
+        catalog=catalog,
+        search=search,
+        indexer=None if read_only else StoresIndexer(keyword, vector, graph),
+        closers=closers,
+        visible=visible,
+        index_episode_ids=index_ids,
+    )
+
+
+def _graph(settings: Settings, read_only: bool):  # type: ignore[no-untyped-def]
+    if settings.graph_backend == "none":
+        return None
+    from castgraph.retrieval.graph import make_graph_store
+
+    if settings.graph_backend == "neo4j":
+        return make_graph_store(
+            "neo4j",
+            uri=settings.neo4j_uri,
+            user=settings.neo4j_user,
+            password=settings.neo4j_password.get_secret_value()
+            if settings.neo4j_password
+            else None,
+            database=settings.neo4j_database,
+        ).open()
+    return make_graph_store("embedded", path=settings.graph_path, read_only=read_only).open()
+
+
+def _options(settings: Settings) -> SearchOptions:
+    return SearchOptions(
+        weights={
+            "vector": settings.weight_vector,
+            "keyword": settings.weight_keyword,
+            "graph": settings.weight_graph,
+        },
+        candidates=settings.search_candidates,
+    )
+
+
+def _reranker(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.rerank_model:
+        return None
+    from castgraph.retrieval.rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(settings.rerank_model, models_dir=settings.resolved_models_dir)

@@ -1,0 +1,137 @@
+"""CLI commands over the indexes: ``search``, ``reindex``, ``delete`` and ``serve``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from castgraph.api import wiring
+from castgraph.api.cliutil import (
+    JsonFlag,
+    clean,
+    err,
+    errors,
+    load_settings,
+    parse_date,
+    plain,
+)
+from castgraph.api.datadir import serving_url, writer_lock
+from castgraph.api.schemas import SearchHit
+from castgraph.core.errors import InputError, StorageError
+from castgraph.core.settings import Settings
+from castgraph.core.timefmt import clock
+from castgraph.retrieval.base import SearchFilters
+
+Many = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="Words or a question, in Spanish or English.")],
+    as_json: JsonFlag = False,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="How many results.")] = 10,
+    episode: Many = None,
+    speaker: Many = None,
+    language: Many = None,
+    date_from: Annotated[str | None, typer.Option(help="Published on/after YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Published on/before YYYY-MM-DD.")] = None,
+) -> None:
+    """Find the moments that answer QUERY: speaker, time and a link that opens each one."""
+    settings = load_settings(quiet=True)
+    with errors():
+        filters = SearchFilters(
+            episode_ids=tuple(episode or ()),
+            speakers=tuple(speaker or ()),
+            languages=tuple(language or ()),
+            date_from=parse_date(date_from, "--date-from"),
+            date_to=parse_date(date_to, "--date-to"),
+        )
+        hits = _search(settings, query, k, filters)
+    if as_json:
+        payload = {"query": query.strip(), "results": [h.model_dump() for h in hits]}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        err.print("no results: is anything indexed? (`castgraph episodes`)")
+    for hit in hits:
+        who = hit.speaker or "UNKNOWN"
+        typer.echo(clean(f"[{clock(hit.start)}] {who} — {hit.title} — {hit.link}"))
+        typer.echo(clean(f"    {hit.text}"))
+
+
+def _search(settings: Settings, query: str, k: int, filters: SearchFilters) -> list[SearchHit]:
+    url = serving_url(settings.data_dir)
+    if url is not None:  # the server holds the stores: ask it
+        return _search_http(url, query, k, filters)
+    services = wiring.open_services(settings, read_only=True)
+    try:
+        return [SearchHit.of(r) for r in services.search.search(query, k, filters)]
+    finally:
+        services.close()
+
+
+def _search_http(url: str, query: str, k: int, filters: SearchFilters) -> list[SearchHit]:
+    import httpx
+
+    params: list[tuple[str, Any]] = [("q", query), ("k", k)]
+    params += [("episode", e) for e in filters.episode_ids]
+    params += [("speaker", s) for s in filters.speakers]
+    params += [("language", lang) for lang in filters.languages]
+    params += [("date_from", filters.date_from.isoformat())] if filters.date_from else []
+    params += [("date_to", filters.date_to.isoformat())] if filters.date_to else []
+    try:
+        response = httpx.get(f"{url}/api/search", params=params, timeout=30)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
+    if response.status_code != 200:
+        raise InputError(str(response.json().get("detail", response.text)))
+    return [SearchHit(**hit) for hit in response.json()["results"]]
+
+
+def reindex(
+    episode: Many = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Rebuild the keyword, vector and graph indexes from the catalog."""
+    settings = load_settings(quiet=quiet)
+    with errors(), writer_lock(settings.data_dir, "castgraph reindex"):
+        services = wiring.open_services(settings)
+        try:
+            done, dropped = wiring.reindex(services, episode or None)
+        finally:
+            services.close()
+    err.print(f"{done} episodes reindexed, {dropped} stale episodes removed from the indexes")
+
+
+def delete(
+    episode_id: Annotated[str, typer.Argument(help="Episode id (or a unique prefix).")],
+) -> None:
+    """Remove an episode from the catalog and from every index."""
+    settings = load_settings()
+    with errors(), writer_lock(settings.data_dir, "castgraph delete"):
+        services = wiring.open_services(settings)
+        try:
+            episode = services.delete_episode(episode_id)
+        finally:
+            services.close()
+    err.print(plain(f"deleted {episode.id} {episode.title}"), highlight=False)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (CASTGRAPH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CASTGRAPH_PORT).")] = None,
+) -> None:
+    """Serve the API (OpenAPI docs at /docs) and hold the data directory for writing."""
+    import uvicorn
+
+    from castgraph.api.app import create_app
+
+    settings = load_settings()
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+    url = f"http://{settings.host}:{settings.port}"
+    with errors(), writer_lock(settings.data_dir, f"castgraph serve {url}"):
+        err.print(f"castgraph serving {url} (docs at {url}/docs)")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

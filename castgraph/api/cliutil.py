@@ -1,0 +1,78 @@
+"""Shared pieces of the command line: consoles, settings loading, error mapping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from castgraph.api.logs import configure_logging
+from castgraph.core.errors import CastgraphError, InputError
+from castgraph.core.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def load_settings(*, quiet: bool = False) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CASTGRAPH_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        err.print(f"[red]error:[/red] invalid settings: {plain(problems)}", highlight=False)
+        raise typer.Exit(2) from exc
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
+    return settings
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """Text from episodes and feeds, without terminal control characters."""
+    return _CONTROL.sub("", str(text))
+
+
+def plain(text: object) -> str:
+    """Untrusted text made safe to print through rich: no control characters, no markup."""
+    return escape(clean(text))
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Map castgraph errors to a message on stderr and an exit code (2 = bad input)."""
+    try:
+        yield
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {plain(exc)}", highlight=False)
+        raise typer.Exit(2) from exc
+    except CastgraphError as exc:
+        err.print(f"[red]error:[/red] {plain(exc)}", highlight=False)
+        raise typer.Exit(1) from exc
+    except OSError as exc:  # e.g. a data directory that cannot be created or written
+        err.print(f"[red]error:[/red] {plain(exc)}", highlight=False)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt as exc:
+        err.print("interrupted: run the same command again to finish the work")
+        raise typer.Exit(130) from exc
+
+
+def parse_date(value: str | None, option: str = "--since") -> date | None:
+    """``YYYY-MM-DD`` or None; a bad value is an InputError naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from exc

@@ -1,0 +1,57 @@
+"""FastAPI dependencies as ``Annotated`` aliases; the services live on ``app.state``."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from castgraph.api.services import Services
+from castgraph.catalog import SqlCatalog
+from castgraph.core.settings import Settings
+from castgraph.retrieval.search import SearchService
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _catalog(services: Annotated[Services, Depends(_services)]) -> SqlCatalog:
+    return services.catalog
+
+
+def _search(services: Annotated[Services, Depends(_services)]) -> SearchService:
+    return services.search
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+CatalogDep = Annotated[SqlCatalog, Depends(_catalog)]
+SearchDep = Annotated[SearchService, Depends(_search)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    """Write endpoints: when CASTGRAPH_API_KEY is set, require it as a Bearer token or X-API-Key."""
+    if settings.api_key is None:
+        return
+    given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+    if not given or not secrets.compare_digest(given, settings.api_key.get_secret_value()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this endpoint needs the API key: send 'Authorization: Bearer <key>' or 'X-API-Key'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+WriteAccess = Depends(require_api_key)

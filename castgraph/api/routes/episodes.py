@@ -1,0 +1,55 @@
+"""``/api/episodes``: the catalog, transcripts with speakers and times, and deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+from fastapi.concurrency import run_in_threadpool
+
+from castgraph.api.deps import CatalogDep, ServicesDep, WriteAccess
+from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut
+from castgraph.core.timefmt import moment_link
+
+router = APIRouter(prefix="/api/episodes", tags=["episodes"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such episode"}
+}
+
+
+@router.get("", response_model=list[EpisodeOut])
+async def list_episodes(catalog: CatalogDep) -> list[EpisodeOut]:
+    """Every episode with its pipeline state, oldest first."""
+    episodes = await run_in_threadpool(catalog.list_episodes)
+    return [EpisodeOut.of(e) for e in episodes]
+
+
+@router.get("/{episode_id}", response_model=EpisodeDetail, responses=_NOT_FOUND)
+async def get_episode(episode_id: str, catalog: CatalogDep) -> EpisodeDetail:
+    """One episode (id or unique prefix) with its transcript by speaker and time."""
+    episode = await run_in_threadpool(catalog.get, episode_id)
+    segments = await run_in_threadpool(catalog.segments, episode.id)
+    return EpisodeDetail(
+        **EpisodeOut.of(episode).model_dump(),
+        segments=[
+            SegmentOut(
+                start=s.start,
+                end=s.end,
+                speaker=s.speaker,
+                text=s.text,
+                link=moment_link(episode.url, s.start),
+            )
+            for s in segments
+        ],
+    )
+
+
+@router.delete(
+    "/{episode_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[WriteAccess],
+    responses=_NOT_FOUND,
+)
+async def delete_episode(episode_id: str, services: ServicesDep) -> None:
+    """Remove an episode from the catalog and from every index."""
+    await run_in_threadpool(services.delete_episode, episode_id)

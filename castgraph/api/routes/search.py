@@ -1,0 +1,48 @@
+"""``GET /api/search``: the moments that answer a query."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from castgraph.api.deps import SearchDep
+from castgraph.api.schemas import ErrorOut, SearchHit, SearchResponse
+from castgraph.core.errors import InputError
+from castgraph.retrieval.base import SearchFilters
+from castgraph.retrieval.search import MAX_K
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses={422: {"model": ErrorOut, "description": "Empty, oversized or malformed query"}},
+)
+async def search(
+    service: SearchDep,
+    q: Annotated[str | None, Query(description="The query, in Spanish or English.")] = None,
+    query: Annotated[str | None, Query(description="Alias of q.")] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
+    episode: Annotated[list[str] | None, Query(description="Only these episode ids.")] = None,
+    speaker: Annotated[list[str] | None, Query(description="Only these speakers.")] = None,
+    language: Annotated[list[str] | None, Query(description="Only these languages.")] = None,
+    date_from: Annotated[date | None, Query(description="Published on or after.")] = None,
+    date_to: Annotated[date | None, Query(description="Published on or before.")] = None,
+) -> SearchResponse:
+    """Hybrid (vector + keyword + graph) search over every indexed episode."""
+    text = q if q is not None else query
+    if text is None:
+        raise InputError("give the query as ?q=… (or ?query=…)")
+    filters = SearchFilters(
+        episode_ids=tuple(episode or ()),
+        speakers=tuple(speaker or ()),
+        languages=tuple(language or ()),
+        date_from=date_from,
+        date_to=date_to,
+    )
+    results = await run_in_threadpool(service.search, text, k, filters)
+    return SearchResponse(query=text.strip(), results=[SearchHit.of(r) for r in results])

@@ -1,0 +1,96 @@
+"""The JSON shapes of the HTTP API (design §5)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from castgraph.core.models import Episode
+from castgraph.retrieval.search import SearchResult
+
+
+class Signals(BaseModel):
+    """The 1-based rank of the result in each retriever that found it (null: not found by it)."""
+
+    vector: int | None = None
+    keyword: int | None = None
+    graph: int | None = None
+
+
+class SearchHit(BaseModel):
+    """One moment: the episode, the speaker, the time span and a link that opens it."""
+
+    episode_id: str
+    title: str
+    url: str
+    link: str = Field(description="The media URL at the moment's start second.")
+    speaker: str | None
+    speakers: list[str]
+    start: float
+    end: float
+    text: str
+    score: float
+    signals: Signals
+
+    @classmethod
+    def of(cls, result: SearchResult) -> SearchHit:
+        chunk = result.chunk
+        return cls(
+            episode_id=chunk.episode_id,
+            title=chunk.title,
+            url=chunk.url,
+            link=result.link,
+            speaker=chunk.speaker,
+            speakers=list(chunk.speakers),
+            start=chunk.start,
+            end=chunk.end,
+            text=chunk.text,
+            score=round(result.score, 6),
+            signals=Signals(**result.signals),
+        )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchHit]
+
+
+class EpisodeOut(BaseModel):
+    id: str
+    title: str
+    url: str
+    state: str
+    duration: float | None
+    language: str | None
+    published: str | None
+    speakers: list[str]
+    error: str | None
+
+    @classmethod
+    def of(cls, episode: Episode) -> EpisodeOut:
+        return cls(
+            id=episode.id,
+            title=episode.title,
+            url=episode.url,
+            state=episode.state.value,
+            duration=episode.duration,
+            language=episode.language,
+            published=episode.published.isoformat() if episode.published else None,
+            speakers=episode.speakers,
+            error=episode.error,
+        )
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    speaker: str | None
+    text: str
+    link: str
+
+
+class EpisodeDetail(EpisodeOut):
+    segments: list[SegmentOut]
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,66 @@
+"""What the running server (or a CLI command) holds open: the catalog and the indexes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from castgraph.catalog import SqlCatalog
+from castgraph.core.models import Episode, EpisodeState
+from castgraph.core.ports import Indexer
+from castgraph.retrieval.search import SearchService
+
+
+@dataclass
+class Services:
+    """Open stores and the services built on them; ``close()`` releases every one."""
+
+    catalog: SqlCatalog
+    search: SearchService
+    indexer: Indexer | None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    visible: VisibleEpisodes | None = None
+    index_episode_ids: Callable[[], set[str]] = set
+
+    def indexed_ids(self) -> set[str]:
+        """Episode ids present in any index (to find entries the catalog no longer has)."""
+        return self.index_episode_ids()
+
+    def delete_episode(self, episode_id: str) -> Episode:
+        """Remove an episode from every index, then from the catalog (a retry finishes it)."""
+        episode = self.catalog.get(episode_id)
+        if self.indexer is not None:
+            self.indexer.delete(episode.id)
+        self.catalog.delete(episode.id)
+        if self.visible is not None:
+            self.visible.invalidate()
+        return episode
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+        self.closers.clear()
+
+
+class VisibleEpisodes:
+    """The ids of indexed episodes, re-read from the catalog at most every ``ttl`` seconds."""
+
+    def __init__(self, catalog: SqlCatalog, ttl: float = 1.0) -> None:
+        self._catalog = catalog
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+        self._read_at = float("-inf")
+
+    def __call__(self) -> set[str]:
+        with self._lock:
+            if time.monotonic() - self._read_at > self._ttl:
+                self._ids = self._catalog.episode_ids(EpisodeState.INDEXED)
+                self._read_at = time.monotonic()
+            return self._ids
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._read_at = float("-inf")

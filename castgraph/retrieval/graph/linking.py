@@ -1,0 +1,240 @@
+"""Entity linking: which graph entities a question mentions, and how sure each link is.
+
+Stages, each only on the words the earlier ones left unexplained: exact names and aliases
+(longest n-gram first), a distinctive word of a longer name ("Pérez" → "José Pérez"), fuzzy
+matching on a phonetic folding for misspellings and ASR variants ("Gomes" → "Gómez"), and,
+with an embedder, embedding similarity between the remaining n-grams and entity names.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from castgraph.core.ports import Embedder
+from castgraph.core.text import entity_key
+from castgraph.retrieval.graph.base import GraphEntity, GraphStore, LinkedEntity, LinkMethod
+
+MAX_NGRAM = 4
+# Folded (accent-free) function words of Spanish and English questions; never linked alone.
+_STOPWORD_TEXT = (
+    "a al algo como con cual cuando de del dice dijo donde el ella ellos en entre es esta este "
+    "habla hablo la las le les lo los me mi o para por que quien se segun sobre su sus un una "
+    "uno unos y about an and are as at between by did do does for from how in is it of on or "
+    "said say says tell the their this to was what when where which who with"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+CONFIDENCE: dict[LinkMethod, float] = {
+    "exact": 1.0,
+    "alias": 0.95,
+    "partial": 0.7,
+    "fuzzy": 0.9,
+    "embedding": 0.8,
+}
+MAX_EMBEDDING_LINKS = 3
+MAX_EMBEDDING_NGRAMS = 32
+
+
+_SOUNDS = str.maketrans("cqzvw", "kksbu")
+
+
+def phonetic(text: str) -> str:
+    """A rough Spanish/English sound key: ``"gómez"`` and ``"gomes"`` both give ``"gomes"``."""
+    t = text.replace("ch", "\x01").replace("ll", "y").replace("h", "")
+    t = re.sub(r"qu(?=[ei])", "k", t)
+    t = re.sub(r"c(?=[ei])", "s", t)
+    t = t.translate(_SOUNDS)
+    t = re.sub(r"(.)\1+", r"\1", t)
+    return t.replace("\x01", "ch")
+
+
+@dataclass(slots=True)
+class EntityIndex:
+    """Lookup tables over the graph's entities, built once per graph version."""
+
+    by_key: dict[str, GraphEntity] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+    fuzzy_forms: list[str] = field(default_factory=list)
+    fuzzy_targets: list[tuple[str, LinkMethod]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, entities: Sequence[GraphEntity]) -> EntityIndex:
+        index = cls(by_key={e.key: e for e in entities})
+        for entity in entities:
+            for alias in entity.aliases:
+                alias_key = entity_key(alias)
+                if alias_key and alias_key not in index.by_key:
+                    index.aliases.setdefault(alias_key, []).append(entity.key)
+            words = entity.key.split()
+            for word in words if len(words) > 1 else ():
+                if len(word) >= 4 and word not in STOPWORDS:
+                    index.tokens.setdefault(word, []).append(entity.key)
+        surfaces: list[tuple[str, str, LinkMethod]] = [(k, k, "fuzzy") for k in index.by_key]
+        surfaces += [(a, k, "fuzzy") for a, keys in index.aliases.items() for k in keys]
+        surfaces += [(w, k, "partial") for w, keys in index.tokens.items() for k in keys]
+        for surface, key, method in surfaces:
+            index.fuzzy_forms.append(phonetic(surface))
+            index.fuzzy_targets.append((key, method))
+        return index
+
+
+@dataclass(slots=True)
+class _Query:
+    """The folded words of a question and which of them a link already explains."""
+
+    words: list[str]
+    used: list[bool]
+    links: dict[str, LinkedEntity] = field(default_factory=dict)
+
+    def spans(self, max_n: int = MAX_NGRAM, min_n: int = 1) -> Iterator[tuple[int, int, str]]:
+        """Unexplained n-grams of ``min_n``..``max_n`` words, longest first."""
+        for n in range(min(max_n, len(self.words)), min_n - 1, -1):
+            for i in range(len(self.words) - n + 1):
+                if not any(self.used[i : i + n]):
+                    yield i, i + n, " ".join(self.words[i : i + n])
+
+    def content(self, start: int, end: int, min_chars: int) -> bool:
+        """Whether the span is worth approximate matching: no function word at either edge."""
+        edge = {self.words[start], self.words[end - 1]}
+        return not edge & STOPWORDS and sum(len(w) for w in self.words[start:end]) >= min_chars
+
+    def add(self, entity: GraphEntity, confidence: float, method: LinkMethod, text: str) -> None:
+        old = self.links.get(entity.key)
+        if old is None or old.confidence < confidence:
+            link = LinkedEntity(entity.key, entity.name, entity.type, confidence, method, text)
+            self.links[entity.key] = link
+
+
+class EntityLinker:
+    """Links questions to a store's entities; caches its tables until the graph changes."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        *,
+        embedder: Embedder | None = None,
+        fuzzy_threshold: float = 88.0,
+        embedding_threshold: float = 0.6,
+        max_embedded_entities: int = 2000,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.fuzzy_threshold = fuzzy_threshold
+        self.embedding_threshold = embedding_threshold
+        self.max_embedded_entities = max_embedded_entities
+        self._index: tuple[str, EntityIndex] | None = None
+        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def index(self) -> EntityIndex:
+        """The lookup tables for the graph as it is now."""
+        version = self.store.version()
+        cached = self._index
+        if cached is None or cached[0] != version:
+            cached = (version, EntityIndex.build(self.store.entities()))
+            self._index = cached
+        return cached[1]
+
+    def link(self, query: str) -> list[LinkedEntity]:
+        """The entities ``query`` mentions, most confident first."""
+        index = self.index()
+        words = entity_key(query).split()
+        if not words or not index.by_key:
+            return []
+        state = _Query(words, [False] * len(words))
+        self._exact(state, index)
+        # Whole misspelt names before single words, so "Carlos Gomes" links as one name.
+        self._fuzzy(state, index, min_n=2)
+        self._partial(state, index)
+        self._fuzzy(state, index, min_n=1)
+        if self.embedder is not None and not all(state.used):
+            self._embedding(state, index)
+        return sorted(state.links.values(), key=lambda link: (-link.confidence, link.key))
+
+    def _exact(self, state: _Query, index: EntityIndex) -> None:
+        for start, end, text in state.spans():
+            if end - start == 1 and (text in STOPWORDS or len(text) < 2):
+                continue
+            if text in index.by_key:
+                state.add(index.by_key[text], CONFIDENCE["exact"], "exact", text)
+            elif text in index.aliases:
+                keys = index.aliases[text]
+                for key in keys:
+                    state.add(index.by_key[key], CONFIDENCE["alias"] / len(keys), "alias", text)
+            else:
+                continue
+            state.used[start:end] = [True] * (end - start)
+
+    def _partial(self, state: _Query, index: EntityIndex) -> None:
+        for start, _end, word in state.spans(max_n=1):
+            keys = index.tokens.get(word, [])
+            if not keys or len(keys) > 3:
+                continue  # a word shared by many names identifies none of them
+            for key in keys:
+                state.add(index.by_key[key], CONFIDENCE["partial"] / len(keys), "partial", word)
+            state.used[start] = True
+
+    def _fuzzy(self, state: _Query, index: EntityIndex, *, min_n: int) -> None:
+        if not index.fuzzy_forms:
+            return
+        for start, end, text in state.spans(max_n=MAX_NGRAM - 1, min_n=min_n):
+            if any(state.used[start:end]) or not state.content(start, end, min_chars=4):
+                continue
+            best = process.extractOne(
+                phonetic(text),
+                index.fuzzy_forms,
+                scorer=fuzz.ratio,
+                score_cutoff=self.fuzzy_threshold,
+            )
+            if best is None:
+                continue
+            key, method = index.fuzzy_targets[best[2]]
+            weight = CONFIDENCE["fuzzy"] if method == "fuzzy" else CONFIDENCE["partial"] * 0.9
+            state.add(index.by_key[key], weight * best[1] / 100.0, "fuzzy", text)
+            state.used[start:end] = [True] * (end - start)
+
+    def _embedding(self, state: _Query, index: EntityIndex) -> None:
+        assert self.embedder is not None
+        spans = state.spans(max_n=3)
+        grams = [(s, e, t) for s, e, t in spans if state.content(s, e, min_chars=3)]
+        grams = grams[:MAX_EMBEDDING_NGRAMS]
+        keys, matrix = self._entity_matrix(index)
+        if not grams or not keys:
+            return
+        queries = _normalise(np.asarray(self.embedder.embed([t for _, _, t in grams]), dtype=float))
+        sims = queries @ matrix.T
+        best: dict[str, tuple[float, str]] = {}
+        for row, (_, _, text) in enumerate(grams):
+            col = int(np.argmax(sims[row]))
+            sim = float(sims[row, col])
+            if sim >= self.embedding_threshold and sim > best.get(keys[col], (0.0, ""))[0]:
+                best[keys[col]] = (sim, text)
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])[:MAX_EMBEDDING_LINKS]
+        for key, (sim, text) in ranked:
+            state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
+
+    def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
+        """Name vectors of the most mentioned entities; each name is embedded once."""
+        top = sorted(index.by_key.values(), key=lambda e: (-e.mentions, e.key))
+        top = top[: self.max_embedded_entities]
+        with self._lock:
+            missing = [e for e in top if (e.key, e.name) not in self._vectors]
+            if missing and self.embedder is not None:
+                vectors = self.embedder.embed([e.name for e in missing])
+                for entity, vector in zip(missing, vectors, strict=True):
+                    self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=float)
+            rows = [self._vectors[(e.key, e.name)] for e in top]
+        if not rows:
+            return [], np.zeros((0, 0))
+        return [e.key for e in top], _normalise(np.vstack(rows))
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0.0, 1.0, norms)

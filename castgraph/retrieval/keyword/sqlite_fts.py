@@ -1,0 +1,347 @@
+"""BM25 keyword index over one SQLite file: chunks in a plain table, analysed terms in FTS5.
+
+Terms are analysed in Python (``analyzer``) and stored space-separated in an FTS5 table that uses
+the ``ascii`` tokenizer: every analysed term is made of letters and digits only, so FTS5 sees
+exactly the terms Python produced (non-ASCII letters are token characters for ``ascii``) and
+never re-folds or re-splits them. ``detail=full`` is kept on purpose: with ``column`` or ``none``
+FTS5 must re-tokenise each matching row to count term frequencies for ``bm25()``, which made
+queries ~6x slower for a few percent less disk.
+
+Document frequencies and totals are kept in plain tables beside FTS5 so that a query can rank
+only its rarer terms in FTS5 and re-score that pool with every term (see ``bm25``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from castgraph.core.errors import StorageError
+from castgraph.core.models import Chunk
+from castgraph.retrieval.base import Hit, SearchFilters
+from castgraph.retrieval.keyword import bm25
+from castgraph.retrieval.keyword.analyzer import ANALYZER_VERSION, analyze, query_terms
+from castgraph.retrieval.keyword.schema import (
+    ADVICE,
+    BATCH,
+    COLUMNS,
+    INSERT_CHUNK,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Row,
+    chunk_of,
+    filter_sql,
+    match_expression,
+    placeholders,
+    rank_sql,
+    row_of,
+)
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the base class cannot)."""
+
+
+CANDIDATE_BUDGET = 10_000
+"""Postings FTS5 may rank per query; rarer terms are chosen until their frequencies reach it."""
+POOL_SIZE = 200
+"""Candidates re-scored with every query term when some terms were too common to rank."""
+
+
+class KeywordIndex:
+    """A BM25 (FTS5) index of chunks in one SQLite file; safe to share between threads.
+
+    Each thread reads through its own connection (WAL lets readers run beside the writer);
+    writes are serialised by a lock. Call ``open()`` (or use ``with``) before anything else.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()  # guards the connection registry
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        # Weak, so that a connection goes (and closes) with the worker thread that opened it.
+        self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._open = False
+
+    def open(self) -> KeywordIndex:
+        """Create the file and schema when missing; returns ``self``."""
+        with self._errors("open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._open = True
+            try:
+                conn = self._connection()
+                conn.execute("PRAGMA journal_mode = WAL")
+                with self._write_lock:
+                    conn.executescript(SCHEMA)
+                self._check_schema()
+                self._reanalyse_if_stale()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def close(self) -> None:
+        """Close every thread's connection; ``open()`` may be called again afterwards."""
+        with self._lock:
+            self._open = False
+            conns = list(self._conns)
+            self._conns = weakref.WeakSet()
+            self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> KeywordIndex:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Insert or replace ``chunks`` by id, all in one transaction."""
+        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in chunks]
+        if rows:
+            with self._write("add chunks") as conn:
+                self._delete_rids(conn, self._rids_of(conn, [c.id for c in chunks]))
+                self._insert(conn, rows)
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Same as ``add`` (the name the indexer's ``ChunkIndex`` protocol uses)."""
+        self.add(chunks)
+
+    def replace_episode(self, episode_id: str, chunks: Sequence[Chunk]) -> None:
+        """Atomically swap every chunk of ``episode_id`` for ``chunks`` (e.g. after re-chunking)."""
+        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in chunks]
+        with self._write("replace episode") as conn:
+            old = conn.execute("SELECT rid FROM chunks WHERE episode_id = ?", (episode_id,))
+            self._delete_rids(conn, [int(r[0]) for r in old])
+            self._delete_rids(conn, self._rids_of(conn, [c.id for c in chunks]))
+            self._insert(conn, rows)
+
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove every chunk of ``episode_id`` (no error when there is none)."""
+        self.replace_episode(episode_id, [])
+
+    def optimize(self) -> None:
+        """Merge the FTS5 index into one segment; worth it after a bulk load or reindex."""
+        with self._write("optimize") as conn:
+            conn.execute("INSERT INTO chunk_terms (chunk_terms) VALUES ('optimize')")
+
+    def has_episode(self, episode_id: str) -> bool:
+        """Whether any chunk of ``episode_id`` is indexed."""
+        sql = "SELECT 1 FROM chunks WHERE episode_id = ? LIMIT 1"
+        return bool(self._fetch("read", sql, (episode_id,)))
+
+    def episode_ids(self) -> set[str]:
+        """The ids of every indexed episode."""
+        return {str(r[0]) for r in self._fetch("read", "SELECT DISTINCT episode_id FROM chunks")}
+
+    def count(self) -> int:
+        """The number of indexed chunks."""
+        return int(str(self._fetch("read", "SELECT count(*) FROM chunks")[0][0]))
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """The stored chunks among ``ids``, by id (missing ids are left out)."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, Chunk] = {}
+        for i in range(0, len(unique), BATCH):
+            batch = unique[i : i + BATCH]
+            sql = f"SELECT {COLUMNS} FROM chunks WHERE id IN {placeholders(batch)}"
+            found.update((str(r[0]), chunk_of(r)) for r in self._fetch("read", sql, batch))
+        return found
+
+    def chunks_of(self, episode_id: str) -> list[Chunk]:
+        """Every chunk of ``episode_id``, in ordinal order."""
+        sql = f"SELECT {COLUMNS} FROM chunks WHERE episode_id = ? ORDER BY ordinal"
+        return [chunk_of(r) for r in self._fetch("read", sql, (episode_id,))]
+
+    def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` by BM25 (score = -bm25, higher is better).
+
+        Terms are ORed. When some terms are so common that ranking them would cost a pass over
+        much of the index, FTS5 ranks the rarer ones and a pool of the best is re-scored with
+        all terms; chunks matching only the common terms then appear only if the rarer terms
+        find fewer than ``k``.
+        """
+        terms = query_terms(query)
+        if not terms or k <= 0:
+            return []
+        where, params = filter_sql(filters or SearchFilters())
+        with self._errors("search"):
+            conn = self._connection()
+            df = self._document_frequencies(conn, terms)
+            terms = [t for t in terms if df.get(t)]
+            if not terms:  # no term occurs anywhere (this also covers an empty index)
+                return []
+            chosen = bm25.candidate_terms(terms, df, CANDIDATE_BUDGET)
+            exact = len(chosen) == len(terms)
+            sql = rank_sql(where)
+            pool = max(POOL_SIZE, 2 * k)
+            rows = conn.execute(sql, [match_expression(chosen), *params, k if exact else pool])
+            ranked: list[Row] = rows.fetchall()
+            if exact:
+                return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in ranked]
+            if len(ranked) < k:  # the rare terms ran dry: the common ones must fill the list
+                rows = conn.execute(sql, [match_expression(terms), *params, k])
+                return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in rows]
+            return self._rescore(conn, ranked, df)[:k]
+
+    def _rescore(
+        self, conn: sqlite3.Connection, ranked: list[Row], df: dict[str, int]
+    ) -> list[Hit]:
+        """Score ``ranked`` (rid, id, _) rows with every term of ``df``, best first."""
+        docs, tokens = conn.execute("SELECT docs, tokens FROM totals").fetchone()
+        weights = {t: bm25.idf(n, docs) for t, n in df.items() if n}
+        avgdl = tokens / docs if docs else 0.0
+        ids = {int(str(r[0])): str(r[1]) for r in ranked}
+        rids = list(ids)
+        sql = f"SELECT rowid, terms FROM chunk_terms WHERE rowid IN {placeholders(rids)}"
+        scored = []
+        for rid, terms in conn.execute(sql, rids):
+            tf, length = bm25.term_counts(str(terms), weights)
+            scored.append((bm25.score(tf, length, weights, avgdl), rid))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [Hit(chunk_id=ids[rid], score=s) for s, rid in scored]
+
+    @staticmethod
+    def _document_frequencies(conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+        sql = f"SELECT term, df FROM term_df WHERE term IN {placeholders(terms)}"
+        return {str(t): int(n) for t, n in conn.execute(sql, terms)}
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"keyword index {self.path}: {action} failed ({exc}); {ADVICE}"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"keyword index {self.path}: {action} failed ({exc})") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if not self._open:
+                raise StorageError(f"keyword index {self.path} is not open: call open() first")
+            # check_same_thread=False only so that close() may close it from another thread.
+            conn = sqlite3.connect(
+                self.path,
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
+            )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA mmap_size = 268435456")
+            self._conns.add(conn)
+            self._local.conn = conn
+        return conn
+
+    def _fetch(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with self._errors(action):
+            rows: list[Row] = self._connection().execute(sql, params).fetchall()
+            return rows
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._errors(action), self._write_lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @staticmethod
+    def _rids_of(conn: sqlite3.Connection, ids: list[str]) -> list[int]:
+        rids: list[int] = []
+        for i in range(0, len(ids), BATCH):
+            batch = ids[i : i + BATCH]
+            sql = f"SELECT rid FROM chunks WHERE id IN {placeholders(batch)}"
+            rids += [int(r[0]) for r in conn.execute(sql, batch)]
+        return rids
+
+    @classmethod
+    def _delete_rids(cls, conn: sqlite3.Connection, rids: list[int]) -> None:
+        pairs = [(rid,) for rid in rids]
+        terms = [
+            str(conn.execute("SELECT terms FROM chunk_terms WHERE rowid = ?", p).fetchone()[0])
+            for p in pairs
+        ]
+        conn.executemany("DELETE FROM chunk_terms WHERE rowid = ?", pairs)
+        conn.executemany("DELETE FROM chunks WHERE rid = ?", pairs)
+        cls._count_terms(conn, terms, -1)
+
+    @classmethod
+    def _insert(cls, conn: sqlite3.Connection, rows: list[tuple[Row, str]]) -> None:
+        pairs = [(conn.execute(INSERT_CHUNK, row).fetchone()[0], terms) for row, terms in rows]
+        cls._index_terms(conn, pairs)
+
+    @classmethod
+    def _index_terms(cls, conn: sqlite3.Connection, pairs: list[tuple[int, str]]) -> None:
+        conn.executemany("INSERT INTO chunk_terms (rowid, terms) VALUES (?, ?)", pairs)
+        cls._count_terms(conn, [terms for _, terms in pairs], 1)
+
+    @staticmethod
+    def _count_terms(conn: sqlite3.Connection, docs: list[str], sign: int) -> None:
+        """Keep ``term_df`` and ``totals`` in step with ``docs`` being added (1) or removed (-1)."""
+        df: Counter[str] = Counter()
+        tokens = 0
+        for terms in docs:
+            words = terms.split()
+            tokens += len(words)
+            df.update(set(words))
+        conn.executemany(
+            "INSERT INTO term_df (term, df) VALUES (?, ?)"
+            " ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
+            [(t, sign * n) for t, n in df.items()],
+        )
+        if sign < 0:
+            conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in df])
+        conn.execute(
+            "UPDATE totals SET docs = docs + ?, tokens = tokens + ?",
+            (sign * len(docs), sign * tokens),
+        )
+
+    def _check_schema(self) -> None:
+        stored = self._fetch("open", "SELECT value FROM meta WHERE key = 'schema'")
+        if stored[0][0] != SCHEMA_VERSION:
+            raise StorageError(
+                f"keyword index {self.path} has schema {stored[0][0]}, this castgraph expects "
+                f"{SCHEMA_VERSION}: delete the file and run `castgraph reindex` to rebuild it"
+            )
+
+    def _reanalyse_if_stale(self) -> None:
+        """Re-derive every chunk's terms when the analyzer changed since the file was written."""
+        stored = self._fetch("open", "SELECT value FROM meta WHERE key = 'analyzer'")
+        if stored and stored[0][0] == ANALYZER_VERSION:
+            return
+        with self._write("re-analyse chunks") as conn:
+            for table in ("chunk_terms", "term_df"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute("UPDATE totals SET docs = 0, tokens = 0")
+            rows = conn.execute("SELECT rid, text, language FROM chunks").fetchall()
+            pairs = [(rid, " ".join(analyze(text, lang))) for rid, text, lang in rows]
+            self._index_terms(conn, pairs)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('analyzer', ?)",
+                (ANALYZER_VERSION,),
+            )

@@ -1,0 +1,248 @@
+"""GraphRetriever over the in-memory graph store: linking, hop expansion, filters, facts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+import pytest
+
+from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
+from castgraph.retrieval.base import Hit, SearchFilters
+from castgraph.retrieval.graph import make_graph_store
+from castgraph.retrieval.graph.linking import phonetic
+from castgraph.retrieval.graph.memory import MemoryGraphStore
+from castgraph.retrieval.graph.retriever import GraphRetriever
+
+NO_FILTERS = SearchFilters()
+CONCEPTS = {"isla": 0, "island": 0, "calor": 1, "heat": 1, "urbana": 2, "urban": 2}
+
+
+class ConceptEmbedder:
+    """A tiny fake: words of the same concept (across languages) share a dimension."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.vocabulary: dict[str, int] = dict(CONCEPTS)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [self._vector(t) for t in texts]
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * 256
+        for word in text.lower().split():
+            # Every other word gets a dimension of its own: unrelated words never collide.
+            vector[self.vocabulary.setdefault(word, len(self.vocabulary) + 3)] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector]
+
+
+def c(episode_id: str, *ordinals: int) -> tuple[str, ...]:
+    return tuple(chunk_id(episode_id, i) for i in ordinals)
+
+
+def document(
+    episode_id: str,
+    speakers: Sequence[str],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation] = (),
+    *,
+    language: str,
+    published: date,
+) -> EpisodeDocument:
+    episode = Episode(
+        episode_id, episode_id, episode_id, f"https://x.org/{episode_id}", language=language
+    )
+    episode.published = published
+    chunks = tuple(
+        Chunk(
+            chunk_id(episode_id, i),
+            episode_id,
+            i,
+            i * 30.0,
+            i * 30.0 + 29.0,
+            f"text {i}",
+            (speaker,),
+            language,
+            episode_id,
+            episode.url,
+            published,
+        )
+        for i, speaker in enumerate(speakers)
+    )
+    return EpisodeDocument(episode, chunks, tuple(entities), tuple(relations))
+
+
+@pytest.fixture
+def store() -> MemoryGraphStore:
+    graph = MemoryGraphStore()
+    graph.upsert_episode(
+        document(
+            "bread",
+            ["Ana", "Ana", "Luis", "Luis", "Luis", "Ana"],
+            [
+                Entity("Carlos Gómez", "PERSON", (), c("bread", 0, 1)),
+                Entity("Masa madre", "TOPIC", ("sourdough",), c("bread", 1, 2)),
+                Entity("Harina", "TOPIC", (), c("bread", 3)),
+                Entity("Molino", "PLACE", (), c("bread", 4)),
+                Entity("Horno", "TOPIC", (), c("bread", 5)),
+            ],
+            [
+                Relation("Carlos Gómez", "Masa madre", "BAKES", c("bread", 1), 1.0),
+                Relation("Masa madre", "Harina", "USES", c("bread", 3), 2.0),
+                Relation("Harina", "Molino", "COMES_FROM", c("bread", 4), 1.0),
+                Relation("Masa madre", "Horno", "NEEDS", c("bread", 5), 1.0),
+            ],
+            language="es",
+            published=date(2024, 1, 10),
+        )
+    )
+    graph.upsert_episode(
+        document(
+            "roofs",
+            ["Marta", "Marta"],
+            [
+                Entity("sourdough", "TOPIC", (), c("roofs", 0)),
+                Entity("Isla de calor urbana", "TOPIC", (), c("roofs", 1)),
+            ],
+            language="en",
+            published=date(2024, 3, 1),
+        )
+    )
+    return graph
+
+
+def ids(hits: Sequence[Hit]) -> list[str]:
+    return [h.chunk_id for h in hits]
+
+
+def test_exact_and_alias_links(store: MemoryGraphStore) -> None:
+    retriever = GraphRetriever(store)
+    (link,) = retriever.link("¿Qué es la MASA MADRE?")
+    assert (link.key, link.name, link.method, link.confidence) == (
+        "masa madre",
+        "Masa madre",
+        "exact",
+        1.0,
+    )
+    (alias,) = retriever.link("How do you feed a Sourdough starter?")
+    # "sourdough" is both an alias of "masa madre" and (in the other episode) its own entity.
+    assert alias.method == "exact" and alias.key == "sourdough"
+
+
+def test_alias_link_when_no_entity_has_that_name() -> None:
+    graph = MemoryGraphStore()
+    graph.upsert_episode(
+        document(
+            "e",
+            ["Ana"],
+            [Entity("Masa madre", "TOPIC", ("sourdough",), c("e", 0))],
+            language="es",
+            published=date(2024, 1, 1),
+        )
+    )
+    (link,) = GraphRetriever(graph).link("sourdough bread")
+    assert (link.key, link.method, link.confidence) == ("masa madre", "alias", 0.95)
+
+
+def test_fuzzy_links_misspellings_and_asr_variants(store: MemoryGraphStore) -> None:
+    assert phonetic("gomez") == phonetic("gomes")
+    retriever = GraphRetriever(store)
+    (full,) = retriever.link("¿Qué dijo Carlos Gomes?")
+    assert (full.key, full.method) == ("carlos gomez", "fuzzy")
+    assert full.confidence == pytest.approx(0.9)
+    (surname,) = retriever.link("what did gomes say")
+    assert surname.key == "carlos gomez" and surname.confidence < full.confidence
+    (partial,) = retriever.link("¿Y Gómez?")
+    assert (partial.key, partial.method) == ("carlos gomez", "partial")
+    assert retriever.link("de la que por the of") == []
+    assert GraphRetriever(store, fuzzy_threshold=99.5).link("carlo gomas") == []
+
+
+def test_embedding_links_what_words_cannot(store: MemoryGraphStore) -> None:
+    assert GraphRetriever(store).link("the heat island effect") == []
+    embedder = ConceptEmbedder()
+    retriever = GraphRetriever(store, embedder=embedder)
+    (link,) = retriever.link("the heat island effect")
+    assert (link.key, link.method, link.matched) == (
+        "isla de calor urbana",
+        "embedding",
+        "heat island",
+    )
+    assert 0.5 < link.confidence <= 0.8
+    calls = len(embedder.calls)
+    retriever.link("urban heat island again")
+    # Entity names are embedded once; later questions embed only their own n-grams.
+    assert len(embedder.calls) == calls + 1
+    assert ids(retriever.search("heat island", 5, NO_FILTERS)) == [chunk_id("roofs", 1)]
+
+
+def test_search_ranks_by_hops(store: MemoryGraphStore) -> None:
+    hits = GraphRetriever(store, hops=2).search("masa madre", 10, NO_FILTERS)
+    assert ids(hits)[:2] == list(c("bread", 1, 2))
+    assert ids(hits)[2:] == list(c("bread", 3, 0, 5, 4))
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    # Harina is the strongest neighbour (weight 2 of 2), Horno and Carlos half as strong.
+    assert scores[2] == pytest.approx(0.5) and scores[3] == pytest.approx(0.25)
+    one_hop = GraphRetriever(store, hops=1).search("masa madre", 10, NO_FILTERS)
+    assert chunk_id("bread", 4) not in ids(one_hop)
+    assert ids(GraphRetriever(store, hops=0).search("masa madre", 10, NO_FILTERS)) == list(
+        c("bread", 1, 2)
+    )
+    assert len(GraphRetriever(store).search("masa madre", 2, NO_FILTERS)) == 2
+
+
+def test_two_entity_questions_rank_shared_chunks_first(store: MemoryGraphStore) -> None:
+    retriever = GraphRetriever(store)
+    hits = retriever.search("¿Qué relación hay entre Carlos Gómez y la masa madre?", 5, NO_FILTERS)
+    assert ids(hits)[0] == chunk_id("bread", 1)
+    assert hits[0].score > 2 * hits[1].score
+    facts = retriever.facts("Carlos Gómez y la masa madre", limit=2)
+    assert (facts[0].source_name, facts[0].type, facts[0].target_name) == (
+        "Carlos Gómez",
+        "BAKES",
+        "Masa madre",
+    )
+    assert facts[0].chunk_ids == c("bread", 1)
+    assert len(facts) == 2
+    assert retriever.facts("nothing linked here") == []
+
+
+def test_filters(store: MemoryGraphStore) -> None:
+    retriever = GraphRetriever(store, hops=0)
+    by_speaker = retriever.search("masa madre", 10, SearchFilters(speakers=("luis",)))
+    assert ids(by_speaker) == [chunk_id("bread", 2)]
+    by_episode = retriever.search("sourdough", 10, SearchFilters(episode_ids=("roofs",)))
+    assert ids(by_episode) == [chunk_id("roofs", 0)]
+    by_language = retriever.search("sourdough", 10, SearchFilters(languages=("es",)))
+    assert ids(by_language) == []
+    by_date = retriever.search("sourdough", 10, SearchFilters(date_from=date(2024, 2, 1)))
+    assert ids(by_date) == [chunk_id("roofs", 0)]
+    expanded = GraphRetriever(store).search("harina", 10, SearchFilters(speakers=("Ana",)))
+    assert ids(expanded) == list(c("bread", 1, 0, 5))
+
+
+def test_empty_graph_and_unlinked_questions() -> None:
+    empty = GraphRetriever(make_graph_store("memory").open())
+    assert empty.link("masa madre") == []
+    assert empty.search("masa madre", 5, NO_FILTERS) == []
+    assert empty.facts("masa madre") == []
+
+
+def test_unlinked_question_and_cache_refresh(store: MemoryGraphStore) -> None:
+    retriever = GraphRetriever(store)
+    assert retriever.search("kombucha", 5, NO_FILTERS) == []
+    assert retriever.search("masa madre", 0, NO_FILTERS) == []
+    store.upsert_episode(
+        document(
+            "drinks",
+            ["Ana"],
+            [Entity("Kombucha", "TOPIC", (), c("drinks", 0))],
+            language="es",
+            published=date(2024, 4, 1),
+        )
+    )
+    assert ids(retriever.search("kombucha", 5, NO_FILTERS)) == [chunk_id("drinks", 0)]
