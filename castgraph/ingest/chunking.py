@@ -28,8 +28,8 @@ def count_tokens(text: str) -> int:
 class ChunkingOptions:
     """Bounds of a chunk, in ``count_tokens`` units."""
 
-    max_tokens: int = 160
-    overlap: int = 32
+    max_tokens: int = 128
+    overlap: int = 24
 
     def __post_init__(self) -> None:
         if self.max_tokens < 8:
@@ -121,6 +121,18 @@ def _pack(units: list[_Unit], options: ChunkingOptions) -> list[list[_Unit]]:
         fresh += 1
     if fresh:
         groups.append(current)
+    return _merge_short_tail(groups, options.max_tokens)
+
+
+def _merge_short_tail(groups: list[list[_Unit]], max_tokens: int) -> list[list[_Unit]]:
+    """A closing line ("Gracias, hasta la próxima") joins the chunk before it when it fits."""
+    if len(groups) < 2:
+        return groups
+    last, before = groups[-1], groups[-2]
+    new = [u for u in last if not any(u is b for b in before)]
+    tokens = sum(u.tokens for u in before) + sum(u.tokens for u in new)
+    if sum(u.tokens for u in new) < max_tokens // 4 and tokens <= max_tokens:
+        return [*groups[:-2], before + new]
     return groups
 
 

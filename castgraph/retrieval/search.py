@@ -52,7 +52,7 @@ class SearchOptions:
     """How results are fused: weights per retriever, candidates per retriever, RRF constant."""
 
     weights: Mapping[str, float] = field(
-        default_factory=lambda: {"vector": 1.0, "keyword": 1.0, "graph": 0.7}
+        default_factory=lambda: {"vector": 1.0, "keyword": 1.0, "graph": 1.0}
     )
     candidates: int = 50
     rrf_k: int = RRF_K

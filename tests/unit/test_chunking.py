@@ -72,7 +72,7 @@ def test_a_sentence_longer_than_the_bound_is_cut_at_word_boundaries() -> None:
 
 def test_speaker_turns_start_new_chunks_once_half_full() -> None:
     ana = _segment("ANA", " ".join(["uno dos tres cuatro cinco."] * 4), 0.0)
-    ben = _segment("BEN", "Yo no estoy de acuerdo.", 20.0)
+    ben = _segment("BEN", "Yo no estoy de acuerdo con eso, para nada, la verdad.", 20.0)
     short = _segment("ANA", "Claro.", 30.0)
     chunks = chunk_transcript(EPISODE, _transcript(ana, ben, short), ChunkingOptions(40, 8))
     assert chunks[0].speakers == ("ANA",)
@@ -90,3 +90,10 @@ def test_empty_transcript_gives_no_chunks_and_bad_options_are_refused() -> None:
     assert chunk_transcript(EPISODE, Transcript("es", (), 0.0)) == []
     with pytest.raises(ValueError, match="overlap"):
         ChunkingOptions(max_tokens=40, overlap=30)
+
+
+def test_a_short_closing_line_joins_the_chunk_before_it() -> None:
+    talk = _segment("ANA", " ".join(["uno dos tres cuatro cinco."] * 4), 0.0)
+    bye = _segment("BEN", "Gracias, chau.", 20.0)
+    (chunk,) = chunk_transcript(EPISODE, _transcript(talk, bye), ChunkingOptions(40, 8))
+    assert chunk.speakers == ("ANA", "BEN") and chunk.text.endswith("Gracias, chau.")
