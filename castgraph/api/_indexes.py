@@ -9,6 +9,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
 from castgraph.retrieval.base import Retriever
 from castgraph.retrieval.indexer import StoresIndexer
+from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
 
 
@@ -97,9 +98,10 @@ def _options(settings: Settings) -> SearchOptions:
     )
 
 
-def _reranker(settings: Settings):  # type: ignore[no-untyped-def]
-    if not settings.rerank_model:
-        return None
-    from castgraph.retrieval.rerank import CrossEncoderReranker
+def _reranker(settings: Settings) -> Reranker | None:
+    """The configured cross-encoder, else one installed in ``models/rerankers/``, else none."""
+    from castgraph.retrieval.rerank import CrossEncoderReranker, installed_reranker
 
-    return CrossEncoderReranker(settings.rerank_model, models_dir=settings.resolved_models_dir)
+    models_dir = settings.resolved_models_dir
+    name = settings.rerank_model or installed_reranker(models_dir)
+    return CrossEncoderReranker(name, models_dir=models_dir) if name else None

@@ -18,6 +18,15 @@ class Reranker(Protocol):
         ...
 
 
+def installed_reranker(models_dir: Path) -> str | None:
+    """The model installed under ``models_dir/rerankers/`` (the first by name), if any."""
+    folder = models_dir / "rerankers"
+    if not folder.is_dir():
+        return None
+    names = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
+    return names[0] if names else None
+
+
 class CrossEncoderReranker:
     """A sentence-transformers cross-encoder, by name or local path (e.g. a multilingual
     ``cross-encoder/mmarco-mMiniLMv2-L12-H384-v1``); loaded on first use."""

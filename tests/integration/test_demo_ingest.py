@@ -70,6 +70,32 @@ def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
         s["text"] for s in _json(env, "episodes", "show", episodes[2]["id"], "--json")
     )
     assert "Rotterdam" in english and "green roof" in english.lower()
+    _search_finds_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
+
+
+def _search_finds_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
+    """Spanish, English and cross-language questions find the moment that answers them."""
+    gold = {g.question_en: g for g in build_demo(demo_dir).gold_moments()}
+    titles = {e.script.id: e.script.title for e in build_demo(demo_dir).episodes}
+    cases = [
+        ("¿Dónde trabaja Valeria Quiroga?", "Where does Valeria Quiroga work?"),
+        ("How many hectares of green roofs does Rotterdam have?",) * 2,
+        (
+            "¿Cuántas hectáreas de techos verdes tiene Rotterdam?",
+            "How many hectares of green roofs does Rotterdam have?",
+        ),
+        ("How many hours does the dough ferment in the fridge?",) * 2,
+    ]
+    for question, key in cases:
+        moment = gold[key]
+        results = _json(env, "search", question, "-k", "5", "--json")["results"]
+        assert any(
+            r["title"] == titles[moment.episode_id]
+            and r["start"] <= moment.end
+            and r["end"] >= moment.start
+            and "#t=" in r["link"]
+            for r in results
+        ), f"{question!r}: no result covers {moment.start:.0f}-{moment.end:.0f} s"
 
 
 def test_a_named_voice_keeps_its_name_in_later_episodes(
