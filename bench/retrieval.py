@@ -120,7 +120,7 @@ def build(work: Path, embedder_name: str, docs: list[EpisodeDocument], models_di
         "graph": lambda q, k: graph_retriever.search(q, k, none),
         "fused": fused,
     }
-    return searches, keyword
+    return searches, keyword, service
 
 
 def _hits(chunk: Chunk, gold: Gold, titles: dict[str, str]) -> bool:
@@ -186,7 +186,7 @@ def main() -> None:
         titles = _titles(docs)
         for name in args.embedders.split(","):
             with tempfile.TemporaryDirectory() as work:
-                searches, lookup = build(Path(work), name, docs, args.models_dir)
+                searches, lookup, _ = build(Path(work), name, docs, args.models_dir)
                 for mode in MODES:
                     if mode in ("keyword", "graph") and name != args.embedders.split(",")[0]:
                         continue  # identical for every embedder

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from castgraph.api.services import Services, VisibleEpisodes
 from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
+from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
+from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.indexer import StoresIndexer
 from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
@@ -40,12 +42,12 @@ def build(
     ).open()
     closers.append(vector.close)
     retrievers: dict[str, Retriever] = {"vector": vector, "keyword": keyword}
+    graph_retriever: GraphRetriever | None = None
     graph = _graph(settings, read_only)
     if graph is not None:
         closers.append(graph.close)
-        from castgraph.retrieval.graph.retriever import GraphRetriever
-
-        retrievers["graph"] = GraphRetriever(graph, embedder=embedder, hops=settings.graph_hops)
+        graph_retriever = GraphRetriever(graph, embedder=embedder, hops=settings.graph_hops)
+        retrievers["graph"] = graph_retriever
     visible = VisibleEpisodes(catalog)
     search = SearchService(
         retrievers,
@@ -66,6 +68,7 @@ def build(
         closers=closers,
         visible=visible,
         index_episode_ids=index_ids,
+        answers=answers(settings, search, embedder, graph_retriever),
     )
 
 
@@ -105,3 +108,50 @@ def _reranker(settings: Settings) -> Reranker | None:
     models_dir = settings.resolved_models_dir
     name = settings.rerank_model or installed_reranker(models_dir)
     return CrossEncoderReranker(name, models_dir=models_dir) if name else None
+
+
+def answers(
+    settings: Settings,
+    search: SearchService,
+    embedder: object,
+    graph: GraphRetriever | None,
+) -> AnswerService:
+    """The answer service with the configured generator (and the extractive one as fallback)."""
+    from castgraph.retrieval.generation import make_generator
+
+    backend = settings.generator
+    if backend == "auto":
+        backend = (
+            "openai"
+            if settings.llm_base_url
+            else "llamacpp"
+            if settings.llm_model_path
+            else "extractive"
+        )
+    extractive = make_generator("extractive", embedder=embedder)
+    generator = (
+        extractive
+        if backend == "extractive"
+        else make_generator(
+            backend,
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            model_path=settings.llm_model_path,
+            timeout=settings.llm_timeout,
+            max_tokens=settings.llm_max_tokens,
+        )
+    )
+    llm = backend != "extractive"
+
+    def facts(query: str) -> list[str]:
+        assert graph is not None
+        return [f"{f.source_name} —{f.type}→ {f.target_name}" for f in graph.facts(query, limit=8)]
+
+    return AnswerService(
+        search,
+        generator,
+        fallback=extractive if llm and settings.llm_fallback == "extractive" else None,
+        condense_with_llm=llm,
+        facts=facts if llm and graph is not None else None,
+    )

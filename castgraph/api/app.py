@@ -10,11 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from castgraph import __version__
-from castgraph.api.routes import episodes, health, search
+from castgraph.api.routes import chat, episodes, health, openai_compat, search
 from castgraph.api.services import Services
 from castgraph.core.errors import (
     CastgraphError,
     DependencyError,
+    GenerationError,
     InputError,
     LockedError,
     ModelError,
@@ -32,6 +33,7 @@ _STATUS: tuple[tuple[type[CastgraphError], int], ...] = (
     (DependencyError, 503),
     (ModelError, 503),
     (StorageError, 503),
+    (GenerationError, 503),
 )
 
 
@@ -60,7 +62,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     app.state.settings = settings
     app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    for module in (search, episodes, health):
+    for module in (search, chat, openai_compat, episodes, health):
         app.include_router(module.router)
     return app
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from castgraph.api import cli_search, wiring
+from castgraph.api import cli_ask, cli_search, wiring
 from castgraph.api.cliutil import JsonFlag, err, out
 from castgraph.api.cliutil import clean as _clean
 from castgraph.api.cliutil import errors as _errors
@@ -35,7 +35,13 @@ models_app = typer.Typer(help="Local model files.", no_args_is_help=True)
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(speakers_app, name="speakers")
 app.add_typer(models_app, name="models")
-for _command in (cli_search.search, cli_search.reindex, cli_search.delete, cli_search.serve):
+for _command in (
+    cli_search.search,
+    cli_ask.ask,
+    cli_search.reindex,
+    cli_search.delete,
+    cli_search.serve,
+):
     app.command()(_command)
 
 

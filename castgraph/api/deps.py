@@ -10,6 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
+from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.search import SearchService
 
 
@@ -31,10 +32,17 @@ def _search(services: Annotated[Services, Depends(_services)]) -> SearchService:
     return services.search
 
 
+def _answers(services: Annotated[Services, Depends(_services)]) -> AnswerService:
+    if services.answers is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "answering is not configured")
+    return services.answers
+
+
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CatalogDep = Annotated[SqlCatalog, Depends(_catalog)]
 SearchDep = Annotated[SearchService, Depends(_search)]
+AnswersDep = Annotated[AnswerService, Depends(_answers)]
 
 
 def require_api_key(

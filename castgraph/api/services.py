@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from castgraph.catalog import SqlCatalog
 from castgraph.core.models import Episode, EpisodeState
 from castgraph.core.ports import Indexer
+from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.search import SearchService
 
 
@@ -22,6 +23,7 @@ class Services:
     indexer: Indexer | None
     closers: list[Callable[[], None]] = field(default_factory=list)
     visible: VisibleEpisodes | None = None
+    answers: AnswerService | None = None
     index_episode_ids: Callable[[], set[str]] = set
 
     def indexed_ids(self) -> set[str]:

@@ -9,6 +9,7 @@ CastgraphError
 ├── ModelError            model files missing, corrupt or failing to load
 ├── StorageError          the catalog or an index failed
 │   └── LockedError       another process holds the data directory
+├── GenerationError       the language model failed or its endpoint is unreachable
 └── NotFoundError         an episode, speaker or job does not exist
 
 Backends wrap library errors with ``raise ... from exc``; only ``api/`` maps them to exit codes
@@ -61,6 +62,10 @@ class StorageError(CastgraphError):
 
 class LockedError(StorageError):
     """Another process holds the data directory for writing."""
+
+
+class GenerationError(CastgraphError):
+    """The language model failed to answer, or its endpoint cannot be reached."""
 
 
 class NotFoundError(CastgraphError):

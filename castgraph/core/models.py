@@ -194,3 +194,30 @@ class Citation:
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation: ``role`` is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBlock:
+    """A retrieved moment numbered for citation: ``[number]`` in an answer points to it."""
+
+    number: int
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRequest:
+    """What a generator answers from: the question, its language, the numbered context blocks,
+    and (for LLMs) the rendered chat messages that carry them."""
+
+    question: str
+    language: str
+    blocks: tuple[ContextBlock, ...]
+    messages: tuple[ChatMessage, ...] = ()

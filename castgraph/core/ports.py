@@ -6,12 +6,13 @@ Backends implement these structurally; none of them loads a model or opens a con
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 from castgraph.core.models import (
+    AnswerRequest,
     Chunk,
     Diarization,
     Entity,
@@ -136,4 +137,12 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text; models load on the first call."""
+        ...
+
+
+class Generator(Protocol):
+    """Writes an answer that cites the request's context blocks as ``[n]``, token by token."""
+
+    def stream(self, request: AnswerRequest) -> Iterator[str]:
+        """Yield the answer's text in pieces; raise ``GenerationError`` when the model fails."""
         ...

@@ -13,6 +13,7 @@ DiarizerName = Literal["embedding", "pyannote", "none"]
 CaptionsMode = Literal["never", "prefer", "only"]
 GraphBackend = Literal["embedded", "neo4j", "none"]
 ExtractorName = Literal["offline", "llm", "none"]
+GeneratorName = Literal["auto", "extractive", "openai", "llamacpp"]
 
 
 def default_data_dir() -> Path:
@@ -73,9 +74,18 @@ class Settings(BaseSettings):
     search_candidates: int = Field(default=50, ge=1, le=500)
     rerank_model: str | None = Field(default=None, description="A cross-encoder; off when unset.")
 
+    generator: GeneratorName = Field(
+        default="auto",
+        description="auto: an OpenAI-compatible endpoint when LLM_BASE_URL is set, a local GGUF "
+        "when LLM_MODEL_PATH is set, else the extractive answerer.",
+    )
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
+    llm_model_path: Path | None = Field(default=None, description="A local GGUF file.")
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_max_tokens: int = Field(default=512, ge=16, le=8192)
+    llm_fallback: Literal["none", "extractive"] = "none"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -51,6 +51,20 @@ def test_search_prints_moments_and_json(data_dir: Path) -> None:
     assert set(top["signals"]) == {"vector", "keyword", "graph"}
 
 
+def test_ask_prints_a_cited_answer_and_json(data_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "¿Cómo se llama la masa madre de Tomás?"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert "Según" in lines[0] and "Doña Rosa" in lines[0] and "[1]" in lines[0]
+    assert lines[1].startswith("[00:") and " — Masa madre en la ola de calor — " in lines[1]
+    assert "https://example.org/audio/pan.mp3#t=" in lines[1]
+    payload = json.loads(runner.invoke(app, ["ask", "Where is Rotterdam?", "--json"]).stdout)
+    assert set(payload) == {"answer", "sources"} and payload["sources"][0]["number"] == 1
+    assert set(payload["sources"][0]) >= {"episode_id", "title", "link", "speaker", "start", "text"}
+    empty = runner.invoke(app, ["ask", " "])
+    assert empty.exit_code == 2 and "the question is empty" in empty.stderr
+
+
 def test_search_errors_are_clear(data_dir: Path) -> None:
     result = runner.invoke(app, ["search", "  "])
     assert result.exit_code == 2 and "the query is empty" in result.stderr
@@ -112,6 +126,8 @@ def test_search_goes_through_a_running_server(data_dir: Path) -> None:
         result = runner.invoke(app, ["search", "Tucumán", "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["results"][0]["title"] == "Masa madre en la ola de calor"
+        asked = json.loads(runner.invoke(app, ["ask", "¿Dónde vende pan Tomás?", "--json"]).stdout)
+        assert "San Telmo" in asked["answer"] and asked["sources"]
         held = runner.invoke(app, ["reindex"])
         assert held.exit_code == 1 and "castgraph serve http://127.0.0.1" in held.stderr
     finally:

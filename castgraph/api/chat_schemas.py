@@ -1,0 +1,102 @@
+"""Request and response shapes of ``/api/chat`` and the OpenAI-compatible ``/v1`` routes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from castgraph.core.models import ChatMessage, ContextBlock
+from castgraph.retrieval.answer import MAX_HISTORY, MAX_QUESTION_CHARS
+from castgraph.retrieval.base import SearchFilters
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    episode: list[str] = []
+    speaker: list[str] = []
+    language: list[str] = []
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def to_filters(self) -> SearchFilters:
+        return SearchFilters(
+            tuple(self.episode),
+            tuple(self.speaker),
+            tuple(self.language),
+            self.date_from,
+            self.date_to,
+        )
+
+
+class ChatRequest(BaseModel):
+    """``POST /api/chat``: a question, optional history and filters; SSE unless stream=false."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    history: list[Turn] = Field(default=[], max_length=MAX_HISTORY)
+    filters: Filters | None = None
+    stream: bool = True
+
+    def turns(self) -> list[ChatMessage]:
+        return [ChatMessage(t.role, t.content) for t in self.history]
+
+
+class Source(BaseModel):
+    """A cited moment, shaped like a search result plus the number the answer cites."""
+
+    number: int
+    episode_id: str
+    title: str
+    url: str
+    link: str
+    speaker: str | None
+    start: float
+    end: float
+    text: str
+
+    @classmethod
+    def of(cls, block: ContextBlock) -> Source:
+        c = block.citation
+        return cls(
+            number=block.number,
+            episode_id=c.episode_id,
+            title=c.title,
+            url=c.url,
+            link=c.link,
+            speaker=c.speaker,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+        )
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+
+
+class OpenAIMessage(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class CompletionRequest(BaseModel):
+    """The subset of OpenAI's chat completion request castgraph uses; other fields are ignored."""
+
+    model: str = "castgraph"
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False

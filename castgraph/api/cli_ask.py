@@ -1,0 +1,102 @@
+"""``castgraph ask``: a cited answer on the terminal, streamed as it is written."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from castgraph.api import wiring
+from castgraph.api.chat_schemas import ChatResponse, Source
+from castgraph.api.cliutil import JsonFlag, clean, err, errors, load_settings
+from castgraph.api.datadir import serving_url
+from castgraph.core.errors import GenerationError, InputError, StorageError
+from castgraph.core.settings import Settings
+from castgraph.core.timefmt import clock
+from castgraph.retrieval.base import SearchFilters
+
+Many = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="A question, in Spanish or English.")],
+    as_json: JsonFlag = False,
+    episode: Many = None,
+    speaker: Many = None,
+    language: Many = None,
+) -> None:
+    """Answer QUESTION from the episodes, citing moments as ``[mm:ss] Speaker — Title — link``."""
+    settings = load_settings(quiet=True)
+    filters = SearchFilters(tuple(episode or ()), tuple(speaker or ()), tuple(language or ()))
+    with errors():
+        url = serving_url(settings.data_dir)
+        if url is not None or as_json:
+            response = (
+                _ask_http(url, question, filters) if url else _ask(settings, question, filters)
+            )
+            _print(response, as_json)
+        else:
+            _ask_streaming(settings, question, filters)
+
+
+def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatResponse:
+    services = wiring.open_services(settings, read_only=True)
+    try:
+        assert services.answers is not None
+        answer = services.answers.answer(question, (), filters)
+    finally:
+        services.close()
+    return ChatResponse(answer=answer.text, sources=[Source.of(b) for b in answer.sources])
+
+
+def _ask_streaming(settings: Settings, question: str, filters: SearchFilters) -> None:
+    services = wiring.open_services(settings, read_only=True)
+    try:
+        assert services.answers is not None
+        for event in services.answers.stream(question, (), filters):
+            if event.kind == "token":
+                typer.echo(clean(event.text), nl=False)
+            elif event.kind == "error":
+                raise GenerationError(event.text)
+            elif event.kind == "sources":
+                typer.echo("")
+                _print_sources([Source.of(b) for b in event.sources])
+    finally:
+        services.close()
+
+
+def _ask_http(url: str, question: str, filters: SearchFilters) -> ChatResponse:
+    import httpx
+
+    body: dict[str, Any] = {"question": question, "stream": False}
+    if not filters.empty:
+        body["filters"] = {
+            "episode": list(filters.episode_ids),
+            "speaker": list(filters.speakers),
+            "language": list(filters.languages),
+        }
+    try:
+        response = httpx.post(f"{url}/api/chat", json=body, timeout=300)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
+    if response.status_code == 503:
+        raise GenerationError(str(response.json().get("detail")))
+    if response.status_code != 200:
+        raise InputError(str(response.json().get("detail", response.text)))
+    return ChatResponse(**response.json())
+
+
+def _print(response: ChatResponse, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(response.model_dump(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(clean(response.answer))
+    _print_sources(response.sources)
+
+
+def _print_sources(sources: list[Source]) -> None:
+    if not sources:
+        err.print("(no moments cited)")
+    for s in sources:
+        typer.echo(clean(f"[{clock(s.start)}] {s.speaker or '?'} — {s.title} — {s.link}"))

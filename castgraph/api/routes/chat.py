@@ -1,0 +1,74 @@
+"""``POST /api/chat``: a cited answer, streamed as server-sent events or as one JSON object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from castgraph.api.chat_schemas import ChatRequest, ChatResponse, Source
+from castgraph.api.deps import AnswersDep
+from castgraph.api.schemas import ErrorOut
+from castgraph.api.streaming import relay
+from castgraph.retrieval.answer import AnswerEvent
+
+router = APIRouter(prefix="/api", tags=["chat"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorOut, "description": "Malformed request"},
+    503: {"model": ErrorOut, "description": "The LLM endpoint failed (non-streaming)"},
+}
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        **_ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},
+    },
+)
+async def chat(body: ChatRequest, request: Request, answers: AnswersDep) -> Any:
+    """Answer ``question`` from the episodes. SSE events: ``token`` ``{"text"}``, ``sources``
+    ``{"sources": [...]}``, ``done`` ``{"fallback"}``, or ``error`` ``{"message", "status"}``."""
+    filters = body.filters.to_filters() if body.filters else None
+    prepared = await run_in_threadpool(answers.prepare, body.question, body.turns(), filters)
+    if not body.stream:
+        result = await run_in_threadpool(_collect, answers.generate(prepared))
+        return result
+    events = answers.generate(prepared)
+    return StreamingResponse(
+        relay(request, events, sse),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def sse(event: AnswerEvent) -> str:
+    """One server-sent event."""
+    if event.kind == "token":
+        data: dict[str, Any] = {"text": event.text}
+    elif event.kind == "sources":
+        data = {"sources": [Source.of(b).model_dump() for b in event.sources]}
+    elif event.kind == "error":
+        data = {"message": event.text, "status": event.info.get("status", 503)}
+    else:
+        data = dict(event.info)
+    return f"event: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _collect(events: Any) -> ChatResponse:
+    from castgraph.core.errors import GenerationError
+
+    text: list[str] = []
+    sources: list[Source] = []
+    for event in events:
+        if event.kind == "error":
+            raise GenerationError(event.text)
+        if event.kind == "token":
+            text.append(event.text)
+        elif event.kind == "sources":
+            sources = [Source.of(b) for b in event.sources]
+    return ChatResponse(answer="".join(text), sources=sources)

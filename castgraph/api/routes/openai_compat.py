@@ -1,0 +1,140 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models``: castgraph as an OpenAI-compatible model.
+
+The last user message is the question, earlier user/assistant messages are the history; system
+messages from the client are ignored (castgraph's own rules apply). The cited moments are appended
+to the answer as a list of links.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from castgraph.api.chat_schemas import CompletionRequest
+from castgraph.api.deps import AnswersDep
+from castgraph.api.streaming import relay
+from castgraph.core.errors import CastgraphError, GenerationError, InputError
+from castgraph.core.models import ChatMessage, ContextBlock
+from castgraph.core.timefmt import clock
+from castgraph.retrieval.answer import AnswerEvent
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+MODEL = "castgraph"
+
+
+@router.get("/models")
+async def models() -> dict[str, Any]:
+    """The one model castgraph serves."""
+    return {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "castgraph"}]}
+
+
+@router.post("/chat/completions")
+async def completions(body: CompletionRequest, request: Request, answers: AnswersDep) -> Any:
+    """A cited answer in OpenAI's chat completion format (``stream`` for SSE chunks)."""
+    try:
+        question, history = _conversation(body)
+        prepared = await run_in_threadpool(answers.prepare, question, history)
+        if not body.stream:
+            text = await run_in_threadpool(_collect, answers.generate(prepared))
+            return _completion(body.model, text)
+    except CastgraphError as exc:
+        return openai_error(exc)
+    chunks = _chunks(body.model, answers.generate(prepared))
+    return StreamingResponse(relay(request, chunks, str), media_type="text/event-stream")
+
+
+def openai_error(exc: CastgraphError) -> JSONResponse:
+    """OpenAI's error envelope, so clients show castgraph's message."""
+    status = (
+        422 if isinstance(exc, InputError) else 503 if isinstance(exc, GenerationError) else 500
+    )
+    kind = "invalid_request_error" if status == 422 else "server_error"
+    return JSONResponse({"error": {"message": str(exc), "type": kind, "code": status}}, status)
+
+
+def _conversation(body: CompletionRequest) -> tuple[str, list[ChatMessage]]:
+    turns = [m for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
+        raise InputError("the last message must be a non-empty user message: the question")
+    history = [ChatMessage(m.role, m.text()) for m in turns[:-1]]
+    return turns[-1].text(), history
+
+
+def sources_text(sources: tuple[ContextBlock, ...]) -> str:
+    """The cited moments as a list of links, appended to the answer."""
+    if not sources:
+        return ""
+    lines = [
+        f"[{b.number}] {b.citation.title} — {b.citation.speaker or '?'} — "
+        f"{clock(b.citation.start)} — {b.citation.link}"
+        for b in sources
+    ]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _collect(events: Iterator[AnswerEvent]) -> str:
+    text: list[str] = []
+    for event in events:
+        if event.kind == "error":
+            raise GenerationError(event.text)
+        if event.kind == "token":
+            text.append(event.text)
+        elif event.kind == "sources":
+            text.append(sources_text(event.sources))
+    return "".join(text)
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+
+
+def _chunks(model: str, events: Iterator[AnswerEvent]) -> Iterator[str]:
+    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        payload = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for event in events:
+            if event.kind == "token":
+                yield chunk({"content": event.text})
+            elif event.kind == "sources" and event.sources:
+                yield chunk({"content": sources_text(event.sources)})
+            elif event.kind == "error":
+                error = {"error": {"message": event.text, "type": "server_error", "code": 503}}
+                yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"
+                return
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,304 @@
+"""The offline answerer: quotes the transcript sentences that best answer the question.
+
+No model is needed. Each context block is split into sentences, every sentence is scored against
+the question (``relevance``: stemmed-word overlap weighted by IDF, names, numbers, the kind of
+answer asked for, an optional embedder, the block's rank), and the best one to
+``max_sentences`` are quoted verbatim, each attributed to its speaker and moment and cited as
+``[n]``. The connecting words follow the question's language; the quotes stay in the episode's.
+
+Choices:
+
+- Order: the best sentence comes first, because it is the answer; the supporting ones follow
+  in episode and time order, introduced by "Más adelante"/"Later" (same episode, later),
+  "Antes"/"Earlier" (same episode, earlier) or "También"/"Also" (another episode).
+- Speakers: a name is used as is; a diarization label such as ``SPEAKER_00`` becomes
+  "un participante (SPEAKER_00)" / "a speaker (SPEAKER_00)", which reads naturally and still
+  matches the label shown in the transcript; no speaker at all drops the attribution
+  ("En «Título» (00:24): …").
+- Time: the block's start plus the sentence's share of the block's text, so a quote from the end
+  of a 30-second block links near its end rather than to its start.
+- Safety: transcript text, titles and names are only ever quoted: control and bidi characters are
+  stripped, square brackets become parentheses (no fake ``[n]``), quotes are capped at 300
+  characters, and nothing in them changes the connecting text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from castgraph.core.errors import CastgraphError, InputError
+from castgraph.core.language import detect_language
+from castgraph.core.models import AnswerRequest, ContextBlock
+from castgraph.core.timefmt import clock
+from castgraph.retrieval.generation.prompt import NOT_FOUND
+from castgraph.retrieval.generation.relevance import (
+    Candidate,
+    analyze_question,
+    is_question,
+    score_candidates,
+)
+from castgraph.retrieval.generation.sentences import cap_quote, clean, split_sentences
+from castgraph.retrieval.keyword.analyzer import analyze, tokenize
+
+log = logging.getLogger(__name__)
+
+MAX_CANDIDATES = 400
+"""Sentences scored per request at most (a guard against a huge merged block)."""
+_DUPLICATE = 0.8
+"""Share of the shorter sentence's words found in a chosen one that makes it a repeat."""
+_PIECE = re.compile(r"\S+\s*")
+_FINAL = (".", "!", "?", "…", '"', "”", "»", ")")
+_LABEL = re.compile(r"^(?:speaker|spk|hablante|locutor)?[ _-]?\d+$|^[A-Z]+_\d+$", re.IGNORECASE)
+
+_TEMPLATES = {
+    "es": {
+        "first": "Según {who} en «{title}» ({time}):",
+        "first_anon": "En «{title}» ({time}):",
+        "later": "Más adelante ({time}), {who} agrega:",
+        "later_anon": "Más adelante ({time}):",
+        "earlier": "Antes ({time}), {who} dice:",
+        "earlier_anon": "Antes ({time}):",
+        "other": "También, según {who} en «{title}» ({time}):",
+        "other_anon": "También en «{title}» ({time}):",
+        "label": "un participante ({label})",
+        "untitled": "sin título",
+        "closest": "No encontré una respuesta directa; lo más cercano:",
+    },
+    "en": {
+        "first": "According to {who} in “{title}” ({time}):",
+        "first_anon": "In “{title}” ({time}):",
+        "later": "Later ({time}), {who} adds:",
+        "later_anon": "Later ({time}):",
+        "earlier": "Earlier ({time}), {who} says:",
+        "earlier_anon": "Earlier ({time}):",
+        "other": "Also, according to {who} in “{title}” ({time}):",
+        "other_anon": "Also in “{title}” ({time}):",
+        "label": "a speaker ({label})",
+        "untitled": "untitled",
+        "closest": "I found no direct answer; the closest:",
+    },
+}
+
+
+class QueryEmbedder(Protocol):
+    """What the answerer needs from an embedder (``retrieval.embeddings`` ones qualify)."""
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A chosen sentence: what to quote, from which block, at which second."""
+
+    block: ContextBlock
+    text: str
+    seconds: float
+    score: float
+    speaker: str | None
+    """Who said it, when known (the block's speaker, unless a question came before it)."""
+    direct: bool
+
+
+class ExtractiveGenerator:
+    """A ``Generator`` that answers by quoting the best transcript sentences, with citations."""
+
+    def __init__(
+        self,
+        embedder: QueryEmbedder | None = None,
+        *,
+        max_sentences: int = 3,
+        min_score: float = 0.3,
+        max_per_block: int = 2,
+        relative_score: float = 0.6,
+    ) -> None:
+        if max_sentences < 1 or max_per_block < 1:
+            raise InputError("the extractive answerer needs max_sentences and max_per_block ≥ 1")
+        self._embedder = embedder
+        self._max_sentences = max_sentences
+        self._min_score = min_score
+        self._max_per_block = max_per_block
+        self._relative_score = relative_score
+
+    def stream(self, request: AnswerRequest) -> Iterator[str]:
+        """The answer word by word (each piece keeps its trailing space)."""
+        yield from _PIECE.findall(self.answer(request))
+
+    def answer(self, request: AnswerRequest) -> str:
+        """The whole answer, or the plain not-found sentence in the question's language."""
+        language = answer_language(request)
+        quotes = self.select(request)
+        if not quotes:
+            return NOT_FOUND[language]
+        return render(quotes, language)
+
+    def select(self, request: AnswerRequest) -> list[Quote]:
+        """The sentences to quote, in answer order (best first, then by episode and time)."""
+        candidates = _candidates(request)
+        if not candidates:
+            return []
+        question = analyze_question(request.question)
+        score_candidates(question, candidates, self._similarities(request.question, candidates))
+        chosen = self._choose(candidates)
+        quotes = [_quote(request.blocks[c.rank], c) for c in chosen]
+        if not quotes:
+            return []
+        return quotes[:1] + _by_episode_and_time(quotes[1:], quotes[0].block.citation.episode_id)
+
+    def _similarities(self, question: str, candidates: Sequence[Candidate]) -> list[float] | None:
+        if self._embedder is None:
+            return None
+        try:
+            query = self._embedder.embed_query(question)
+            vectors = self._embedder.embed([c.text for c in candidates])
+        except CastgraphError as exc:  # the answerer is the fallback: degrade, do not fail
+            log.warning("embedder failed, answering from word overlap", extra={"error": str(exc)})
+            return None
+        # Vectors are L2-normalised (Embedder port), so the dot product is the cosine.
+        return [sum(a * b for a, b in zip(query, v, strict=False)) for v in vectors]
+
+    def _choose(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        # A host's question is context for the sentences after it, never an answer.
+        answers = [c for c in candidates if not is_question(c.text)]
+        ordered = sorted(answers, key=lambda c: (-c.score, c.rank, c.start))
+        if not ordered or ordered[0].score < self._min_score:
+            return []
+        # Without a direct answer, one closest sentence is enough.
+        limit = self._max_sentences if ordered[0].direct else 1
+        floor = max(self._min_score, self._relative_score * ordered[0].score)
+        chosen: list[Candidate] = []
+        per_block: dict[int, int] = {}
+        for candidate in ordered:
+            if candidate.score < floor or len(chosen) >= limit:
+                break
+            if per_block.get(candidate.rank, 0) >= self._max_per_block:
+                continue
+            if any(_repeats(candidate, other) for other in chosen):
+                continue
+            chosen.append(candidate)
+            per_block[candidate.rank] = per_block.get(candidate.rank, 0) + 1
+        return chosen
+
+
+def answer_language(request: AnswerRequest) -> str:
+    """``"es"`` or ``"en"``: the request's language, or the question's when it names neither."""
+    code = request.language.strip().lower().replace("_", "-").split("-")[0]
+    return code if code in ("es", "en") else detect_language(request.question)
+
+
+def _candidates(request: AnswerRequest) -> list[Candidate]:
+    """Every sentence of every block, analysed in its block's language."""
+    default = answer_language(request)
+    candidates: list[Candidate] = []
+    for rank, block in enumerate(request.blocks):
+        text = clean(block.citation.text)
+        if not text:
+            continue
+        language = detect_language(text, default=default)
+        speaker = _speaker_name(block.citation.speaker)
+        speaker_terms = frozenset(_both(speaker)) if speaker else frozenset()
+        title = frozenset(analyze(block.citation.title, language))
+        recent: list[frozenset[str]] = []
+        after_question = False
+        for span in split_sentences(text):
+            sentence = text[span.start : span.end]
+            terms = frozenset(analyze(sentence, language))
+            # The block names only its first speaker; after a question another one likely talks.
+            candidate = Candidate(
+                rank=rank,
+                start=span.start,
+                end=span.end,
+                position=span.start / len(text),
+                text=sentence,
+                terms=terms,
+                nearby_terms=frozenset().union(*recent[-2:]),
+                speaker_terms=frozenset() if after_question else speaker_terms,
+                title_terms=title,
+                speaker_known=not after_question,
+            )
+            candidates.append(candidate)
+            after_question = after_question or is_question(sentence)
+            recent.append(terms)
+            if len(candidates) >= MAX_CANDIDATES:
+                return candidates
+    return candidates
+
+
+def _both(text: str) -> list[str]:
+    return analyze(text, "es") + analyze(text, "en")
+
+
+def _speaker_name(speaker: str | None) -> str | None:
+    """A real name, or None for a missing speaker or a diarization label."""
+    if not speaker:
+        return None
+    name = clean(speaker)
+    return name if name and not _LABEL.match(name) else None
+
+
+def _repeats(candidate: Candidate, other: Candidate) -> bool:
+    """Overlapping chunks repeat sentences, sometimes cut: compare their word sets."""
+    if candidate.rank == other.rank and candidate.start < other.end and other.start < candidate.end:
+        return True
+    words, seen = set(tokenize(candidate.text)), set(tokenize(other.text))
+    smaller = min(len(words), len(seen))
+    return smaller > 0 and len(words & seen) / smaller >= _DUPLICATE
+
+
+def _quote(block: ContextBlock, candidate: Candidate) -> Quote:
+    citation = block.citation
+    seconds = citation.start + candidate.position * max(0.0, citation.end - citation.start)
+    speaker = citation.speaker if candidate.speaker_known else None
+    text = cap_quote(candidate.text)
+    if not text.endswith(_FINAL):  # a piece of a run-on sentence or of a cut chunk
+        text = text.rstrip(" ,;:-—") + "…"
+    return Quote(block, text, seconds, candidate.score, speaker, candidate.direct)
+
+
+def _by_episode_and_time(quotes: list[Quote], first_episode: str) -> list[Quote]:
+    episodes = [first_episode]
+    for quote in quotes:
+        if quote.block.citation.episode_id not in episodes:
+            episodes.append(quote.block.citation.episode_id)
+    return sorted(quotes, key=lambda q: (episodes.index(q.block.citation.episode_id), q.seconds))
+
+
+def render(quotes: Sequence[Quote], language: str) -> str:
+    """The answer text: each quote introduced, attributed, timed and cited as ``[n]``.
+
+    When the best quote only shares names with the question, the answer says so first.
+    """
+    templates = _TEMPLATES[language]
+    sentences: list[str] = [] if quotes[0].direct else [templates["closest"]]
+    previous: Quote | None = None
+    for quote in quotes:
+        intro = _intro(quote, previous, templates)
+        sentences.append(f"{intro} “{quote.text}” [{quote.block.number}]")
+        previous = quote
+    return " ".join(sentences)
+
+
+def _intro(quote: Quote, previous: Quote | None, templates: dict[str, str]) -> str:
+    citation = quote.block.citation
+    if previous is None:
+        key = "first"
+    elif previous.block.citation.episode_id != citation.episode_id:
+        key = "other"
+    else:
+        key = "later" if quote.seconds >= previous.seconds else "earlier"
+    who = _who(quote.speaker, templates)
+    title = cap_quote(clean(citation.title), 120) or templates["untitled"]
+    template = templates[key if who else f"{key}_anon"]
+    return template.format(who=who, title=title, time=clock(quote.seconds))
+
+
+def _who(speaker: str | None, templates: dict[str, str]) -> str | None:
+    if not speaker or not clean(speaker):
+        return None
+    name = cap_quote(clean(speaker), 80)
+    return name if _speaker_name(name) else templates["label"].format(label=name)

@@ -1,0 +1,328 @@
+"""How well a transcript sentence answers a question, without a model.
+
+The score of a sentence adds up:
+
+- **coverage**: the IDF-weighted share of the question's content words found in the sentence
+  (Snowball stems of both languages, so "fermentar" meets "ferment"). A word found only nearby
+  earns part of its weight: in the two sentences before (Spanish drops subjects, and a guest's
+  answer follows the host's question), in the name of the sentence's speaker ("Trabajo en el
+  Observatorio…" said by Valeria Quiroga answers "¿Dónde trabaja Valeria Quiroga?"), or in the
+  episode title;
+- **bonuses** for the names (capitalised words) and numbers of the question found in the
+  sentence, and for the kind of thing asked: a number for "¿cuántas…?"/"how many…", a date for
+  "when", a proper noun for "who"/"where";
+- **embedding** (with an embedder): how much the sentence's cosine with the question stands out
+  from the median of the candidates; relative, so it works whatever the model's cosine range,
+  and it carries cross-language questions where words do not overlap;
+- a small **prior** for the block's retrieval rank.
+
+Neighbouring question words that keep meeting in the same sentences ("masa madre") count as
+one phrase, and IDF is smoothed: a few dozen sentences are too few for raw IDF. Sentences that
+share only names (or title words) with a question that asks about more are damped: they are not
+``direct`` answers, and the answerer says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from castgraph.retrieval.keyword.analyzer import (
+    ENGLISH_STOPWORDS,
+    SPANISH_STOPWORDS,
+    analyze,
+    tokenize,
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+NAME_WEIGHT = 0.5
+PHRASE_OVERLAP = 0.6
+"""Share of sentences two neighbouring question words must have in common to form a phrase."""
+NEARBY_CREDIT = 0.5
+SPEAKER_CREDIT = 0.6
+TITLE_CREDIT = 0.3
+W_ENTITY = 0.2
+W_NUMBER = 0.2
+W_KIND = 0.1
+W_EMBED = 0.4
+W_PRIOR = 0.05
+NAMES_ONLY_DAMPING = 0.5
+DIRECT_STANDOUT = 0.5
+"""An embedding standout that makes a sentence a direct answer even without shared words."""
+
+_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince"
+_SPANISH_NUMBERS = {w: i for i, w in enumerate(_UNITS.split())} | {
+    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20,
+    "veintiuno": 21, "veintidos": 22, "veintitres": 23, "veinticuatro": 24, "veinticinco": 25,
+    "veintiseis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29, "treinta": 30,
+    "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
+    "cien": 100, "ciento": 100, "mil": 1000, "millon": 10**6, "millones": 10**6,
+}  # fmt: skip
+_ENGLISH_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_ENGLISH_NUMBERS = {w: i for i, w in enumerate(_ENGLISH_UNITS.split())} | {
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "millions": 10**6,
+}  # fmt: skip
+_NUMBERS = _SPANISH_NUMBERS | _ENGLISH_NUMBERS
+_TENS = frozenset(range(20, 100, 10))
+_MONTHS = _words(
+    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
+    "diciembre january february march april june july august september october november "
+    "december"
+)
+# Folded words that frame a question rather than say what it is about ("¿Qué dijeron sobre…?").
+_QUESTION_WORDS = _words(
+    """
+    que cual cuales quien quienes donde adonde cuando como cuanto cuanta cuantos cuantas
+    what which who whom whose where when why how many much segun according episodio episodios
+    episode episodes podcast programa show dice dicen dijo dijeron cuenta cuentan conto contaron
+    recuerda recuerdan recordo habla hablan hablo hablaron menciona mencionan menciono
+    mencionaron opina opinan explica explico say says said tell tells told talk talks talked
+    mention mentions mentioned explain explains explained think thinks
+    """
+)
+_HOW_MUCH = {("how", w) for w in ("many", "much", "long", "old", "far")}
+_ASKING = re.compile(r"\?[\"'”»)]*$|¿")
+_INDIRECT = re.compile(r"\b(?:dónde|cuándo|cuánt[oa]s?|quién(?:es)?|cuál(?:es)?)\b", re.IGNORECASE)
+"""Accented wh-words mark indirect questions too: "contanos dónde trabajás"."""
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """The parts of a question that sentences are matched against."""
+
+    groups: tuple[frozenset[str], ...]
+    """Per content word, its Spanish and English stems."""
+    names: frozenset[int]
+    """Indexes of the groups that come from capitalised words (people, places)."""
+    numbers: frozenset[int]
+    kind: str
+    """What is asked for: "number", "time", "person", "place" or ""."""
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A sentence of a context block, with what scoring needs to know about it."""
+
+    rank: int
+    """Position of its block in the request (0 is the best retrieved)."""
+    start: int
+    end: int
+    position: float
+    """Where the sentence starts in its block, as a share of the block's text (0 to 1)."""
+    text: str
+    terms: frozenset[str]
+    nearby_terms: frozenset[str]
+    """Terms of the two sentences before it in the same block."""
+    speaker_terms: frozenset[str]
+    """Terms of its speaker's name, when the sentence is known to be theirs."""
+    title_terms: frozenset[str]
+    speaker_known: bool = True
+    """False once a question was asked earlier in the block: the answer is someone else's."""
+    score: float = 0.0
+    direct: bool = False
+    """Whether it shares more than names with the question (or its embedding stands out)."""
+
+
+def is_question(sentence: str) -> bool:
+    """Whether a transcript sentence asks ("?", "¿", or an indirect "contanos dónde trabajás").
+
+    Such a sentence is never quoted as an answer; it is context for the sentences after it.
+    """
+    return _ASKING.search(sentence) is not None or _INDIRECT.search(sentence) is not None
+
+
+def analyze_question(question: str) -> Question:
+    """Content-word groups, names, numbers and the kind of answer of ``question``."""
+    tokens = tokenize(question)
+    spanish = sum(t in SPANISH_STOPWORDS for t in tokens)
+    english = sum(t in ENGLISH_STOPWORDS for t in tokens)
+    # The same rule as the keyword index's query_terms: stopwords of the question's language.
+    stop = SPANISH_STOPWORDS if spanish > english else ENGLISH_STOPWORDS
+    if spanish == english:
+        stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    names = name_tokens(question)
+    groups: list[frozenset[str]] = []
+    name_groups: set[int] = set()
+    for token in tokens:
+        if token in stop or token in _QUESTION_WORDS or token in _NUMBERS or token.isdigit():
+            continue
+        group = frozenset(analyze(token, "es") + analyze(token, "en")) or frozenset([token])
+        if group in groups:
+            continue
+        if token in names:
+            name_groups.add(len(groups))
+        groups.append(group)
+    return Question(tuple(groups), frozenset(name_groups), number_values(tokens), _kind(tokens))
+
+
+def name_tokens(text: str) -> frozenset[str]:
+    """Folded tokens of capitalised words, except a lone capitalised first word."""
+    words = _WORD.findall(text)
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        if not word[0].isupper():
+            continue
+        following = i + 1 < len(words) and words[i + 1][0].isupper()
+        if i > 0 or following:
+            found.update(t for t in tokenize(word) if t not in _QUESTION_WORDS)
+    stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    return frozenset(t for t in found if t not in stop)
+
+
+def number_values(tokens: Sequence[str]) -> frozenset[int]:
+    """Numbers written in digits or words; "twenty three" also counts as 23."""
+    values: set[int] = set()
+    previous: int | None = None
+    for token in tokens:
+        if token in ("y", "and") and previous is not None:
+            continue
+        value = int(token) if token.isdigit() and len(token) < 10 else _NUMBERS.get(token)
+        if value is not None:
+            values.add(value)
+            if previous in _TENS and 0 < value < 10:
+                values.add(previous + value)
+        previous = value
+    return frozenset(values)
+
+
+def _kind(tokens: Sequence[str]) -> str:
+    pairs = set(itertools.pairwise(tokens))
+    if any(t in {"cuanto", "cuanta", "cuantos", "cuantas"} for t in tokens) or pairs & _HOW_MUCH:
+        return "number"
+    if {"cuando", "when", "ano", "year"} & set(tokens):
+        return "time"
+    if {"quien", "quienes", "who", "whom", "whose"} & set(tokens):
+        return "person"
+    if {"donde", "adonde", "where"} & set(tokens):
+        return "place"
+    return ""
+
+
+def score_candidates(
+    question: Question, candidates: Sequence[Candidate], similarities: Sequence[float] | None
+) -> None:
+    """Set the ``score`` and ``direct`` of every candidate (see the module docstring)."""
+    merged = _merge_phrases(question, candidates)
+    weights = _idf(merged, candidates)
+    total = sum(weights)
+    standout = _standout(similarities) if similarities else [0.0] * len(candidates)
+    blocks = max((c.rank for c in candidates), default=0) + 1
+    for candidate, emb in zip(candidates, standout, strict=True):
+        score = _coverage(merged, candidate, weights, total)
+        score += _bonuses(merged, candidate) + W_EMBED * emb
+        candidate.direct = emb >= DIRECT_STANDOUT or _is_direct(question, candidate)
+        if not candidate.direct:
+            score *= NAMES_ONLY_DAMPING
+        candidate.score = score + W_PRIOR * (blocks - candidate.rank) / blocks
+
+
+def _is_direct(question: Question, candidate: Candidate) -> bool:
+    """Whether the sentence (or the two before it) holds a word of the question that is neither
+    a name nor a word of the episode title ("…en el episodio sobre masa madre")."""
+    if len(question.names) == len(question.groups):  # "¿Quién es Valeria Quiroga?"
+        return True
+    seen = candidate.terms | candidate.nearby_terms
+    return any(
+        group & seen and not group & candidate.title_terms
+        for i, group in enumerate(question.groups)
+        if i not in question.names
+    )
+
+
+def _merge_phrases(question: Question, candidates: Sequence[Candidate]) -> Question:
+    """Neighbouring question words found in the same sentences ("masa madre", "green roofs")
+    become one group, so that a phrase does not outweigh the word that asks about it."""
+    groups: list[frozenset[str]] = []
+    names: set[int] = set()
+    last: set[int] = set()
+    for i, group in enumerate(question.groups):
+        found = {k for k, c in enumerate(candidates) if group & c.terms}
+        shared = len(found & last)
+        # Two words met in one sentence only are a coincidence, not yet a phrase.
+        if groups and shared >= 2 and shared / len(found | last) >= PHRASE_OVERLAP:
+            groups[-1] |= group
+            if i not in question.names:
+                names.discard(len(groups) - 1)
+            last &= found
+            continue
+        if i in question.names:
+            names.add(len(groups))
+        groups.append(group)
+        last = found
+    return Question(tuple(groups), frozenset(names), question.numbers, question.kind)
+
+
+def _idf(question: Question, candidates: Sequence[Candidate]) -> list[float]:
+    n = len(candidates)
+    weights: list[float] = []
+    for i, group in enumerate(question.groups):
+        df = sum(1 for c in candidates if group & c.terms)
+        # Smoothed, and a word found nowhere counts as a rare one: with a few dozen sentences
+        # raw IDF would let one missing word outweigh everything the sentence does match.
+        idf = 1.0 + math.log((n + 1) / (max(df, 1) + 1))
+        # Names say what the question is about, the other words what it asks about it.
+        weights.append(idf * NAME_WEIGHT if i in question.names else idf)
+    return weights
+
+
+def _coverage(
+    question: Question, candidate: Candidate, weights: Sequence[float], total: float
+) -> float:
+    """The weighted share of the question's groups found in or next to the sentence."""
+    got = 0.0
+    for group, weight in zip(question.groups, weights, strict=True):
+        if group & candidate.terms:
+            got += weight
+        elif group & candidate.speaker_terms:
+            got += SPEAKER_CREDIT * weight
+        elif group & candidate.nearby_terms:
+            got += NEARBY_CREDIT * weight
+        elif group & candidate.title_terms:
+            got += TITLE_CREDIT * weight
+    return got / total if total else 0.0
+
+
+def _bonuses(question: Question, candidate: Candidate) -> float:
+    bonus = 0.0
+    if question.names:
+        known = candidate.terms | candidate.speaker_terms
+        found = sum(1 for i in question.names if question.groups[i] & known)
+        bonus += W_ENTITY * found / len(question.names)
+    tokens = tokenize(candidate.text)
+    numbers = number_values(tokens)
+    if question.numbers:
+        bonus += W_NUMBER * len(question.numbers & numbers) / len(question.numbers)
+    if _has_kind(question.kind, candidate.text, tokens, numbers):
+        bonus += W_KIND
+    return bonus
+
+
+def _has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
+    if kind == "number":
+        return bool(numbers)
+    if kind == "time":
+        return bool(numbers) or any(t in _MONTHS for t in tokens)
+    if kind in ("person", "place"):
+        return any(w[0].isupper() and len(w) > 1 for w in _WORD.findall(text)[1:])  # not "I"
+    return False
+
+
+def _standout(similarities: Sequence[float]) -> list[float]:
+    """How far each cosine is above the median, as a share of the room left above it."""
+    ordered = sorted(similarities)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    room = max(1e-6, 1.0 - median)
+    return [max(0.0, (s - median) / room) for s in similarities]
