@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -46,6 +47,8 @@ from castgraph.retrieval.keyword.analyzer import analyze, tokenize
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_BLOCKS = 4
+MAX_EMBEDDED_SENTENCES = 32
 MAX_CANDIDATES = 400
 """Sentences scored per request at most (a guard against a huge merged block)."""
 _DUPLICATE = 0.8
@@ -153,14 +156,23 @@ class ExtractiveGenerator:
     def _similarities(self, question: str, candidates: Sequence[Candidate]) -> list[float] | None:
         if self._embedder is None:
             return None
+        # Embedding every sentence is most of the time to first token: embed those of the best
+        # retrieved blocks only; the others get the median (no standout either way).
+        chosen = [i for i, c in enumerate(candidates) if c.rank < EMBEDDED_BLOCKS]
+        chosen = chosen[:MAX_EMBEDDED_SENTENCES]
         try:
             query = self._embedder.embed_query(question)
-            vectors = self._embedder.embed([c.text for c in candidates])
+            vectors = self._embedder.embed([candidates[i].text for i in chosen])
         except CastgraphError as exc:  # the answerer is the fallback: degrade, do not fail
             log.warning("embedder failed, answering from word overlap", extra={"error": str(exc)})
             return None
         # Vectors are L2-normalised (Embedder port), so the dot product is the cosine.
-        return [sum(a * b for a, b in zip(query, v, strict=False)) for v in vectors]
+        found = {
+            i: sum(a * b for a, b in zip(query, v, strict=False))
+            for i, v in zip(chosen, vectors, strict=True)
+        }
+        middle = statistics.median(found.values()) if found else 0.0
+        return [found.get(i, middle) for i in range(len(candidates))]
 
     def _choose(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         # A host's question is context for the sentences after it, never an answer.

@@ -37,7 +37,7 @@ CONFIDENCE: dict[LinkMethod, float] = {
     "embedding": 0.8,
 }
 MAX_EMBEDDING_LINKS = 3
-MAX_EMBEDDING_NGRAMS = 32
+MAX_EMBEDDING_NGRAMS = 12  # 32 cost ~10x the rest of graph search for no measured gain
 
 
 _SOUNDS = str.maketrans("cqzvw", "kksbu")
@@ -153,6 +153,8 @@ class EntityLinker:
         self._fuzzy(state, index, min_n=2)
         self._partial(state, index)
         self._fuzzy(state, index, min_n=1)
+        # Embedding is the costly last resort (one model call per question), for the words the
+        # cheaper matches left unexplained, capped at MAX_EMBEDDING_NGRAMS to bound its cost.
         if self.embedder is not None and not all(state.used):
             self._embedding(state, index)
         return sorted(state.links.values(), key=lambda link: (-link.confidence, link.key))
