@@ -47,6 +47,8 @@ from castgraph.retrieval.keyword.analyzer import analyze, tokenize
 
 log = logging.getLogger(__name__)
 
+INDIRECT_MIN_SCORE = 0.4
+"""The score a sentence needs to be offered as "the closest" when nothing answers directly."""
 EMBEDDED_BLOCKS = 4
 MAX_EMBEDDED_SENTENCES = 32
 MAX_CANDIDATES = 400
@@ -180,6 +182,8 @@ class ExtractiveGenerator:
         ordered = sorted(answers, key=lambda c: (-c.score, c.rank, c.start))
         if not ordered or ordered[0].score < self._min_score:
             return []
+        if not ordered[0].direct and ordered[0].score < INDIRECT_MIN_SCORE:
+            return []  # a weak, indirect match is noise: say plainly that nothing answers
         # Without a direct answer, one closest sentence is enough.
         limit = self._max_sentences if ordered[0].direct else 1
         floor = max(self._min_score, self._relative_score * ordered[0].score)

@@ -54,6 +54,9 @@ W_KIND = 0.1
 W_EMBED = 0.4
 W_PRIOR = 0.05
 NAMES_ONLY_DAMPING = 0.5
+DIRECT_COSINE = 0.25
+"""The cosine below which no standout counts as a direct answer (unrelated pairs score ~0.05
+with the packaged multilingual encoder, a question and its answer across languages ~0.35)."""
 DIRECT_STANDOUT = 0.5
 """An embedding standout that makes a sentence a direct answer even without shared words."""
 
@@ -218,11 +221,14 @@ def score_candidates(
     weights = _idf(merged, candidates)
     total = sum(weights)
     standout = _standout(similarities) if similarities else [0.0] * len(candidates)
+    cosines = similarities or [0.0] * len(candidates)
     blocks = max((c.rank for c in candidates), default=0) + 1
-    for candidate, emb in zip(candidates, standout, strict=True):
+    for candidate, emb, cosine in zip(candidates, standout, cosines, strict=True):
         score = _coverage(merged, candidate, weights, total)
         score += _bonuses(merged, candidate) + W_EMBED * emb
-        candidate.direct = emb >= DIRECT_STANDOUT or _is_direct(question, candidate)
+        # Some sentence always stands out from the median: only a close one answers directly.
+        by_meaning = emb >= DIRECT_STANDOUT and cosine >= DIRECT_COSINE
+        candidate.direct = by_meaning or _is_direct(question, candidate)
         if not candidate.direct:
             score *= NAMES_ONLY_DAMPING
         candidate.score = score + W_PRIOR * (blocks - candidate.rank) / blocks
