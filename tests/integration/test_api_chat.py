@@ -233,3 +233,17 @@ def test_a_client_disconnect_stops_generation(services: Services, server: str) -
                 break
     assert slow.closed.wait(timeout=10), "generation went on after the client left"
     assert slow.produced < 200
+
+
+@pytest.mark.parametrize(
+    ("question", "not_found"),
+    [
+        ("What is the capital of France?", "I could not find the answer"),
+        ("¿Cuál es la capital de Francia?", "No encontré la respuesta"),
+    ],
+)
+def test_an_unrelated_question_is_not_answered(
+    client: TestClient, question: str, not_found: str
+) -> None:
+    body = client.post("/api/chat", json={"question": question, "stream": False}).json()
+    assert body["answer"].startswith(not_found) and body["sources"] == []
