@@ -71,6 +71,32 @@ def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
     )
     assert "Rotterdam" in english and "green roof" in english.lower()
     _search_finds_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
+    _ask_cites_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
+
+
+def _ask_cites_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
+    """The extractive answerer cites the moment that answers, in the question's language."""
+    channel = build_demo(demo_dir)
+    gold = {g.question_en: g for g in channel.gold_moments()}
+    titles = {e.script.id: e.script.title for e in channel.episodes}
+    cases = [
+        ("¿Dónde trabaja Valeria Quiroga?", "Where does Valeria Quiroga work?", "Según"),
+        (
+            "How many hectares of green roofs does Rotterdam have?",
+            "How many hectares of green roofs does Rotterdam have?",
+            "According",
+        ),
+    ]
+    for question, key, opening in cases:
+        moment = gold[key]
+        reply = _json(env, "ask", question, "--json")
+        assert opening in reply["answer"] and "[1]" in reply["answer"], reply["answer"]
+        assert any(
+            s["title"] == titles[moment.episode_id]
+            and s["start"] <= moment.end + 15
+            and s["end"] >= moment.start - 15
+            for s in reply["sources"]
+        ), f"{question!r}: {reply}"
 
 
 def _search_finds_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
