@@ -58,8 +58,10 @@ class GraphRetriever:
         pair_bonus: float = 1.0,
         max_frontier: int = 25,
         embedding_threshold: float = 0.6,
+        mention_budget: int = 2000,
     ) -> None:
         self.store = store
+        self.mention_budget = mention_budget
         self.hops = max(0, hops)
         self.decay = decay
         self.pair_bonus = pair_bonus
@@ -103,10 +105,23 @@ class GraphRetriever:
     def _mentions(
         self, weights: Mapping[str, float], filters: SearchFilters, seen: dict[str, GraphChunk]
     ) -> list[Mention]:
-        """Mentions of ``weights``' entities in chunks that pass ``filters``."""
+        """Mentions of ``weights``' entities in chunks that pass ``filters``.
+
+        Rarest entities first, up to ``mention_budget`` mention rows: an entity named in
+        thousands of chunks (a host, the show's city) says little about which chunk answers, and
+        reading all its mentions made graph search cost seconds on large channels.
+        """
+        by_key = self.linker.index().by_key
+        budget, keys = self.mention_budget, list[str]()
+        for key in sorted(weights, key=lambda k: by_key[k].mentions if k in by_key else 0):
+            count = by_key[key].mentions if key in by_key else 0
+            if keys and count > budget:
+                break
+            keys.append(key)
+            budget -= count
         kept = [
             m
-            for m in self.store.mentions(list(weights))
+            for m in self.store.mentions(keys)
             if filters.empty or filters.matches(_as_chunk(m.chunk))
         ]
         seen.update((m.chunk.id, m.chunk) for m in kept)
@@ -133,7 +148,8 @@ class GraphRetriever:
     def _step(
         self, frontier: Mapping[str, float], facts: Sequence[RelationFact], reached: set[str]
     ) -> dict[str, float]:
-        """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths)."""
+        """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths);
+        hubs (entities with more mentions than the budget) are never expanded into."""
         strongest: dict[str, float] = defaultdict(float)
         for fact in facts:
             for end in (fact.source_key, fact.target_key):
@@ -147,7 +163,12 @@ class GraphRetriever:
                 if here in frontier and there not in reached and strongest[here] > 0:
                     share = fact.weight / strongest[here]
                     following[there] += frontier[here] * share * self.decay
-        return dict(following)
+        by_key = self.linker.index().by_key
+        return {
+            key: weight
+            for key, weight in following.items()
+            if key in by_key and by_key[key].mentions <= self.mention_budget
+        }
 
     def facts(self, query: str, limit: int = 10) -> list[RelationFact]:
         """Relation facts among and around the question's entities, the most relevant first.
