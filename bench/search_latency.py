@@ -6,8 +6,11 @@ For each index size (``--sizes``, in chunks) it builds a data directory once int
 1. starts the real server (``castgraph serve --port P`` with ``CASTGRAPH_DATA_DIR`` set to it),
    warms it up with every query once (one client: the single-client latency), then runs
    ``--clients`` closed-loop clients (threads, one ``httpx.Client`` each) issuing ``--requests``
-   requests per run from a fixed list of Spanish and English queries, ``--runs`` times;
-2. reads the server's peak RSS (``VmHWM`` of its ``/proc/<pid>/status``) and stops it;
+   requests per run (or for ``--max-seconds``) from a fixed list of Spanish and English queries,
+   ``--runs`` times; ``--think-ms`` makes each client pause (a user reading) between requests;
+2. reads the server's peak RSS (``VmHWM`` of its ``/proc/<pid>/status``) and its private memory
+   (``RssAnon``: ``VmHWM`` also counts the keyword index's file once per thread that mapped it)
+   and stops it;
 3. does the same against the baseline: a minimal FastAPI/uvicorn process over the same Chroma
    collection whose endpoint only embeds the query (same embedder) and calls
    ``collection.query(query_embeddings=[v], n_results=10)``, returning ids, documents,
@@ -17,14 +20,17 @@ For each index size (``--sizes``, in chunks) it builds a data directory once int
 
 Reported figures are the medians over runs of p50/p95/p99 latency and requests per second, with
 the ratio fused/baseline measured in the same run. The target (2 cores: p50 < 50 ms and
-p95 < 150 ms at 100k chunks) is checked and printed, never asserted.
+p95 < 150 ms at 100k chunks) is checked and printed, never asserted. With closed-loop clients,
+mean latency is clients / throughput (Little's law): 20 clients and a 50 ms p50 need ~400 req/s.
 
 Data. Episodes of 200 chunks, each chunk 60-120 words of synthetic Spanish or English made of
 whole sentences from a fixed pool (``bench/_synthetic.py``: Zipf-distributed vocabulary with a
 pseudo-word tail, people, places and organisations). Episodes go through the real stores as in
 ``tests/corpus.py``: ``catalog.register`` → ``save_analysis`` (chunks + entities and relations
 from the real offline extractor) → ``services.indexer.index`` (keyword, Chroma, embedded graph)
-→ ``set_state(INDEXED)``. No transcript segments are stored (search never reads them).
+→ ``set_state(INDEXED)``. No transcript segments are stored (search never reads them). Building
+is slow at 100k because each graph upsert gets slower as the graph grows (about 1 hour on 2
+shared cores; 1k: seconds, 10k: about a minute); ``--build-only`` builds the caches.
 
 Vectors, honestly. Embedding 100k chunks with ``use-multilingual-v3`` would take ~10 minutes on
 2 cores, so the pool's sentences (``--pool`` of them) are embedded once with the real model
@@ -37,7 +43,8 @@ the whole chunk, but they are the model's vectors of the chunk's parts, with the
 and a similar spread, which is what the HNSW search cost depends on.
 
     python bench/search_latency.py [--sizes 1000,10000,100000] [--clients 20] [--requests 400]
-        [--runs 3] [--embedder use-multilingual-v3|hash] [--rebuild] [--port 8765]
+        [--runs 3] [--max-seconds 60] [--think-ms 0] [--embedder use-multilingual-v3|hash]
+        [--rebuild] [--build-only] [--skip-in-process] [--port 8765]
 """
 
 from __future__ import annotations
