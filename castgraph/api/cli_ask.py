@@ -9,14 +9,12 @@ import typer
 
 from castgraph.api import wiring
 from castgraph.api.chat_schemas import ChatResponse, Source
-from castgraph.api.cliutil import JsonFlag, clean, err, errors, load_settings
+from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, load_settings
 from castgraph.api.datadir import serving_url
 from castgraph.core.errors import GenerationError, InputError, StorageError
 from castgraph.core.settings import Settings
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.base import SearchFilters
-
-Many = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
 
 
 def ask(

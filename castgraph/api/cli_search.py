@@ -10,6 +10,7 @@ import typer
 from castgraph.api import wiring
 from castgraph.api.cliutil import (
     JsonFlag,
+    Many,
     clean,
     err,
     errors,
@@ -23,8 +24,6 @@ from castgraph.core.errors import InputError, StorageError
 from castgraph.core.settings import Settings
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.base import SearchFilters
-
-Many = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
 
 
 def search(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,11 +15,13 @@ from rich.markup import escape
 from castgraph.api.logs import configure_logging
 from castgraph.core.errors import CastgraphError, InputError
 from castgraph.core.settings import Settings
+from castgraph.core.text import strip_control
 
 out = Console()
 err = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Many = Annotated[list[str] | None, typer.Option(help="Repeat to allow several.")]
 
 
 def load_settings(*, quiet: bool = False) -> Settings:
@@ -36,12 +37,9 @@ def load_settings(*, quiet: bool = False) -> Settings:
     return settings
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def clean(text: object) -> str:
     """Text from episodes and feeds, without terminal control characters."""
-    return _CONTROL.sub("", str(text))
+    return strip_control(str(text))
 
 
 def plain(text: object) -> str:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def fold(text: str) -> str:
@@ -18,3 +19,8 @@ def fold(text: str) -> str:
 def entity_key(name: str) -> str:
     """The merge key of an entity name: folded, punctuation removed, whitespace collapsed."""
     return " ".join(_NON_WORD.sub(" ", fold(name)).split())
+
+
+def strip_control(text: str, replacement: str = "") -> str:
+    """``text`` without terminal control characters (transcripts and titles are untrusted)."""
+    return _CONTROL.sub(replacement, text)

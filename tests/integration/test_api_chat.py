@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from castgraph.core.models import AnswerRequest
 from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerService
 from tests import corpus
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -145,14 +145,8 @@ def test_no_relevant_moment_says_so(tmp_path: Path) -> None:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_llm_gives_503_and_an_error_event_or_falls_back(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     settings = _settings(tmp_path, generator="openai", llm_base_url=url, llm_model="m")
     opened = wiring.open_services(settings)
     corpus.load(opened)
@@ -173,7 +167,7 @@ def test_unreachable_llm_gives_503_and_an_error_event_or_falls_back(tmp_path: Pa
 
 @pytest.fixture
 def server(tmp_path: Path, services: Services) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     app = create_app(_settings(tmp_path), services=lambda _s: services)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

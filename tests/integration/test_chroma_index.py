@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,18 +26,12 @@ from castgraph.retrieval.base import SearchFilters
 from castgraph.retrieval.embeddings.base import TextEmbedder
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
 from castgraph.retrieval.vector import ChromaVectorIndex
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 
 IndexFactory = Callable[..., ChromaVectorIndex]
 SERVER_START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _chroma_cli() -> str | None:
@@ -68,7 +61,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if cli is None:
         pytest.skip("the chroma CLI (installed with the chromadb package) is not on PATH")
     root = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "server.log"
     with log.open("wb") as out:
@@ -283,7 +276,7 @@ def test_concurrent_searches_and_writes(make_index: IndexFactory) -> None:
 
 
 def test_unreachable_server_is_a_storage_error() -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     index = ChromaVectorIndex(HashEmbedder(), url=url)
     with pytest.raises(StorageError, match="unreachable") as caught:
         index.open()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from castgraph.api import wiring
 from castgraph.api.cli import app
 from castgraph.core.settings import Settings
 from tests import corpus
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -98,14 +98,8 @@ def test_renamed_speakers_are_cited_by_name(data_dir: Path) -> None:
     assert again["results"][0]["speaker"] == "Tomás"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_search_goes_through_a_running_server(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CASTGRAPH_DATA_DIR": str(data_dir), "CASTGRAPH_EMBEDDING_MODEL": "hash"}
     server = subprocess.Popen(
         [sys.executable, "-m", "castgraph", "serve", "--port", str(port)],

@@ -12,7 +12,6 @@ import contextlib
 import importlib
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from castgraph.core.models import AnswerRequest, Citation, ContextBlock
 from castgraph.retrieval.generation.llamacpp import LlamaCppGenerator
 from castgraph.retrieval.generation.openai_compat import OpenAICompatibleGenerator
 from castgraph.retrieval.generation.prompt import build_messages
+from tests.netutil import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -80,17 +80,11 @@ def _request() -> AnswerRequest:
     return AnswerRequest(question, "en", blocks, build_messages(question, "en", blocks))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LlamaServer:
     """``python -m llama_cpp.server`` on a free loopback port, its log in a file."""
 
     def __init__(self, model: Path, log_path: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log_path = log_path
         command = [

@@ -27,6 +27,7 @@ from castgraph.retrieval.generation.openai_compat import (
     PLACEHOLDER_API_KEY,
     OpenAICompatibleGenerator,
 )
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -210,12 +211,6 @@ def _answer(generator: OpenAICompatibleGenerator) -> str:
     return "".join(generator.stream(_request()))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_streams_tokens_of_a_valid_sse_sequence(server: OpenAIWireServer) -> None:
     generator = _generator(server.base_url, "ok", max_tokens=64, temperature=0.0)
     assert _answer(generator) == "".join(TOKENS)
@@ -234,7 +229,7 @@ def test_sends_the_configured_api_key(server: OpenAIWireServer) -> None:
 
 
 def test_connection_refused_names_the_url() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(GenerationError) as caught:
         _answer(_generator(url, "ok"))
     message = str(caught.value)
