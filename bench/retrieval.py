@@ -175,7 +175,7 @@ def main() -> None:
     args = parser.parse_args()
     prepare_corpus(args.data_dir)
     channel = build_demo(args.data_dir / "demo")
-    questions = load_questions(channel)
+    questions = [q for q in load_questions(channel) if q.gold]  # unanswerables have no gold
     print(f"{len(questions)} questions; corpus in {args.data_dir}")
     header = f"{'chunk':>5} {'embedder':22} {'mode':8} " + " ".join(
         f"{m:>9}" for m in ("R@1", "R@5", "R@10", "MRR", "start±15s")
