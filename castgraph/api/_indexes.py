@@ -118,6 +118,7 @@ def answers(
 ) -> AnswerService:
     """The answer service with the configured generator (and the extractive one as fallback)."""
     from castgraph.retrieval.generation import make_generator
+    from castgraph.retrieval.generation.moments import embedding_similarity
 
     backend = settings.generator
     if backend == "auto":
@@ -154,4 +155,6 @@ def answers(
         fallback=extractive if llm and settings.llm_fallback == "extractive" else None,
         condense_with_llm=llm,
         facts=facts if llm and graph is not None else None,
+        similarity=embedding_similarity(embedder),  # type: ignore[arg-type]
+        check_figures=llm,
     )

@@ -50,8 +50,21 @@ class ChatRequest(BaseModel):
         return [ChatMessage(t.role, t.content) for t in self.history]
 
 
+class MomentContext(BaseModel):
+    """The enclosing block of a cited moment, to widen the view."""
+
+    start: float
+    end: float
+    text: str
+
+
 class Source(BaseModel):
-    """A cited moment, shaped like a search result plus the number the answer cites."""
+    """A cited moment, shaped like a search result plus the number the answer cites.
+
+    ``start``/``end``/``speaker``/``link`` are those of the sentence(s) the claim rests on;
+    ``kind`` says how they were found (``quote``: verbatim, ``paraphrase``: aligned, ``block``:
+    no sentence could be singled out, so the moment is the whole block).
+    """
 
     number: int
     episode_id: str
@@ -62,10 +75,14 @@ class Source(BaseModel):
     start: float
     end: float
     text: str
+    kind: Literal["quote", "paraphrase", "block"] = "block"
+    published: str | None = None
+    context: MomentContext | None = None
 
     @classmethod
     def of(cls, block: ContextBlock) -> Source:
         c = block.citation
+        context = c.context
         return cls(
             number=block.number,
             episode_id=c.episode_id,
@@ -76,6 +93,11 @@ class Source(BaseModel):
             start=c.start,
             end=c.end,
             text=c.text,
+            kind=c.kind,
+            published=c.published.isoformat() if c.published else None,
+            context=MomentContext(start=context.start, end=context.end, text=context.text)
+            if context
+            else None,
         )
 
 

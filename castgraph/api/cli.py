@@ -18,6 +18,7 @@ from castgraph.api.cliutil import load_settings as _settings
 from castgraph.api.cliutil import parse_date as _parse_date
 from castgraph.api.cliutil import plain as _plain
 from castgraph.api.datadir import writer_lock
+from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.errors import InputError
 from castgraph.core.models import Episode
 from castgraph.core.settings import CaptionsMode, Settings
@@ -168,6 +169,41 @@ def episodes_show(episode_id: str, as_json: JsonFlag = False) -> None:
     )
     for s in segments:
         typer.echo(_clean(f"[{clock(s.start)}] {s.speaker or 'UNKNOWN'}: {s.text}"))
+
+
+@speakers_app.command("list")
+def speakers_list(episode_id: str, as_json: JsonFlag = False) -> None:
+    """Show an episode's speakers: label, name, confirmed or guessed, confidence and evidence."""
+    settings = _settings()
+    with _errors(), wiring.catalog(settings) as store:
+        episode = store.get(episode_id)
+        speakers = [SpeakerOut.of(sp, episode.url) for sp in store.speakers(episode.id)]
+    if as_json:
+        rows = [sp.model_dump() for sp in speakers]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    out.print(f"[bold]{_plain(episode.title)}[/bold]  ({episode.id})", highlight=False)
+    for sp in speakers:  # one line each, like a transcript: evidence texts are long
+        confidence = f" {sp.confidence:.2f}" if sp.confidence is not None else ""
+        line = f"{sp.label}: {sp.name} ({_speaker_status(sp)}{confidence})"
+        evidence = _evidence_text(sp)
+        typer.echo(_clean(f"{line}  {evidence}" if evidence else line))
+
+
+def _speaker_status(sp: SpeakerOut) -> str:
+    if sp.confirmed:
+        return "confirmed"
+    if sp.guess is None:
+        return "unknown"
+    return "guessed" if sp.name == sp.guess else f"suggestion: {sp.guess}"
+
+
+def _evidence_text(sp: SpeakerOut) -> str:
+    evidence = sp.evidence
+    if evidence is None:
+        return ""
+    when = f"[{clock(evidence.start)}] " if evidence.start is not None else ""
+    return f"{when}{evidence.text}"
 
 
 @speakers_app.command("rename")

@@ -11,6 +11,7 @@ from castgraph.api import wiring
 from castgraph.api.chat_schemas import ChatResponse, Source
 from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, load_settings
 from castgraph.api.datadir import serving_url
+from castgraph.api.routes.openai_compat import revision_note
 from castgraph.core.errors import GenerationError, InputError, StorageError
 from castgraph.core.settings import Settings
 from castgraph.core.timefmt import clock
@@ -57,6 +58,8 @@ def _ask_streaming(settings: Settings, question: str, filters: SearchFilters) ->
                 typer.echo(clean(event.text), nl=False)
             elif event.kind == "error":
                 raise GenerationError(event.text)
+            elif event.kind == "revised":
+                err.print(revision_note(event.info.get("dropped", [])).strip(), markup=False)
             elif event.kind == "sources":
                 typer.echo("")
                 _print_sources([Source.of(b) for b in event.sources])

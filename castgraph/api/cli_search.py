@@ -97,7 +97,8 @@ def reindex(
     with errors(), writer_lock(settings.data_dir, "castgraph reindex"):
         services = wiring.open_services(settings)
         try:
-            done, dropped = wiring.reindex(services, episode or None)
+            ingest = wiring.pipeline(settings, services, None)
+            done, dropped = wiring.reindex(services, episode or None, ingest.reanalyse)
         finally:
             services.close()
     err.print(f"{done} episodes reindexed, {dropped} stale episodes removed from the indexes")

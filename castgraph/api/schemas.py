@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.models import Episode
 from castgraph.retrieval.search import SearchResult
 
@@ -14,6 +15,15 @@ class Signals(BaseModel):
     vector: int | None = None
     keyword: int | None = None
     graph: int | None = None
+
+
+class SentenceOut(BaseModel):
+    """One sentence of a moment: its own time span and speaker."""
+
+    start: float
+    end: float
+    speaker: str | None
+    text: str
 
 
 class SearchHit(BaseModel):
@@ -30,6 +40,9 @@ class SearchHit(BaseModel):
     text: str
     score: float
     signals: Signals
+    sentences: list[SentenceOut] = Field(
+        default=[], description="The chunk's sentences, each with its own times and speaker."
+    )
 
     @classmethod
     def of(cls, result: SearchResult) -> SearchHit:
@@ -46,6 +59,10 @@ class SearchHit(BaseModel):
             text=chunk.text,
             score=round(result.score, 6),
             signals=Signals(**result.signals),
+            sentences=[
+                SentenceOut(start=x.start, end=x.end, speaker=x.speaker, text=x.text)
+                for x in chunk.sentences
+            ],
         )
 
 
@@ -88,8 +105,18 @@ class SegmentOut(BaseModel):
     link: str
 
 
+class SentenceLink(SentenceOut):
+    link: str
+
+
 class EpisodeDetail(EpisodeOut):
     segments: list[SegmentOut]
+    sentences: list[SentenceLink] = Field(
+        default=[], description="Every sentence with its own times, speaker and link."
+    )
+    speaker_details: list[SpeakerOut] = Field(
+        default=[], description="Every speaker: label, name, confirmed or guessed, evidence."
+    )
 
 
 class ErrorOut(BaseModel):

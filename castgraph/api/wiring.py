@@ -8,7 +8,7 @@ from functools import partial
 
 from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
-from castgraph.core.models import EpisodeState, MediaItem, Transcript
+from castgraph.core.models import PIPELINE_VERSION, Episode, EpisodeState, MediaItem, Transcript
 from castgraph.core.ports import Extractor, Indexer, Source
 from castgraph.core.settings import Settings
 from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript
@@ -127,9 +127,15 @@ def open_services(settings: Settings, *, read_only: bool = False) -> Services:
         raise
 
 
-def reindex(services: Services, episode_ids: Sequence[str] | None = None) -> tuple[int, int]:
+def reindex(
+    services: Services,
+    episode_ids: Sequence[str] | None = None,
+    reanalyse: Callable[[Episode, Transcript], None] | None = None,
+) -> tuple[int, int]:
     """Rewrite episodes from the catalog into the indexes; drop index entries of gone episodes.
 
+    With ``reanalyse``, episodes analysed by an older pipeline version are re-chunked and
+    re-extracted from their stored transcript first (no speech recognition).
     Returns (episodes reindexed, stale episodes removed).
     """
     assert services.indexer is not None
@@ -139,6 +145,13 @@ def reindex(services: Services, episode_ids: Sequence[str] | None = None) -> tup
     for episode in store.list_episodes():
         if ids is not None and episode.id not in ids:
             continue
+        if reanalyse is not None and episode.pipeline_version != PIPELINE_VERSION:
+            transcript = store.transcript(episode.id)
+            if transcript is not None:
+                reanalyse(episode, transcript)
+                store.set_state(episode.id, EpisodeState.INDEXED)
+                done += 1
+                continue
         document = store.document(episode.id)
         if document is None:
             continue

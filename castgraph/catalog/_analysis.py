@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from castgraph.catalog.schema import ChunkRow, EpisodeRow, ExtractionRow
-from castgraph.core.models import Chunk, Entity, Relation
+from castgraph.core.models import Chunk, Entity, Relation, Sentence
 
 
 def chunk_rows(chunks: Sequence[Chunk]) -> list[ChunkRow]:
@@ -18,6 +19,7 @@ def chunk_rows(chunks: Sequence[Chunk]) -> list[ChunkRow]:
             text=c.text,
             speakers=list(c.speakers),
             language=c.language,
+            sentences=[[s.start, s.end, s.speaker, s.text] for s in c.sentences],
         )
         for c in chunks
     ]
@@ -38,8 +40,21 @@ def chunks_of(row: EpisodeRow, names: dict[str, str]) -> tuple[Chunk, ...]:
             title=row.title,
             url=row.url,
             published=row.published,
+            sentences=_sentences(c.sentences, names),
         )
         for c in row.chunks
+    )
+
+
+def _sentences(raw: list[list[Any]] | None, names: dict[str, str]) -> tuple[Sentence, ...]:
+    return tuple(
+        Sentence(
+            text=str(t),
+            start=float(a),
+            end=float(b),
+            speaker=names.get(str(sp), str(sp)) if sp else None,
+        )
+        for a, b, sp, t in raw or []
     )
 
 

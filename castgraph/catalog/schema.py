@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -78,6 +78,12 @@ class SpeakerRow(Base):
         ForeignKey("voices.id", ondelete="SET NULL"), nullable=True
     )
     embedding: Mapped[list[float] | None] = mapped_column(JSON, nullable=True)
+    # ``name`` is confirmed (a rename, or a renamed voice) and always wins; the guess (from the
+    # transcript, or a guessed voice) names the speaker only when confident enough.
+    guess_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    guess_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # {"start": s | null, "end": s | null, "text": the sentence that names the speaker}
+    guess_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     episode: Mapped[EpisodeRow] = relationship(back_populates="speakers")
 
@@ -93,6 +99,9 @@ class VoiceRow(Base):
     # The speaker this exemplar was named from; renaming it again replaces the exemplar.
     episode_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # True: named by a guess from the transcript, not by a person (null in older catalogs:
+    # every voice was a rename then). A guessed voice never names a speaker as confirmed.
+    guessed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 
 
@@ -111,6 +120,8 @@ class ChunkRow(Base):
     text: Mapped[str] = mapped_column(Text)
     speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(16))
+    # [[start, end, speaker label or null, text], ...]; null in catalogs written before v2.
+    sentences: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)
 
     episode: Mapped[EpisodeRow] = relationship(back_populates="chunks")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,15 @@ from castgraph.catalog._analysis import (
     extraction_row,
     relations_of,
 )
-from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, SpeakerRow, VoiceRow
+from castgraph.catalog._migrate import add_missing_columns
+from castgraph.catalog._speakers import (
+    apply_guesses,
+    display_name,
+    names_of,
+    new_speaker,
+    speaker_info,
+)
+from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -34,6 +41,9 @@ from castgraph.core.models import (
     MediaItem,
     Relation,
     Segment,
+    Sentence,
+    SpeakerGuess,
+    SpeakerInfo,
     Transcript,
     Word,
 )
@@ -44,12 +54,6 @@ log = logging.getLogger(__name__)
 def episode_id_for(source_id: str) -> str:
     """A short id that is stable for a source id (same item → same episode on every run)."""
     return hashlib.sha256(source_id.encode()).hexdigest()[:12]
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
 
 
 class SqlCatalog:
@@ -72,6 +76,7 @@ class SqlCatalog:
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(engine)
+            add_missing_columns(engine, Base.metadata)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the catalog at {self._url}: {exc}") from exc
         self._engine = engine
@@ -189,18 +194,32 @@ class SqlCatalog:
             embeddings = diarization.embeddings if diarization else {}
             voices = s.scalars(select(VoiceRow)).all()
             for label in labels:
-                emb = embeddings.get(label)
-                voice = self._match_voice(voices, emb) if emb else None
                 row.speakers.append(
-                    SpeakerRow(
-                        label=label,
-                        name=voice.name if voice else None,
-                        voice_id=voice.id if voice else None,
-                        embedding=list(emb) if emb else None,
-                    )
+                    new_speaker(label, embeddings.get(label), voices, self._threshold)
                 )
             s.flush()
-            return [sp.name or sp.label for sp in row.speakers]
+            return [display_name(sp) for sp in row.speakers]
+
+    def save_speaker_guesses(self, episode_id: str, guesses: Sequence[SpeakerGuess]) -> list[str]:
+        """Store names identified for the episode's speakers; confirmed names are kept as they
+        are, and confident guesses join the voice registry as guessed voices."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            apply_guesses(s, row, guesses)
+            s.flush()
+            return [display_name(sp) for sp in row.speakers]
+
+    def speakers(self, episode_id: str) -> list[SpeakerInfo]:
+        """The episode's speakers: label, display name, confirmed or not, and the best guess."""
+        with self._session() as s:
+            return [speaker_info(sp) for sp in self._row(s, episode_id).speakers]
+
+    def voice_names(self) -> list[str]:
+        """Distinct names of the voice registry, names people gave before guessed ones."""
+        with self._session() as s:
+            voices = s.scalars(select(VoiceRow).order_by(VoiceRow.id.desc())).all()
+            ranked = sorted(voices, key=lambda v: bool(v.guessed))
+            return list(dict.fromkeys(v.name for v in ranked))
 
     def save_analysis(
         self,
@@ -230,7 +249,7 @@ class SqlCatalog:
 
     @staticmethod
     def _document(row: EpisodeRow) -> EpisodeDocument:
-        names = {sp.label: sp.name or sp.label for sp in row.speakers}
+        names = names_of(row)
         return EpisodeDocument(
             episode=_episode(row),
             chunks=chunks_of(row, names),
@@ -238,24 +257,33 @@ class SqlCatalog:
             relations=relations_of(row.extraction),
         )
 
-    def _match_voice(self, voices: Sequence[VoiceRow], emb: Sequence[float]) -> VoiceRow | None:
-        best: tuple[float, VoiceRow | None] = (self._threshold, None)
-        for voice in voices:
-            score = _cosine(voice.embedding, emb)
-            if score >= best[0]:
-                best = (score, voice)
-        if best[1] is not None:
-            log.info(
-                "voice matched", extra={"voice": best[1].name, "similarity": round(best[0], 3)}
-            )
-        return best[1]
-
     def segments(self, episode_id: str) -> list[Segment]:
         """The episode's transcript as speaker segments, with display names as speakers."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            names = {sp.label: sp.name or sp.label for sp in row.speakers}
-            return [_segment(seg, names) for seg in row.segments]
+            return [_segment(seg, names_of(row)) for seg in row.segments]
+
+    def sentences(self, episode_id: str) -> list[Sentence]:
+        """The episode's sentences (from its chunks, each once), with display names as speakers."""
+        document = self.document(episode_id)
+        if document is None:
+            return []
+        unique = {(x.start, x.end, x.text): x for c in document.chunks for x in c.sentences}
+        return sorted(unique.values(), key=lambda x: (x.start, x.end))
+
+    def transcript(self, episode_id: str) -> Transcript | None:
+        """The stored transcript with speaker labels, to re-chunk without speech recognition."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            if not row.segments:
+                return None
+            segments = tuple(_segment(seg, {}) for seg in row.segments)
+            return Transcript(
+                language=row.language or "und",
+                segments=segments,
+                duration=row.duration or max(seg.end for seg in segments),
+                source=row.transcript_source or "asr",
+            )
 
     def rename_speaker(self, episode_id: str, label: str, name: str) -> Episode:
         """Name a speaker of an episode; the voice keeps that name in later episodes."""
@@ -264,11 +292,14 @@ class SqlCatalog:
             raise InputError('the new speaker name is empty: give a name, e.g. "Ana García"')
         with self._session() as s:
             row = self._row(s, episode_id)
-            speaker = next((sp for sp in row.speakers if label in (sp.label, sp.name)), None)
+            speaker = next(
+                (sp for sp in row.speakers if label in (sp.label, sp.name, display_name(sp))), None
+            )
             if speaker is None:
                 known = (
                     ", ".join(
-                        f"{sp.label} ({sp.name})" if sp.name else sp.label for sp in row.speakers
+                        f"{sp.label} ({name})" if name != sp.label else sp.label
+                        for sp, name in ((sp, display_name(sp)) for sp in row.speakers)
                     )
                     or "none"
                 )
@@ -333,7 +364,7 @@ def _episode(row: EpisodeRow) -> Episode:
         duration=row.duration,
         published=row.published,
         language=row.language,
-        speakers=[sp.name or sp.label for sp in row.speakers],
+        speakers=[display_name(sp) for sp in row.speakers],
         error=row.error,
         pipeline_version=row.pipeline_version,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 """Bumped when a change to ingestion makes earlier episodes worth reprocessing."""
 
 
@@ -34,6 +35,8 @@ class MediaItem:
     origin: str = ""
     local_path: str | None = None
     captions: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    """The item's description (and its channel's name), where speakers' names are looked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,40 @@ class Diarization:
         return sorted({t.speaker for t in self.turns})
 
 
+NAME_CONFIDENCE_THRESHOLD = 0.5
+"""A speaker-name guess at least this confident names the speaker; below, it is a suggestion."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerGuess:
+    """A speaker label's name identified from the transcript (or a known voice), with evidence.
+
+    ``start``/``end``/``text`` are the evidence moment: the sentence that names the speaker
+    (None when the guess comes from the voice registry rather than this episode's audio).
+    """
+
+    label: str
+    name: str
+    confidence: float
+    start: float | None = None
+    end: float | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerInfo:
+    """A speaker of an episode as shown to people: its display name and where it comes from.
+
+    ``name`` is the confirmed name (a rename or a renamed voice), else a guess at least
+    ``NAME_CONFIDENCE_THRESHOLD`` confident, else the label; ``guess`` is the best guess, if any.
+    """
+
+    label: str
+    name: str
+    confirmed: bool
+    guess: SpeakerGuess | None = None
+
+
 @dataclass(slots=True)
 class Episode:
     """An episode as the catalog knows it."""
@@ -112,6 +149,19 @@ class Episode:
 
 
 @dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence (or a piece of a long one) of a chunk: who said it and when, from word times.
+
+    A cited moment resolves to sentences, so an answer links the second its claim was said.
+    """
+
+    text: str
+    start: float
+    end: float
+    speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A retrievable, speaker-aware, timestamped span of an episode."""
 
@@ -126,6 +176,8 @@ class Chunk:
     title: str
     url: str
     published: date | None = None
+    sentences: tuple[Sentence, ...] = ()
+    """The chunk's sentences in time order (empty for chunks stored before pipeline v2)."""
 
     @property
     def speaker(self) -> str | None:
@@ -182,9 +234,28 @@ class EpisodeDocument:
     relations: tuple[Relation, ...] = ()
 
 
+CitationKind = Literal["quote", "paraphrase", "block"]
+"""How a cited moment was resolved: a verbatim ``quote`` of its sentences, a ``paraphrase``
+aligned to them, or the whole ``block`` when no sentence could be found to support the claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The enclosing context block of a cited moment, so a reader can widen the view."""
+
+    start: float
+    end: float
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A cited moment: an episode, a speaker and a time, with a link that opens it."""
+    """A cited moment: an episode, a speaker and a time, with a link that opens it.
+
+    As a context block (what a generator reads) it spans merged chunks and carries their
+    ``sentences``; as a cited source it is the sentence(s) a claim rests on, with ``kind`` saying
+    how it was resolved and ``context`` the block it came from.
+    """
 
     episode_id: str
     title: str
@@ -194,6 +265,10 @@ class Citation:
     start: float
     end: float
     text: str
+    sentences: tuple[Sentence, ...] = ()
+    kind: CitationKind = "block"
+    context: Span | None = None
+    published: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

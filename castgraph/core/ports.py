@@ -21,6 +21,7 @@ from castgraph.core.models import (
     EpisodeState,
     MediaItem,
     Relation,
+    SpeakerGuess,
     Transcript,
 )
 
@@ -61,8 +62,13 @@ class Transcriber(Protocol):
         *,
         language: str | None = None,
         progress: ProgressCallback | None = None,
+        hints: Sequence[str] = (),
     ) -> Transcript:
-        """Transcribe a 16 kHz mono WAV file; ``language`` forces the language when given."""
+        """Transcribe a 16 kHz mono WAV file; ``language`` forces the language when given.
+
+        ``hints`` are names likely to be said (from metadata and known voices): a bounded
+        prompt that helps the model spell them.
+        """
         ...
 
 
@@ -95,6 +101,15 @@ class EpisodeStore(Protocol):
         """Store segments and speakers atomically, replacing earlier ones; return speaker names."""
         ...
 
+    def save_speaker_guesses(self, episode_id: str, guesses: Sequence[SpeakerGuess]) -> list[str]:
+        """Store the names identified for the episode's speaker labels (a rename always wins);
+        return the speakers' display names."""
+        ...
+
+    def voice_names(self) -> list[str]:
+        """The names of the voice registry (named voices of earlier episodes)."""
+        ...
+
     def save_analysis(
         self,
         episode_id: str,
@@ -109,6 +124,10 @@ class EpisodeStore(Protocol):
 
     def document(self, episode_id: str) -> EpisodeDocument | None:
         """The stored document of an episode, or None when its analysis was never saved."""
+        ...
+
+    def transcript(self, episode_id: str) -> Transcript | None:
+        """The stored transcript with speaker labels (not names), or None when there is none."""
         ...
 
 

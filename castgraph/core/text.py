@@ -24,3 +24,21 @@ def entity_key(name: str) -> str:
 def strip_control(text: str, replacement: str = "") -> str:
     """``text`` without terminal control characters (transcripts and titles are untrusted)."""
     return _CONTROL.sub(replacement, text)
+
+
+_SOUNDS = str.maketrans("cqzvw", "kksbu")
+
+
+def phonetic(text: str) -> str:
+    """A rough Spanish/English sound key of folded text: ``"gómez"`` and ``"gomes"`` both give
+    ``"gomes"``, ``"quiroga"`` and ``"kiroga"`` both ``"kiroga"`` (ASR spells names by ear).
+
+    A copy of the retrieval linker's key, here so that ingestion can use it without importing
+    ``retrieval``.
+    """
+    t = text.replace("ch", "\x01").replace("ll", "y").replace("h", "")
+    t = re.sub(r"qu(?=[ei])", "k", t)
+    t = re.sub(r"c(?=[ei])", "s", t)
+    t = t.translate(_SOUNDS)
+    t = re.sub(r"(.)\1+", r"\1", t)
+    return t.replace("\x01", "ch")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from castgraph.core.models import Chunk, Episode, Transcript, Word, chunk_id
+from castgraph.core.models import Chunk, Episode, Sentence, Transcript, Word, chunk_id
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _SENTENCE_END = (".", "?", "!", "…")
@@ -168,4 +168,15 @@ def _chunk(episode: Episode, language: str, ordinal: int, units: list[_Unit]) ->
         title=episode.title,
         url=episode.url,
         published=episode.published,
+        sentences=tuple(_sentence(u) for u in units),
+    )
+
+
+def _sentence(unit: _Unit) -> Sentence:
+    """A unit as a sentence: its own times from its words, its own speaker."""
+    return Sentence(
+        text=" ".join(w.text.strip() for w in unit.words),
+        start=round(unit.words[0].start, 3),
+        end=round(max(w.end for w in unit.words), 3),
+        speaker=unit.speaker,
     )

@@ -25,6 +25,7 @@ from castgraph.core.models import (
     Episode,
     EpisodeState,
     MediaItem,
+    SpeakerGuess,
     Transcript,
 )
 from castgraph.core.ports import (
@@ -37,6 +38,7 @@ from castgraph.core.ports import (
 )
 from castgraph.core.settings import CaptionsMode
 from castgraph.ingest.chunking import chunk_transcript
+from castgraph.ingest.speakers import identify_speakers, metadata_names, whisper_hints
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ CaptionLoader = Callable[[MediaItem, str | None], Transcript | None]
 """Returns the human-made captions of an item as a transcript (language hint), or None."""
 
 Chunker = Callable[[Episode, Transcript], list[Chunk]]
+
+SpeakerNamer = Callable[[Transcript, Sequence[str]], list[SpeakerGuess]]
+"""Guesses the names of a transcript's speaker labels, given names spelled right."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,7 @@ class Stages:
     extractor: Extractor | None = None
     extractor_name: str = "offline"
     indexer: Indexer | None = None
+    name_speakers: SpeakerNamer | None = identify_speakers
 
 
 class IngestPipeline:
@@ -180,6 +186,8 @@ class IngestPipeline:
         try:
             if self._resumable(episode, options):
                 self._index(episode.id)
+            elif (transcript := self._stored_transcript(episode, options)) is not None:
+                self.reanalyse(episode, transcript)
             else:
                 self._run_stages(episode, item, source, options, workdir)
         except CastgraphError as exc:
@@ -203,6 +211,7 @@ class IngestPipeline:
         # Flat resolution (channels, feeds) may lack captions, exact dates and durations.
         item = source.details(item)
         self._store.register(item)
+        names = self._known_names([item.title, item.description])
         captions = self._captions(item, options)
         wav: Path | None = None
         if not (captions is not None and options.captions == "only"):
@@ -211,7 +220,7 @@ class IngestPipeline:
             transcript = captions
         else:
             assert wav is not None
-            transcript = self._transcribe(episode, wav, options)
+            transcript = self._transcribe(episode, wav, options, whisper_hints(names))
         diarization = None
         if wav is not None and st.diarizer is not None:
             self._store_state(episode, EpisodeState.DIARIZING)
@@ -220,6 +229,7 @@ class IngestPipeline:
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
         self._store.save_transcript(episode.id, transcript, diarization)
+        self._name_speakers(episode.id, transcript, names)
         self._analyse(self._store.register(item), transcript)
 
     def _analyse(self, episode: Episode, transcript: Transcript) -> None:
@@ -235,6 +245,25 @@ class IngestPipeline:
         )
         if st.indexer is not None:
             st.indexer.index(document)
+
+    def reanalyse(self, episode: Episode, transcript: Transcript) -> None:
+        """Re-chunk, re-extract and re-index an episode from its stored transcript (no ASR)."""
+        log.info("re-analysing from the stored transcript", extra={"episode_id": episode.id})
+        self._store_state(episode, EpisodeState.INDEXING)
+        self._name_speakers(episode.id, transcript, self._known_names([episode.title]))
+        self._analyse(episode, transcript)
+
+    def _stored_transcript(self, episode: Episode, options: IngestOptions) -> Transcript | None:
+        """The stored transcript of an episode processed by an older pipeline version.
+
+        A version bump changes chunking or analysis, never what was heard: re-running speech
+        recognition would cost minutes per episode for the same words.
+        """
+        if options.force or episode.pipeline_version == PIPELINE_VERSION:
+            return None
+        if episode.state not in (EpisodeState.INDEXED, EpisodeState.INDEXING):
+            return None
+        return self._store.transcript(episode.id)
 
     def _resumable(self, episode: Episode, options: IngestOptions) -> bool:
         """Whether only indexing is left: interrupted while indexing, analysis already stored."""
@@ -283,7 +312,21 @@ class IngestPipeline:
             raise MediaError(f"no speech found in {item.title!r}: the audio is silent")
         return wav
 
-    def _transcribe(self, episode: Episode, wav: Path, options: IngestOptions) -> Transcript:
+    def _known_names(self, texts: Sequence[str]) -> list[str]:
+        """Names spelled right: people named in the metadata first, then the voice registry's."""
+        return [*metadata_names(texts), *self._store.voice_names()]
+
+    def _name_speakers(self, episode_id: str, transcript: Transcript, names: list[str]) -> None:
+        namer = self._stages.name_speakers
+        if namer is None:
+            return
+        guesses = namer(transcript, names)
+        shown = self._store.save_speaker_guesses(episode_id, guesses)
+        log.info("speakers named", extra={"episode_id": episode_id, "speakers": shown})
+
+    def _transcribe(
+        self, episode: Episode, wav: Path, options: IngestOptions, hints: Sequence[str] = ()
+    ) -> Transcript:
         self._store_state(episode, EpisodeState.TRANSCRIBING)
         transcriber = self._stages.transcriber
         self._ensure_loaded("transcriber", transcriber.load)
@@ -291,6 +334,7 @@ class IngestPipeline:
             wav,
             language=options.language,
             progress=lambda d, t: self._observer.progress(episode, d, t),
+            hints=hints,
         )
         if not transcript.segments:
             raise MediaError(f"no speech recognised in {episode.title!r}")

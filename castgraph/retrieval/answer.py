@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from castgraph.core.errors import GenerationError, InputError
@@ -13,7 +13,8 @@ from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ChatMessage, Citation, ContextBlock
 from castgraph.core.ports import Generator
 from castgraph.retrieval.base import SearchFilters
-from castgraph.retrieval.generation.citations import cited_blocks
+from castgraph.retrieval.generation.moments import Similarity, resolve_moments
+from castgraph.retrieval.generation.postcheck import check_numbers, support_text
 from castgraph.retrieval.generation.prompt import (
     NOT_FOUND,
     build_messages,
@@ -30,9 +31,11 @@ MAX_HISTORY = 20
 
 @dataclass(frozen=True, slots=True)
 class AnswerEvent:
-    """One step of a streamed answer: a ``token``, the cited ``sources``, ``done`` or ``error``."""
+    """One step of a streamed answer: the consulted ``context`` blocks, a ``token``, the
+    ``revised`` whole text when the post-check dropped unsupported figures (``info["dropped"]``),
+    the cited ``sources`` (moments), ``done`` or ``error``."""
 
-    kind: Literal["token", "sources", "done", "error"]
+    kind: Literal["context", "token", "revised", "sources", "done", "error"]
     text: str = ""
     sources: tuple[ContextBlock, ...] = ()
     info: dict[str, object] = field(default_factory=dict)
@@ -66,6 +69,8 @@ class AnswerService:
         condense_with_llm: bool = False,
         facts: Callable[[str], list[str]] | None = None,
         options: AnswerOptions | None = None,
+        similarity: Similarity | None = None,
+        check_figures: bool = False,
     ) -> None:
         self._search = search
         self._generator = generator
@@ -73,6 +78,8 @@ class AnswerService:
         self._condense_with_llm = condense_with_llm
         self._facts = facts
         self._options = options or AnswerOptions()
+        self._similarity = similarity
+        self._check_figures = check_figures
 
     def prepare(
         self,
@@ -103,6 +110,7 @@ class AnswerService:
         """Stream the answer to a prepared request (``prepare`` raises on bad input first)."""
         text: list[str] = []
         fallback = False
+        yield AnswerEvent("context", sources=request.blocks)
         try:
             for piece in self._pieces(request):
                 if piece is _FALLBACK:
@@ -114,7 +122,13 @@ class AnswerService:
             log.warning("generation failed", extra={"error": str(exc)})
             yield AnswerEvent("error", str(exc), info={"status": 503})
             return
-        sources = tuple(cited_blocks("".join(text), request.blocks))
+        answer = "".join(text)
+        sources = tuple(resolve_moments(answer, request.blocks, self._similarity))
+        if self._check_figures and not fallback and sources:
+            revised = self._revise(answer, sources, request.language)
+            if revised is not None:
+                yield revised
+                sources = tuple(resolve_moments(revised.text, request.blocks, self._similarity))
         yield AnswerEvent("sources", sources=sources)
         yield AnswerEvent("done", info={"fallback": fallback, "query": request.question})
 
@@ -133,6 +147,8 @@ class AnswerService:
                 raise GenerationError(event.text)
             if event.kind == "token":
                 text.append(event.text)
+            elif event.kind == "revised":
+                text = [event.text]
             elif event.kind == "sources":
                 sources = event.sources
             else:
@@ -140,6 +156,18 @@ class AnswerService:
         return Answer(
             "".join(text), sources, str(info.get("query", question)), bool(info.get("fallback"))
         )
+
+    @staticmethod
+    def _revise(answer: str, sources: Sequence[ContextBlock], language: str) -> AnswerEvent | None:
+        """An LLM's claims whose figures no cited moment states are dropped (the extractive
+        answerer only quotes, so it never needs this)."""
+        support = {b.number: support_text(b.citation) for b in sources}
+        cleaned, dropped = check_numbers(answer, support)
+        if not dropped:
+            return None
+        log.warning("unsupported figures dropped", extra={"dropped": dropped})
+        text = cleaned.strip() or NOT_FOUND.get(language, NOT_FOUND["en"])
+        return AnswerEvent("revised", text, info={"dropped": dropped})
 
     def _pieces(self, request: AnswerRequest) -> Iterator[str]:
         if not request.blocks:  # nothing retrieved: no model can answer from it
@@ -214,7 +242,18 @@ def assemble(results: Sequence[SearchResult], options: AnswerOptions) -> list[Co
 
 def _citation(result: SearchResult) -> Citation:
     c = result.chunk
-    return Citation(c.episode_id, c.title, c.url, result.link, c.speaker, c.start, c.end, c.text)
+    return Citation(
+        c.episode_id,
+        c.title,
+        c.url,
+        result.link,
+        c.speaker,
+        c.start,
+        c.end,
+        c.text,
+        sentences=c.sentences,
+        published=c.published,
+    )
 
 
 def _touching(a: Citation, b: Citation, gap: float) -> bool:
@@ -224,10 +263,10 @@ def _touching(a: Citation, b: Citation, gap: float) -> bool:
 def _merge(a: Citation, b: Citation) -> Citation:
     first, second = (a, b) if a.start <= b.start else (b, a)
     text = _join_overlapping(first.text, second.text)
-    end = max(a.end, b.end)
-    return Citation(
-        first.episode_id, first.title, first.url, first.link, first.speaker, first.start, end, text
-    )
+    # Overlapping chunks share whole sentences: keep each once, in time order.
+    unique = {(x.start, x.end, x.text): x for x in (*first.sentences, *second.sentences)}
+    sentences = tuple(sorted(unique.values(), key=lambda x: (x.start, x.end)))
+    return replace(first, end=max(a.end, b.end), text=text, sentences=sentences)
 
 
 def _join_overlapping(left: str, right: str) -> str:

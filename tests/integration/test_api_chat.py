@@ -83,7 +83,10 @@ def test_chat_streams_tokens_sources_done(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/event-stream")
     events = _events(response.text)
     kinds = [k for k, _ in events]
-    assert kinds[-2:] == ["sources", "done"] and set(kinds[:-2]) == {"token"} and len(kinds) > 3
+    assert kinds[0] == "context" and kinds[-2:] == ["sources", "done"]
+    assert set(kinds[1:-2]) == {"token"} and len(kinds) > 4
+    consulted = events[0][1]["blocks"]
+    assert [b["number"] for b in consulted] == list(range(1, len(consulted) + 1))
     answer = "".join(d["text"] for k, d in events if k == "token")
     assert answer.startswith("According to") and "twelve hectares" in answer
     assert events[-2][1]["sources"][0]["link"].startswith("https://www.youtube.com/watch?v=roofs")
@@ -155,7 +158,7 @@ def test_unreachable_llm_gives_503_and_an_error_event_or_falls_back(tmp_path: Pa
         failed = c.post("/api/chat", json={**question, "stream": False})
         assert failed.status_code == 503 and url in failed.json()["detail"]
         events = _events(c.post("/api/chat", json=question).text)
-        assert events[0][0] == "error" and events[0][1]["status"] == 503
+        assert [k for k, _ in events] == ["context", "error"] and events[1][1]["status"] == 503
     fallback = _settings(
         tmp_path, generator="openai", llm_base_url=url, llm_model="m", llm_fallback="extractive"
     )

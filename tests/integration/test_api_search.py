@@ -143,3 +143,24 @@ def test_delete_needs_the_key_and_removes_everywhere(
     assert ids["pan"] not in {r["episode_id"] for r in body["results"]}
     assert ids["pan"] not in services.indexed_ids()
     assert client.delete(url, headers={"X-API-Key": "s3cret"}).status_code == 404
+
+
+def test_episode_detail_names_speakers_with_their_evidence(
+    loaded: tuple[TestClient, dict[str, str]], services: Services
+) -> None:
+    from castgraph.core.models import SpeakerGuess
+
+    client, ids = loaded
+    guess = SpeakerGuess("SPEAKER_00", "Ana Gómez", 0.9, 61.0, 63.5, "Soy Ana Gómez.")
+    services.catalog.save_speaker_guesses(ids["roofs"], [guess])
+    detail = client.get(f"/api/episodes/{ids['roofs']}").json()
+    assert "Ana Gómez" in detail["speakers"] and detail["segments"][0]["speaker"] == "Ana Gómez"
+    first = detail["speaker_details"][0]
+    assert first["label"] == "SPEAKER_00" and first["name"] == "Ana Gómez"
+    assert first["confirmed"] is False and first["confidence"] == 0.9
+    evidence = first["evidence"]
+    assert (evidence["start"], evidence["end"], evidence["text"]) == (61.0, 63.5, "Soy Ana Gómez.")
+    assert (
+        evidence["link"].startswith("https://www.youtube.com/watch?v=roofs")
+        and "t=61s" in (evidence["link"])
+    )

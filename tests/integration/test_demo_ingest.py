@@ -70,8 +70,27 @@ def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
         s["text"] for s in _json(env, "episodes", "show", episodes[2]["id"], "--json")
     )
     assert "Rotterdam" in english and "green roof" in english.lower()
+    _speakers_are_named(env, episodes, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
     _search_finds_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
     _ask_cites_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
+
+
+def _speakers_are_named(env: dict[str, str], episodes: list[dict[str, Any]], demo: Path) -> None:
+    """Hosts and guests are named from their introductions, spelled as the feed spells them
+    (whatever Whisper heard), and each name is on the voice that says that person's lines."""
+    channel = build_demo(demo)
+    for info, episode in zip(episodes, channel.episodes, strict=True):
+        people = {t.name for t in episode.turns}
+        assert people <= set(info["speakers"]), (info["title"], info["speakers"])
+        segments = _json(env, "episodes", "show", info["id"], "--json")
+        for person in people:
+            assert person in _speaker_of(segments, episode, person), (info["title"], person)
+        details = _json(env, "speakers", "list", info["id"], "--json")
+        for speaker in details:
+            assert not speaker["confirmed"] and speaker["confidence"] >= 0.5, speaker
+            evidence = speaker["evidence"]
+            assert evidence["text"] and evidence["start"] is not None, speaker
+            assert "#t=" in evidence["link"]
 
 
 def _ask_cites_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:

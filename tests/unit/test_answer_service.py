@@ -7,7 +7,14 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from castgraph.core.errors import GenerationError, InputError
-from castgraph.core.models import AnswerRequest, ChatMessage, Chunk, Citation, ContextBlock
+from castgraph.core.models import (
+    AnswerRequest,
+    ChatMessage,
+    Chunk,
+    Citation,
+    ContextBlock,
+    Sentence,
+)
 from castgraph.retrieval.answer import AnswerOptions, AnswerService, assemble
 from castgraph.retrieval.base import SearchFilters
 from castgraph.retrieval.generation.citations import cited_blocks, cited_numbers, strip_invented
@@ -41,8 +48,8 @@ def test_prompt_numbers_blocks_and_keeps_transcripts_as_data() -> None:
     system, user = build_messages("¿Dónde trabaja Ana?", "es", [_block(1, evil), _block(2)])
     assert "untrusted data" in system.content and "Spanish" in system.content
     assert user.content.count("</excerpt>") == 2  # the transcript cannot close the delimiter
-    assert '<excerpt number="1" episode="T" speaker="Ana" time="00:10">' in user.content
-    assert user.content.rstrip().endswith("Question: ¿Dónde trabaja Ana?")
+    assert '<excerpt number="1" episode="T" published="unknown">\n[00:10] Ana: ' in user.content
+    assert "<question>¿Dónde trabaja Ana?</question>\n</data>" in user.content
 
 
 def test_follow_ups_borrow_the_previous_question() -> None:
@@ -96,9 +103,10 @@ def _service(
 
 def test_stream_gives_tokens_then_only_cited_sources_then_done() -> None:
     events = list(_service(EchoGenerator()).stream("¿Dónde trabaja Ana?"))
-    assert [e.kind for e in events] == ["token", "token", "token", "sources", "done"]
-    assert [b.number for b in events[3].sources] == [1]
-    assert events[3].sources[0].citation.link == "https://x/a.mp3#t=0"
+    assert [e.kind for e in events] == ["context", "token", "token", "token", "sources", "done"]
+    assert [b.number for b in events[0].sources] == [1]  # the consulted blocks
+    assert [b.number for b in events[4].sources] == [1]
+    assert events[4].sources[0].citation.link == "https://x/a.mp3#t=0"
 
 
 def test_nothing_retrieved_says_so_without_calling_the_model() -> None:
@@ -110,7 +118,7 @@ def test_nothing_retrieved_says_so_without_calling_the_model() -> None:
 
 def test_unreachable_llm_is_an_error_event_or_falls_back() -> None:
     events = list(_service(EchoGenerator(fail=True)).stream("¿Dónde?"))
-    assert [e.kind for e in events] == ["error"] and "unreachable" in events[0].text
+    assert [e.kind for e in events] == ["context", "error"] and "unreachable" in events[1].text
     with pytest.raises(GenerationError):
         _service(EchoGenerator(fail=True)).answer("¿Dónde?")
     answer = _service(EchoGenerator(fail=True), fallback=EchoGenerator()).answer("¿Dónde?")
@@ -134,3 +142,58 @@ def test_filters_reach_the_search() -> None:
     )
     AnswerService(search, EchoGenerator()).answer("q", (), SearchFilters(languages=("es",)))
     assert retriever.calls[0][2].languages == ("es",)
+
+
+class ScriptedLLM:
+    """An LLM that states a figure the cited moment does not contain."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def stream(self, request: AnswerRequest) -> Iterator[str]:
+        yield self.answer
+
+
+def _sensors_service(answer: str, *, check: bool) -> AnswerService:
+    chunks = [
+        Chunk(
+            "a",
+            "ep1",
+            0,
+            30.0,
+            40.0,
+            "Lucía pregunta. Colgamos cuarenta sensores en postes de luz.",
+            ("SPEAKER_01",),
+            "es",
+            "Barracas",
+            "https://x/a.mp3",
+            sentences=(
+                Sentence("Lucía pregunta.", 30.0, 31.0, "SPEAKER_00"),
+                Sentence("Colgamos cuarenta sensores en postes de luz.", 36.0, 40.0, "Valeria"),
+            ),
+        )
+    ]
+    search = SearchService(
+        {"vector": FixedRetriever(["a"])}, Lookup(chunks), visible=lambda: {"ep1"}
+    )
+    return AnswerService(search, ScriptedLLM(answer), check_figures=check)
+
+
+def test_llm_claims_with_figures_no_cited_moment_states_are_withdrawn() -> None:
+    answer = "Colgaron cuarenta sensores [1]. Costaron 5000 dólares [1]."
+    events = list(_sensors_service(answer, check=True).stream("¿Cuántos sensores?"))
+    revised = next(e for e in events if e.kind == "revised")
+    assert revised.text == "Colgaron cuarenta sensores [1]."
+    assert revised.info["dropped"] == ["Costaron 5000 dólares [1]."]
+    result = _sensors_service(answer, check=True).answer("¿Cuántos sensores?")
+    assert result.text == "Colgaron cuarenta sensores [1]."
+    (source,) = result.sources
+    assert source.citation.kind == "paraphrase" and source.citation.start == 36.0
+    assert source.citation.speaker == "Valeria" and source.citation.link.endswith("#t=36")
+    unchecked = _sensors_service(answer, check=False).answer("¿Cuántos sensores?")
+    assert unchecked.text == answer  # the check is what removes it
+
+
+def test_an_answer_left_without_supported_claims_says_not_found() -> None:
+    result = _sensors_service("Costaron 5000 dólares [1].", check=True).answer("¿Cuánto?")
+    assert result.text == "No encontré la respuesta en los episodios indexados."

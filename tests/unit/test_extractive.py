@@ -261,7 +261,7 @@ def test_moment_is_estimated_within_the_block() -> None:
 
 def test_speaker_labels_and_missing_speakers() -> None:
     text = "Trabajo en el Observatorio Urbano del Sur, en Barracas."
-    question = "¿Dónde trabaja Valeria Quiroga?"
+    question = "¿Dónde trabaja la invitada?"  # naming nobody: the label cannot contradict it
     generator = ExtractiveGenerator()
     labelled = generator.answer(ask(question, [block(1, text, speaker="SPEAKER_00")]))
     assert labelled.startswith("Según un participante (SPEAKER_00) en «Barracas")

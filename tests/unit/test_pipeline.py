@@ -61,6 +61,7 @@ class FakeTranscriber:
     def __init__(self, crash_on: str | None = None) -> None:
         self.loads = 0
         self.crash_on = crash_on
+        self.hints: list[Sequence[str]] = []
 
     def load(self) -> None:
         self.loads += 1
@@ -71,7 +72,9 @@ class FakeTranscriber:
         *,
         language: str | None = None,
         progress: ProgressCallback | None = None,
+        hints: Sequence[str] = (),
     ) -> Transcript:
+        self.hints.append(hints)
         text = wav_path.read_text()
         if text == self.crash_on:
             raise KeyboardInterrupt  # stands in for a process killed mid-stage
@@ -333,3 +336,50 @@ def test_interrupted_indexing_is_finished_without_redoing_the_transcript(
     report = _pipeline(catalog, tmp_path, idle, indexer).run([("feed", source)], IngestOptions())
     assert [e.state for e in report.indexed] == [EpisodeState.INDEXED]
     assert idle.loads == 0 and len(indexer.documents) == 1
+
+
+class IntroTranscriber(FakeTranscriber):
+    """Two speakers who name each other: the host misheard ("Kiroga")."""
+
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        progress: ProgressCallback | None = None,
+        hints: Sequence[str] = (),
+    ) -> Transcript:
+        self.hints.append(hints)
+        text = "Soy Ana Gómez. Nuestra invitada es Valeria Kiroga. Hola, Ana."
+        # the host's two sentences, a pause, then the guest (the fake diarizer's turns)
+        times = [0.1 * i if i < 8 else 1.6 + 0.1 * i for i in range(len(text.split()))]
+        words = tuple(Word(w, t, t + 0.05) for w, t in zip(text.split(), times, strict=True))
+        return Transcript("es", duration=3.0, segments=(Segment(0.0, 2.9, text, None, words),))
+
+
+def test_speakers_are_named_from_the_transcript_and_the_metadata(
+    catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    item = MediaItem(
+        source_id="t:intro",
+        url="http://x/intro",
+        title="Calor",
+        description="Con la climatóloga Valeria Quiroga.",
+    )
+    transcriber, indexer = IntroTranscriber(), FakeIndexer()
+    report = _pipeline(catalog, tmp_path, transcriber, indexer).run(
+        [("feed", FakeSource([item]))], IngestOptions()
+    )
+    assert report.ok
+    assert transcriber.hints == [["Valeria Quiroga"]]
+    [episode] = catalog.list_episodes()
+    assert episode.speakers == ["Ana Gómez", "Valeria Quiroga"]
+    speakers = catalog.speakers(episode.id)
+    assert [s.guess.text if s.guess else "" for s in speakers] == [
+        "Soy Ana Gómez.",
+        "Nuestra invitada es Valeria Kiroga.",
+    ]
+    [document] = indexer.documents
+    assert {s for c in document.chunks for s in c.speakers} == {"Ana Gómez", "Valeria Quiroga"}
+    # the names joined the voice registry: the next episode's Whisper hears them as hints
+    assert sorted(catalog.voice_names()) == ["Ana Gómez", "Valeria Quiroga"]

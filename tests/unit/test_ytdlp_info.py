@@ -192,3 +192,16 @@ def test_file_stem_is_safe_and_distinct() -> None:
     assert a != b and a.lower() != b.lower()
     weird = ytdlp_info.file_stem("generic:https://host/a b/../c?d=1")
     assert "/" not in weird and " " not in weird and ".." not in weird
+
+
+def test_description_joins_the_item_and_its_channel_where_people_are_named() -> None:
+    entry = {"description": "Con Valeria Quiroga.", "uploader": "La Sobremesa"}
+    feed = {"title": "La Sobremesa", "description": "Conducen Lucía Benítez y Nicolás Paz."}
+    text = ytdlp_info.description(entry, feed)
+    assert text.splitlines() == [
+        "Con Valeria Quiroga.",
+        "La Sobremesa",
+        "Conducen Lucía Benítez y Nicolás Paz.",
+    ]
+    assert ytdlp_info.description({}) == ""
+    assert len(ytdlp_info.description({"description": "x" * 10**6})) == 5000

@@ -31,7 +31,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
 )
 async def chat(body: ChatRequest, request: Request, answers: AnswersDep) -> Any:
-    """Answer ``question`` from the episodes. SSE events: ``token`` ``{"text"}``, ``sources``
+    """Answer ``question`` from the episodes. SSE events: ``context`` ``{"blocks": [...]}`` (the
+    numbered excerpts consulted), ``token`` ``{"text"}``, ``revised`` ``{"text", "dropped"}`` (the
+    whole answer again, without claims whose figures no cited moment states), ``sources``
     ``{"sources": [...]}``, ``done`` ``{"fallback"}``, or ``error`` ``{"message", "status"}``."""
     filters = body.filters.to_filters() if body.filters else None
     prepared = await run_in_threadpool(answers.prepare, body.question, body.turns(), filters)
@@ -52,6 +54,10 @@ def sse(event: AnswerEvent) -> str:
         data: dict[str, Any] = {"text": event.text}
     elif event.kind == "sources":
         data = {"sources": [Source.of(b).model_dump() for b in event.sources]}
+    elif event.kind == "revised":
+        data = {"text": event.text, "dropped": event.info.get("dropped", [])}
+    elif event.kind == "context":
+        data = {"blocks": [Source.of(b).model_dump(exclude={"context"}) for b in event.sources]}
     elif event.kind == "error":
         data = {"message": event.text, "status": event.info.get("status", 503)}
     else:
@@ -69,6 +75,8 @@ def _collect(events: Any) -> ChatResponse:
             raise GenerationError(event.text)
         if event.kind == "token":
             text.append(event.text)
+        elif event.kind == "revised":
+            text = [event.text]
         elif event.kind == "sources":
             sources = [Source.of(b) for b in event.sources]
     return ChatResponse(answer="".join(text), sources=sources)

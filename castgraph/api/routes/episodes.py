@@ -8,7 +8,8 @@ from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.deps import CatalogDep, ServicesDep, WriteAccess
-from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut
+from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut, SentenceLink
+from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.timefmt import moment_link
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
@@ -29,6 +30,8 @@ async def get_episode(episode_id: str, catalog: CatalogDep) -> EpisodeDetail:
     """One episode (id or unique prefix) with its transcript by speaker and time."""
     episode = await run_in_threadpool(catalog.get, episode_id)
     segments = await run_in_threadpool(catalog.segments, episode.id)
+    sentences = await run_in_threadpool(catalog.sentences, episode.id)
+    speakers = await run_in_threadpool(catalog.speakers, episode.id)
     return EpisodeDetail(
         **EpisodeOut.of(episode).model_dump(),
         segments=[
@@ -41,6 +44,17 @@ async def get_episode(episode_id: str, catalog: CatalogDep) -> EpisodeDetail:
             )
             for s in segments
         ],
+        sentences=[
+            SentenceLink(
+                start=x.start,
+                end=x.end,
+                speaker=x.speaker,
+                text=x.text,
+                link=moment_link(episode.url, x.start),
+            )
+            for x in sentences
+        ],
+        speaker_details=[SpeakerOut.of(sp, episode.url) for sp in speakers],
     )
 
 

@@ -71,12 +71,21 @@ def sources_text(sources: tuple[ContextBlock, ...]) -> str:
     """The cited moments as a list of links, appended to the answer."""
     if not sources:
         return ""
+    # Each line is the cited moment (its own second and speaker), not the block's start.
     lines = [
         f"[{b.number}] {b.citation.title} — {b.citation.speaker or '?'} — "
         f"{clock(b.citation.start)} — {b.citation.link}"
         for b in sources
     ]
     return "\n\nSources:\n" + "\n".join(lines)
+
+
+def revision_note(dropped: object) -> str:
+    """Streamed text cannot be taken back: say which claims the post-check withdrew."""
+    claims = [str(c) for c in dropped] if isinstance(dropped, list) else []
+    return (
+        "\n\n(Withdrawn, the cited moments do not state these figures: " + " | ".join(claims) + ")"
+    )
 
 
 def _collect(events: Iterator[AnswerEvent]) -> str:
@@ -86,6 +95,8 @@ def _collect(events: Iterator[AnswerEvent]) -> str:
             raise GenerationError(event.text)
         if event.kind == "token":
             text.append(event.text)
+        elif event.kind == "revised":
+            text = [event.text]
         elif event.kind == "sources":
             text.append(sources_text(event.sources))
     return "".join(text)
@@ -126,6 +137,8 @@ def _chunks(model: str, events: Iterator[AnswerEvent]) -> Iterator[str]:
         for event in events:
             if event.kind == "token":
                 yield chunk({"content": event.text})
+            elif event.kind == "revised":
+                yield chunk({"content": revision_note(event.info.get("dropped", []))})
             elif event.kind == "sources" and event.sources:
                 yield chunk({"content": sources_text(event.sources)})
             elif event.kind == "error":

@@ -168,4 +168,25 @@ class LocalSource:
             published=datetime.fromtimestamp(mtime).date(),
             origin=origin,
             local_path=str(resolved),
+            description=media_tags(resolved),
         )
+
+
+_TAGS = ("title", "artist", "album_artist", "album", "composer", "comment", "description")
+
+
+def media_tags(path: Path) -> str:
+    """The file's descriptive tags (title, artist, comment…), one a line: where the people of a
+    recording are often named; empty when the container has none or cannot be read."""
+    try:
+        import av
+    except ImportError:
+        return ""
+    try:
+        with av.open(str(path)) as container:
+            tags = {str(k).lower(): str(v) for k, v in (container.metadata or {}).items()}
+    except Exception as e:  # PyAV raises many error types for non-media files
+        log.debug("could not read the tags of %s: %s", path, e)
+        return ""
+    values = dict.fromkeys(tags[k].strip() for k in _TAGS if tags.get(k, "").strip())
+    return "\n".join(values)[:5000]

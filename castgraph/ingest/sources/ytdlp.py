@@ -154,6 +154,7 @@ class YtDlpSource:
             duration=full.duration or item.duration,
             published=first.published or second.published,
             captions=full.captions or item.captions,
+            description=ytdlp_info.join_text([item.description, full.description]),
         )
 
     def fetch(
@@ -283,6 +284,7 @@ class YtDlpSource:
             or (ytdlp_info.published_date(parent) if parent and "formats" in info else None),
             origin=origin,
             captions=self._captions(info),
+            description=ytdlp_info.description(info, parent),
         )
 
     def _captions(self, info: dict[str, Any]) -> dict[str, str]:

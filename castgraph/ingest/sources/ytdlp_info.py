@@ -219,3 +219,26 @@ def downloaded_path(info: dict[str, Any] | None) -> Path | None:
         if path:
             return Path(path)
     return Path(info["filepath"]) if info.get("filepath") else None
+
+
+MAX_DESCRIPTION_CHARS = 5000
+_PEOPLE_KEYS = ("channel", "uploader", "creator", "artist")
+
+
+def description(info: dict[str, Any], parent: dict[str, Any] | None = None) -> str:
+    """The item's description, then its channel's (or feed's) name and description: where the
+    people of an episode are usually named. Bounded: descriptions can be long."""
+    parts: list[str] = [str(info.get("description") or "")]
+    parts += [str(info.get(key) or "") for key in _PEOPLE_KEYS]
+    if parent is not None:
+        parts += [str(parent.get(key) or "") for key in ("title", *_PEOPLE_KEYS, "description")]
+    return join_text(parts)
+
+
+def join_text(parts: list[str]) -> str:
+    """Distinct non-empty parts, one a line, at most ``MAX_DESCRIPTION_CHARS`` in all."""
+    kept: list[str] = []
+    for part in (p.strip() for p in parts):
+        if part and not any(part in k for k in kept):
+            kept.append(part)
+    return "\n".join(kept)[:MAX_DESCRIPTION_CHARS]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from castgraph.core.models import Segment, Transcript, Word
 from castgraph.core.ports import ProgressCallback
 from castgraph.ingest.audio import SAMPLE_RATE
 from castgraph.ingest.audio import read_audio as load_audio
-from castgraph.ingest.transcribe._audio import clean_word, is_silent, thread_count
+from castgraph.ingest.transcribe._audio import clean_word, is_silent, prompt_text, thread_count
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,13 @@ class FasterWhisperTranscriber:
         *,
         language: str | None = None,
         progress: ProgressCallback | None = None,
+        hints: Sequence[str] = (),
     ) -> Transcript:
-        """Transcribe ``wav_path``; an empty transcript when it holds no speech."""
+        """Transcribe ``wav_path``; an empty transcript when it holds no speech.
+
+        ``hints`` (names likely said) go in as hotwords: part of every window's prompt, where an
+        initial prompt would only reach the first window.
+        """
         self.load()
         audio = load_audio(wav_path)
         duration = audio.size / SAMPLE_RATE
@@ -95,6 +100,7 @@ class FasterWhisperTranscriber:
                 word_timestamps=True,
                 vad_filter=self.vad,
                 vad_parameters=self.vad_parameters,
+                hotwords=prompt_text(hints),
             )
             segments = _collect(raw_segments, duration, progress)
         except ValueError as e:

@@ -6,7 +6,7 @@ import importlib
 import logging
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,13 @@ from castgraph.core.models import Segment, Transcript, Word
 from castgraph.core.ports import ProgressCallback
 from castgraph.ingest.audio import SAMPLE_RATE
 from castgraph.ingest.audio import read_audio as load_audio
-from castgraph.ingest.transcribe._audio import Audio, clean_word, is_silent, thread_count
+from castgraph.ingest.transcribe._audio import (
+    Audio,
+    clean_word,
+    is_silent,
+    prompt_text,
+    thread_count,
+)
 from castgraph.ingest.vad import speech_regions
 
 logger = logging.getLogger(__name__)
@@ -83,8 +89,12 @@ class OpenAIWhisperTranscriber:
         *,
         language: str | None = None,
         progress: ProgressCallback | None = None,
+        hints: Sequence[str] = (),
     ) -> Transcript:
-        """Transcribe ``wav_path``; an empty transcript when it holds no speech."""
+        """Transcribe ``wav_path``; an empty transcript when it holds no speech.
+
+        ``hints`` (names likely said) become the initial prompt (openai-whisper has no hotwords).
+        """
         self.load()
         audio = load_audio(wav_path)
         duration = audio.size / SAMPLE_RATE
@@ -105,6 +115,7 @@ class OpenAIWhisperTranscriber:
                     word_timestamps=True,
                     fp16=self.device != "cpu",
                     verbose=None,
+                    initial_prompt=prompt_text(hints),
                 )
         except RuntimeError as e:
             raise ModelError(f"openai-whisper failed on {wav_path}: {e}") from e

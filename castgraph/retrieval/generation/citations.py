@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from castgraph.core.models import ContextBlock
 
-_MARKER = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
+MARKER = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
 
 
 def cited_numbers(text: str) -> list[int]:
     """Every number cited in ``text``, in order of first appearance."""
     seen: list[int] = []
-    for match in _MARKER.finditer(text):
+    for match in MARKER.finditer(text):
         for part in re.split(r"[,;]", match.group(1)):
             number = int(part)
             if number not in seen:
@@ -36,4 +36,4 @@ def strip_invented(text: str, blocks: Sequence[ContextBlock]) -> str:
         kept = [str(n) for n in numbers if n in valid]
         return f"[{', '.join(kept)}]" if kept else ""
 
-    return _MARKER.sub(keep, text)
+    return MARKER.sub(keep, text)

@@ -35,6 +35,7 @@ from castgraph.core.errors import CastgraphError, InputError
 from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ContextBlock
 from castgraph.core.timefmt import clock
+from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import (
     Candidate,
@@ -42,22 +43,22 @@ from castgraph.retrieval.generation.relevance import (
     is_question,
     score_candidates,
 )
-from castgraph.retrieval.generation.sentences import cap_quote, clean, split_sentences
-from castgraph.retrieval.keyword.analyzer import analyze, tokenize
+from castgraph.retrieval.generation.sentences import cap_quote, clean
+from castgraph.retrieval.generation.support import (
+    asks_about_change,
+    asks_who_asked,
+    supports,
+)
+from castgraph.retrieval.keyword.analyzer import tokenize
 
 log = logging.getLogger(__name__)
 
-INDIRECT_MIN_SCORE = 0.4
-"""The score a sentence needs to be offered as "the closest" when nothing answers directly."""
 EMBEDDED_BLOCKS = 4
 MAX_EMBEDDED_SENTENCES = 32
-MAX_CANDIDATES = 400
-"""Sentences scored per request at most (a guard against a huge merged block)."""
 _DUPLICATE = 0.8
 """Share of the shorter sentence's words found in a chosen one that makes it a repeat."""
 _PIECE = re.compile(r"\S+\s*")
 _FINAL = (".", "!", "?", "…", '"', "”", "»", ")")
-_LABEL = re.compile(r"^(?:speaker|spk|hablante|locutor)?[ _-]?\d+$|^[A-Z]+_\d+$", re.IGNORECASE)
 
 _TEMPLATES = {
     "es": {
@@ -71,7 +72,11 @@ _TEMPLATES = {
         "other_anon": "También en «{title}» ({time}):",
         "label": "un participante ({label})",
         "untitled": "sin título",
-        "closest": "No encontré una respuesta directa; lo más cercano:",
+        "newest": "Lo más reciente, en «{title}» ({date}, {time}), {who} dice:",
+        "newest_anon": "Lo más reciente, en «{title}» ({date}, {time}):",
+        "older": "Antes, en «{title}» ({date}, {time}), {who} decía:",
+        "older_anon": "Antes, en «{title}» ({date}, {time}):",
+        "undated": "sin fecha",
     },
     "en": {
         "first": "According to {who} in “{title}” ({time}):",
@@ -84,7 +89,11 @@ _TEMPLATES = {
         "other_anon": "Also in “{title}” ({time}):",
         "label": "a speaker ({label})",
         "untitled": "untitled",
-        "closest": "I found no direct answer; the closest:",
+        "newest": "Most recently, in “{title}” ({date}, {time}), {who} says:",
+        "newest_anon": "Most recently, in “{title}” ({date}, {time}):",
+        "older": "Earlier, in “{title}” ({date}, {time}), {who} said:",
+        "older_anon": "Earlier, in “{title}” ({date}, {time}):",
+        "undated": "undated",
     },
 }
 
@@ -140,20 +149,47 @@ class ExtractiveGenerator:
         quotes = self.select(request)
         if not quotes:
             return NOT_FOUND[language]
-        return render(quotes, language)
+        over_time = asks_about_change(request.question) and _episodes(quotes) > 1
+        return render(quotes, language, over_time=over_time)
 
     def select(self, request: AnswerRequest) -> list[Quote]:
-        """The sentences to quote, in answer order (best first, then by episode and time)."""
+        """The sentences to quote, in answer order (best first, then by episode and time).
+
+        Only sentences that state what is asked qualify (``support``); none → abstain. For a
+        question about change over time, one sentence per episode, newest episode first.
+        """
         candidates = _candidates(request)
         if not candidates:
             return []
         question = analyze_question(request.question)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
-        chosen = self._choose(candidates)
+        # A host's question is context for the sentences after it, never an answer (unless
+        # the question is who asked it).
+        who_asked = asks_who_asked(request.question)
+        answers = [
+            c
+            for c in candidates
+            if (who_asked or not is_question(c.text)) and supports(question, c)
+        ]
+        if asks_about_change(request.question):
+            chosen = self._per_episode(answers, request.blocks)
+            return _newest_first([_quote(request.blocks[c.rank], c) for c in chosen])
+        chosen = self._choose(answers)
         quotes = [_quote(request.blocks[c.rank], c) for c in chosen]
         if not quotes:
             return []
         return quotes[:1] + _by_episode_and_time(quotes[1:], quotes[0].block.citation.episode_id)
+
+    def _per_episode(
+        self, answers: Sequence[Candidate], blocks: Sequence[ContextBlock]
+    ) -> list[Candidate]:
+        """The best supported sentence of each episode (at most ``max_sentences`` episodes)."""
+        best: dict[str, Candidate] = {}
+        for candidate in sorted(answers, key=lambda c: (-c.score, c.rank, c.start)):
+            episode = blocks[candidate.rank].citation.episode_id
+            if candidate.score >= self._min_score and episode not in best:
+                best[episode] = candidate
+        return list(best.values())[: self._max_sentences]
 
     def _similarities(self, question: str, candidates: Sequence[Candidate]) -> list[float] | None:
         if self._embedder is None:
@@ -176,21 +212,15 @@ class ExtractiveGenerator:
         middle = statistics.median(found.values()) if found else 0.0
         return [found.get(i, middle) for i in range(len(candidates))]
 
-    def _choose(self, candidates: Sequence[Candidate]) -> list[Candidate]:
-        # A host's question is context for the sentences after it, never an answer.
-        answers = [c for c in candidates if not is_question(c.text)]
+    def _choose(self, answers: Sequence[Candidate]) -> list[Candidate]:
         ordered = sorted(answers, key=lambda c: (-c.score, c.rank, c.start))
         if not ordered or ordered[0].score < self._min_score:
             return []
-        if not ordered[0].direct and ordered[0].score < INDIRECT_MIN_SCORE:
-            return []  # a weak, indirect match is noise: say plainly that nothing answers
-        # Without a direct answer, one closest sentence is enough.
-        limit = self._max_sentences if ordered[0].direct else 1
         floor = max(self._min_score, self._relative_score * ordered[0].score)
         chosen: list[Candidate] = []
         per_block: dict[int, int] = {}
         for candidate in ordered:
-            if candidate.score < floor or len(chosen) >= limit:
+            if candidate.score < floor or len(chosen) >= self._max_sentences:
                 break
             if per_block.get(candidate.rank, 0) >= self._max_per_block:
                 continue
@@ -208,53 +238,7 @@ def answer_language(request: AnswerRequest) -> str:
 
 
 def _candidates(request: AnswerRequest) -> list[Candidate]:
-    """Every sentence of every block, analysed in its block's language."""
-    default = answer_language(request)
-    candidates: list[Candidate] = []
-    for rank, block in enumerate(request.blocks):
-        text = clean(block.citation.text)
-        if not text:
-            continue
-        language = detect_language(text, default=default)
-        speaker = _speaker_name(block.citation.speaker)
-        speaker_terms = frozenset(_both(speaker)) if speaker else frozenset()
-        title = frozenset(analyze(block.citation.title, language))
-        recent: list[frozenset[str]] = []
-        after_question = False
-        for span in split_sentences(text):
-            sentence = text[span.start : span.end]
-            terms = frozenset(analyze(sentence, language))
-            # The block names only its first speaker; after a question another one likely talks.
-            candidate = Candidate(
-                rank=rank,
-                start=span.start,
-                end=span.end,
-                position=span.start / len(text),
-                text=sentence,
-                terms=terms,
-                nearby_terms=frozenset().union(*recent[-2:]),
-                speaker_terms=frozenset() if after_question else speaker_terms,
-                title_terms=title,
-                speaker_known=not after_question,
-            )
-            candidates.append(candidate)
-            after_question = after_question or is_question(sentence)
-            recent.append(terms)
-            if len(candidates) >= MAX_CANDIDATES:
-                return candidates
-    return candidates
-
-
-def _both(text: str) -> list[str]:
-    return analyze(text, "es") + analyze(text, "en")
-
-
-def _speaker_name(speaker: str | None) -> str | None:
-    """A real name, or None for a missing speaker or a diarization label."""
-    if not speaker:
-        return None
-    name = clean(speaker)
-    return name if name and not _LABEL.match(name) else None
+    return build_candidates(request.blocks, answer_language(request))
 
 
 def _repeats(candidate: Candidate, other: Candidate) -> bool:
@@ -267,13 +251,10 @@ def _repeats(candidate: Candidate, other: Candidate) -> bool:
 
 
 def _quote(block: ContextBlock, candidate: Candidate) -> Quote:
-    citation = block.citation
-    seconds = citation.start + candidate.position * max(0.0, citation.end - citation.start)
-    speaker = citation.speaker if candidate.speaker_known else None
     text = cap_quote(candidate.text)
     if not text.endswith(_FINAL):  # a piece of a run-on sentence or of a cut chunk
         text = text.rstrip(" ,;:-—") + "…"
-    return Quote(block, text, seconds, candidate.score, speaker, candidate.direct)
+    return Quote(block, text, candidate.seconds, candidate.score, candidate.speaker, True)
 
 
 def _by_episode_and_time(quotes: list[Quote], first_episode: str) -> list[Quote]:
@@ -284,19 +265,50 @@ def _by_episode_and_time(quotes: list[Quote], first_episode: str) -> list[Quote]
     return sorted(quotes, key=lambda q: (episodes.index(q.block.citation.episode_id), q.seconds))
 
 
-def render(quotes: Sequence[Quote], language: str) -> str:
+def _newest_first(quotes: list[Quote]) -> list[Quote]:
+    """Quotes ordered by their episode's publication date, newest first (undated last)."""
+    return sorted(
+        quotes,
+        key=lambda q: (
+            q.block.citation.published is None,
+            -(q.block.citation.published.toordinal() if q.block.citation.published else 0),
+            q.seconds,
+        ),
+    )
+
+
+def _episodes(quotes: Sequence[Quote]) -> int:
+    return len({q.block.citation.episode_id for q in quotes})
+
+
+def render(quotes: Sequence[Quote], language: str, *, over_time: bool = False) -> str:
     """The answer text: each quote introduced, attributed, timed and cited as ``[n]``.
 
-    When the best quote only shares names with the question, the answer says so first.
+    ``over_time``: the quotes are one per episode, newest first, and the answer says which
+    episode is newer and when each was published.
     """
     templates = _TEMPLATES[language]
-    sentences: list[str] = [] if quotes[0].direct else [templates["closest"]]
+    sentences: list[str] = []
     previous: Quote | None = None
     for quote in quotes:
-        intro = _intro(quote, previous, templates)
+        intro = (
+            _dated_intro(quote, previous is None, templates)
+            if over_time
+            else _intro(quote, previous, templates)
+        )
         sentences.append(f"{intro} “{quote.text}” [{quote.block.number}]")
         previous = quote
     return " ".join(sentences)
+
+
+def _dated_intro(quote: Quote, newest: bool, templates: dict[str, str]) -> str:
+    citation = quote.block.citation
+    who = _who(quote.speaker, templates)
+    key = "newest" if newest else "older"
+    title = cap_quote(clean(citation.title), 120) or templates["untitled"]
+    date = citation.published.isoformat() if citation.published else templates["undated"]
+    template = templates[key if who else f"{key}_anon"]
+    return template.format(who=who, title=title, date=date, time=clock(quote.seconds))
 
 
 def _intro(quote: Quote, previous: Quote | None, templates: dict[str, str]) -> str:
@@ -317,4 +329,4 @@ def _who(speaker: str | None, templates: dict[str, str]) -> str | None:
     if not speaker or not clean(speaker):
         return None
     name = cap_quote(clean(speaker), 80)
-    return name if _speaker_name(name) else templates["label"].format(label=name)
+    return name if speaker_name(name) else templates["label"].format(label=name)

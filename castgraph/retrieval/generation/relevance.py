@@ -136,6 +136,14 @@ class Candidate:
     score: float = 0.0
     direct: bool = False
     """Whether it shares more than names with the question (or its embedding stands out)."""
+    seconds: float = 0.0
+    """When it was said (seconds from the episode start)."""
+    speaker: str | None = None
+    """Who said it, when known."""
+    turn_terms: frozenset[str] = frozenset()
+    """Terms of the speaker's turn around it and of the line that handed the turn over."""
+    cosine: float = 0.0
+    """Its embedding cosine with the question (0 without an embedder)."""
 
 
 def is_question(sentence: str) -> bool:
@@ -229,6 +237,7 @@ def score_candidates(
         # Some sentence always stands out from the median: only a close one answers directly.
         by_meaning = emb >= DIRECT_STANDOUT and cosine >= DIRECT_COSINE
         candidate.direct = by_meaning or _is_direct(question, candidate)
+        candidate.cosine = cosine
         if not candidate.direct:
             score *= NAMES_ONLY_DAMPING
         candidate.score = score + W_PRIOR * (blocks - candidate.rank) / blocks
@@ -310,12 +319,13 @@ def _bonuses(question: Question, candidate: Candidate) -> float:
     numbers = number_values(tokens)
     if question.numbers:
         bonus += W_NUMBER * len(question.numbers & numbers) / len(question.numbers)
-    if _has_kind(question.kind, candidate.text, tokens, numbers):
+    if has_kind(question.kind, candidate.text, tokens, numbers):
         bonus += W_KIND
     return bonus
 
 
-def _has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
+def has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
+    """Whether ``text`` holds the kind of fact asked for (a number, a date, a name)."""
     if kind == "number":
         return bool(numbers)
     if kind == "time":

@@ -9,10 +9,10 @@ import json
 from collections.abc import Sequence
 from datetime import date
 
-from castgraph.core.models import Chunk
+from castgraph.core.models import Chunk, Sentence
 from castgraph.retrieval.base import SearchFilters
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 BATCH = 500  # ids per IN (...) list, far below SQLite's variable limit
 _SEP = "\x1f"  # delimits case-folded speaker names in ``speaker_keys``
 
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     language TEXT NOT NULL,
     title TEXT NOT NULL,
     url TEXT NOT NULL,
-    published TEXT
+    published TEXT,
+    sentences TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS chunks_episode ON chunks (episode_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5 (
@@ -45,11 +46,19 @@ INSERT OR IGNORE INTO totals (one, docs, tokens) VALUES (1, 0, 0);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');
 """
 
-COLUMNS = "id, episode_id, ordinal, start_s, end_s, text, speakers, language, title, url, published"
+COLUMNS = (
+    "id, episode_id, ordinal, start_s, end_s, text, speakers, language, title, url, published,"
+    " sentences"
+)
 INSERT_CHUNK = (
     "INSERT INTO chunks (id, episode_id, ordinal, start_s, end_s, text, speakers, speaker_keys,"
-    " language, title, url, published) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid"
+    " language, title, url, published, sentences)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid"
 )
+UPGRADES = {
+    # schema 1 → 2: chunks keep their sentences (older rows get none until reindexed).
+    "1": ("ALTER TABLE chunks ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'",),
+}
 ADVICE = (
     "check that the data directory exists, is writable and has free space; if the file is "
     "corrupt, delete it and run `castgraph reindex` to rebuild it from the catalog"
@@ -77,12 +86,17 @@ def row_of(chunk: Chunk) -> Row:
         chunk.title,
         chunk.url,
         chunk.published.isoformat() if chunk.published else None,
+        json.dumps(
+            [[x.start, x.end, x.speaker, x.text] for x in chunk.sentences], ensure_ascii=False
+        ),
     )
 
 
 def chunk_of(row: Row) -> Chunk:
     """The chunk of a row selected with ``COLUMNS``."""
-    cid, episode_id, ordinal, start, end, text, speakers, language, title, url, published = row
+    cid, episode_id, ordinal, start, end, text, speakers, language, title, url, published, sents = (
+        row
+    )
     return Chunk(
         id=str(cid),
         episode_id=str(episode_id),
@@ -95,6 +109,10 @@ def chunk_of(row: Row) -> Chunk:
         title=str(title),
         url=str(url),
         published=date.fromisoformat(str(published)) if published else None,
+        sentences=tuple(
+            Sentence(str(t), float(a), float(b), str(sp) if sp else None)
+            for a, b, sp, t in json.loads(str(sents or "[]"))
+        ),
     )
 
 

@@ -34,6 +34,7 @@ from castgraph.retrieval.keyword.schema import (
     INSERT_CHUNK,
     SCHEMA,
     SCHEMA_VERSION,
+    UPGRADES,
     Row,
     chunk_of,
     filter_sql,
@@ -323,6 +324,12 @@ class KeywordIndex:
 
     def _check_schema(self) -> None:
         stored = self._fetch("open", "SELECT value FROM meta WHERE key = 'schema'")
+        if stored[0][0] in UPGRADES:
+            with self._write("upgrade the keyword index") as conn:
+                for statement in UPGRADES[stored[0][0]]:
+                    conn.execute(statement)
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+            stored = [(SCHEMA_VERSION,)]
         if stored[0][0] != SCHEMA_VERSION:
             raise StorageError(
                 f"keyword index {self.path} has schema {stored[0][0]}, this castgraph expects "
