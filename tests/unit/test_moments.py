@@ -161,3 +161,65 @@ def test_change_over_time_cites_each_episode_newest_first() -> None:
     assert "Antes, en «Barracas, una isla de calor» (2024-03-05, 01:10)" in text
     sources = resolve_moments(text, (old, new))
     assert [(s.number, s.citation.start) for s in sources] == [(2, 300.0), (1, 70.0)]
+
+
+def _one(text: str, speaker: str = "Valeria Quiroga", title: str = TITLE) -> ContextBlock:
+    return _block(1, (Sentence(text, 10.0, 14.0, speaker),), title=title)
+
+
+def test_a_number_must_count_the_thing_asked_about() -> None:
+    generator = ExtractiveGenerator()
+    blocks = _one("Con los vecinos plantamos tipas en cuatro cuadras de Barracas.")
+    # The sentence names tipas, but its number counts blocks, not trees.
+    trees = generator.answer(_ask("¿Cuántas tipas plantaron los vecinos en Barracas?", blocks))
+    assert trees == NOT_FOUND["es"]
+    streets = generator.answer(_ask("¿En cuántas cuadras plantaron tipas en Barracas?", blocks))
+    assert "cuatro cuadras" in streets
+
+
+def test_a_year_is_not_a_count() -> None:
+    blocks = _one("Trabajo en el Observatorio Urbano del Sur desde dos mil diecinueve.")
+    staff = ExtractiveGenerator().answer(
+        _ask("¿Cuántas personas trabajan en el Observatorio Urbano del Sur?", blocks)
+    )
+    assert staff == NOT_FOUND["es"]
+    since = ExtractiveGenerator().answer(
+        _ask("¿Desde qué año trabaja en el Observatorio Urbano del Sur?", blocks)
+    )
+    assert "dos mil diecinueve" in since
+
+
+def test_misheard_names_and_multiword_entities_still_count_as_the_focus() -> None:
+    # ASR: "Valeria" heard as "Maleria"; "San Telmo" as "Santelmo".
+    heard = _one("El equipo de Maleria plantó árboles en once cuadras.", speaker="Hannah")
+    text = ExtractiveGenerator().answer(
+        _ask("¿En cuántas cuadras plantó árboles el equipo de Valeria?", heard)
+    )
+    assert "once cuadras" in text
+    market = _one("Los sábados vendo el pan en el Mercado de Santelmo.", speaker="Tomás")
+    who = ExtractiveGenerator().answer(_ask("¿Quién vende pan en el Mercado de San Telmo?", market))
+    assert who.startswith("Según Tomás")
+
+
+def test_a_request_to_tell_is_a_question_not_an_answer() -> None:
+    blocks = _block(
+        1,
+        (
+            Sentence("Hola a todos, Valeria, contanos donde trabajas.", 1.0, 4.0, "Nicolás Paz"),
+            Sentence("Trabajo en el observatorio urbano del sur.", 5.0, 8.0, "Valeria Quiroga"),
+        ),
+    )
+    text = ExtractiveGenerator().answer(_ask("¿Dónde trabaja Valeria Quiroga?", blocks))
+    assert text.startswith("Según Valeria Quiroga") and "contanos" not in text
+
+
+def test_who_can_be_answered_by_a_common_noun() -> None:
+    blocks = _one(
+        "He began a complaint against the wizard who had vanished behind the curtain.",
+        speaker="SPEAKER_00",
+        title="61-70968-0000",
+    )
+    text = ExtractiveGenerator().answer(
+        _ask("Who vanished behind the curtain?", blocks, language="en")
+    )
+    assert "wizard" in text

@@ -73,6 +73,7 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
                     seconds=piece.seconds,
                     speaker=piece.speaker if piece.known else None,
                     turn_terms=_turn_terms(pieces, terms, i),
+                    foreign=language != default_language,
                 )
             )
             offset += len(piece.text) + 1

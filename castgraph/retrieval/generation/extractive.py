@@ -47,6 +47,7 @@ from castgraph.retrieval.generation.sentences import cap_quote, clean
 from castgraph.retrieval.generation.support import (
     asks_about_change,
     asks_who_asked,
+    counted_thing,
     supports,
 )
 from castgraph.retrieval.keyword.analyzer import tokenize
@@ -166,10 +167,11 @@ class ExtractiveGenerator:
         # A host's question is context for the sentences after it, never an answer (unless
         # the question is who asked it).
         who_asked = asks_who_asked(request.question)
+        counted = counted_thing(request.question)
         answers = [
             c
             for c in candidates
-            if (who_asked or not is_question(c.text)) and supports(question, c)
+            if (who_asked or not is_question(c.text)) and supports(question, c, counted)
         ]
         if asks_about_change(request.question):
             chosen = self._per_episode(answers, request.blocks)

@@ -58,6 +58,9 @@ DIRECT_COSINE = 0.25
 """The cosine below which no standout counts as a direct answer (unrelated pairs score ~0.05
 with the packaged multilingual encoder, a question and its answer across languages ~0.35)."""
 DIRECT_STANDOUT = 0.5
+FOREIGN_STANDOUT = 0.35
+"""The standout that suffices for a sentence in another language than the question: there
+words cannot overlap, so meaning is all the evidence there is."""
 """An embedding standout that makes a sentence a direct answer even without shared words."""
 
 _UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince"
@@ -96,8 +99,14 @@ _QUESTION_WORDS = _words(
 )
 _HOW_MUCH = {("how", w) for w in ("many", "much", "long", "old", "far")}
 _ASKING = re.compile(r"\?[\"'”»)]*$|¿")
-_INDIRECT = re.compile(r"\b(?:dónde|cuándo|cuánt[oa]s?|quién(?:es)?|cuál(?:es)?)\b", re.IGNORECASE)
-"""Accented wh-words mark indirect questions too: "contanos dónde trabajás"."""
+_INDIRECT = re.compile(
+    r"\b(?:dónde|cuándo|cuánt[oa]s?|quién(?:es)?|cuál(?:es)?|"
+    r"contanos|contame|cuéntanos|cuéntame|decinos|decime|dinos|dime|explicanos|explicame|"
+    r"explícanos|explícame|tell\s+us|tell\s+me)\b",
+    re.IGNORECASE,
+)
+"""Accented wh-words and requests mark indirect questions too: "contanos dónde trabajás",
+"Valeria, contanos…" (ASR often drops the accent and the question mark)."""
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -144,6 +153,8 @@ class Candidate:
     """Terms of the speaker's turn around it and of the line that handed the turn over."""
     cosine: float = 0.0
     """Its embedding cosine with the question (0 without an embedder)."""
+    foreign: bool = False
+    """Whether it is in another language than the question."""
 
 
 def is_question(sentence: str) -> bool:
@@ -231,28 +242,43 @@ def score_candidates(
     standout = _standout(similarities) if similarities else [0.0] * len(candidates)
     cosines = similarities or [0.0] * len(candidates)
     blocks = max((c.rank for c in candidates), default=0) + 1
+    title_topic = _only_title_words(merged, candidates)
     for candidate, emb, cosine in zip(candidates, standout, cosines, strict=True):
         score = _coverage(merged, candidate, weights, total)
         score += _bonuses(merged, candidate) + W_EMBED * emb
         # Some sentence always stands out from the median: only a close one answers directly.
-        by_meaning = emb >= DIRECT_STANDOUT and cosine >= DIRECT_COSINE
-        candidate.direct = by_meaning or _is_direct(question, candidate)
+        needed = FOREIGN_STANDOUT if candidate.foreign else DIRECT_STANDOUT
+        by_meaning = emb >= needed and cosine >= DIRECT_COSINE
+        candidate.direct = by_meaning or _is_direct(question, candidate, title_topic)
         candidate.cosine = cosine
         if not candidate.direct:
             score *= NAMES_ONLY_DAMPING
         candidate.score = score + W_PRIOR * (blocks - candidate.rank) / blocks
 
 
-def _is_direct(question: Question, candidate: Candidate) -> bool:
+def _is_direct(question: Question, candidate: Candidate, title_topic: bool) -> bool:
     """Whether the sentence (or the two before it) holds a word of the question that is neither
-    a name nor a word of the episode title ("…en el episodio sobre masa madre")."""
+    a name nor a word of the episode title ("…en el episodio sobre masa madre"). When the
+    question's other words are found nowhere ("What are green roofs mainly for?" in "Green
+    roofs or shady streets?"), a title word in the sentence itself counts."""
     if len(question.names) == len(question.groups):  # "¿Quién es Valeria Quiroga?"
         return True
     seen = candidate.terms | candidate.nearby_terms
     return any(
-        group & seen and not group & candidate.title_terms
+        (group & seen and not group & candidate.title_terms)
+        or (title_topic and group & candidate.terms)
         for i, group in enumerate(question.groups)
         if i not in question.names
+    )
+
+
+def _only_title_words(question: Question, candidates: Sequence[Candidate]) -> bool:
+    """Whether no non-name word of the question is found outside the episode titles."""
+    return not any(
+        (group - c.title_terms) & c.terms  # phrases merge words: look past the title's ones
+        for i, group in enumerate(question.groups)
+        if i not in question.names
+        for c in candidates
     )
 
 

@@ -6,13 +6,16 @@ near miss, not an answer. A sentence supports an answer only when, together in t
 its speaker's turn:
 
 - the question's **focus entities** (its names: people, places, organisations) are attested — in
-  the sentence, the speaker's turn, the speaker's own name, the question put to them just
-  before, or the episode title (an episode about Barracas is about Barracas throughout);
-- the **kind of fact** asked for is in the quoted sentence itself: a number for "how many", a
-  number or month for "when"/"what year", a name for "who"/"where" (for "who said…", the named
-  speaker of the sentence is that name);
+  the sentence, the speaker's turn, the line that handed them the turn (a question, an
+  introduction), the speaker's own name, or the episode title (an episode about Barracas is
+  about Barracas throughout). ASR spells names by ear, so a close spelling counts;
+- the **kind of fact** asked for is in the quoted sentence itself: a number for "how many" (a
+  year is not a count), a number or month for "when"/"what year", a name for "who" (for "who
+  said…", the named speaker of the sentence is that name), a name or a place phrase for
+  "where"; and when the question names what it counts ("how many *tipas*") and the sentence
+  mentions it, a number must count it ("tipas en cuatro cuadras" counts blocks, not trees);
 - and the sentence says something about what is asked beyond the names (``direct``), unless
-  the names and the asked kind of fact stand in the sentence itself ("Our guest is Hannah,
+  the names and a fact of the asked kind stand in the sentence itself ("Our guest is Hannah,
   from the Delta Lab" answers "where does Hannah work?").
 
 Everything else makes the answerer abstain, in the question's language.
@@ -21,16 +24,28 @@ Everything else makes the answerer abstain, in the question's language.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from castgraph.retrieval.generation.candidates import speaker_name
+from rapidfuzz import fuzz
+
+from castgraph.retrieval.generation.candidates import both_languages, speaker_name
 from castgraph.retrieval.generation.relevance import (
     Candidate,
     Question,
     has_kind,
     number_values,
 )
-from castgraph.retrieval.keyword.analyzer import tokenize
+from castgraph.retrieval.keyword.analyzer import (
+    ENGLISH_STOPWORDS,
+    SPANISH_STOPWORDS,
+    tokenize,
+)
 
+NAME_SIMILARITY = 80
+"""rapidfuzz ratio at which a heard word is the question's name ("maleria" for "valeria")."""
+MIN_FUZZY_LENGTH = 5
+COUNT_WINDOW = 3
+"""How many words after a number may stand before the thing it counts ("40 sensores")."""
 _WHO_ASKED = re.compile(r"\b(?:qui[eé]n(?:es)?\s+pregunt|who\s+(?:asked|asks))", re.IGNORECASE)
 _CHANGE = re.compile(
     r"\b(?:ahora|actualmente|hoy|todav[ií]a|sigue|siguen|cambi\w*|[uú]ltim\w*|nuev\w*|"
@@ -38,6 +53,11 @@ _CHANGE = re.compile(
     r"recent\w*|updat\w*|anymore|before|after|over\s+time|episodes|episodios)\b",
     re.IGNORECASE,
 )
+_COUNT_WORDS = frozenset(["cuantos", "cuantas", "many"])
+_PLACE_WORDS = frozenset(
+    ["en", "desde", "cerca", "barrio", "ciudad", "in", "at", "from", "near", "city", "town"]
+)
+_STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
 def asks_who_asked(question: str) -> bool:
@@ -50,15 +70,33 @@ def asks_about_change(question: str) -> bool:
     return _CHANGE.search(question) is not None
 
 
-def supports(question: Question, candidate: Candidate) -> bool:
+def counted_thing(question: str) -> frozenset[str]:
+    """The stems of what a "how many …?" question counts ("¿cuántos *sensores*…?"), or none."""
+    tokens = tokenize(question)
+    for i, token in enumerate(tokens[:-1]):
+        if token in _COUNT_WORDS:
+            # "how many tipa trees": the words before the verb name the thing counted.
+            following = [t for t in tokens[i + 1 : i + 3] if t not in _STOP]
+            return frozenset(w for t in following for w in both_languages(t))
+    return frozenset()
+
+
+def supports(
+    question: Question, candidate: Candidate, counted: frozenset[str] = frozenset()
+) -> bool:
     """Whether ``candidate`` states what ``question`` asks (see the module docstring)."""
-    if not kind_attested(question.kind, candidate):
+    if not _counts(counted, candidate):
         return False
-    if candidate.direct and focus_attested(question, candidate):
-        return True
-    # "Where does Hannah work?" — "Our guest is Hannah, from the Delta Lab.": the entity and a
-    # fact of the asked kind in one sentence answer it even without the question's verb.
-    return bool(question.kind) and focus_attested(question, candidate, sentence_only=True)
+    # "Who…?" may be answered by a common noun ("the wizard who had vanished"): the kind check
+    # for people only guards the weaker, names-only path below.
+    kind = question.kind != "person" or candidate.direct
+    if kind and candidate.direct and focus_attested(question, candidate):
+        return question.kind == "person" or kind_attested(question.kind, candidate)
+    return (
+        question.kind in ("person", "place")
+        and kind_attested(question.kind, candidate)
+        and focus_attested(question, candidate, sentence_only=True)
+    )
 
 
 def focus_attested(
@@ -66,19 +104,32 @@ def focus_attested(
 ) -> bool:
     """At least half of the question's names (and one) are attested near the sentence (or, with
     ``sentence_only``, in it)."""
-    names = [question.groups[i] for i in question.names]
-    if not names:
+    entities = _entities(question)
+    if not entities:
         return not sentence_only
-    evidence = (
-        candidate.terms
-        if sentence_only
-        else candidate.terms
-        | candidate.turn_terms
-        | candidate.speaker_terms
-        | candidate.title_terms
-    )
-    found = sum(1 for group in names if group & evidence)
-    return found >= 1 and 2 * found >= len(names)
+    evidence = candidate.terms
+    if not sentence_only:
+        evidence = evidence | candidate.turn_terms | candidate.speaker_terms
+        evidence = evidence | candidate.title_terms
+    found = 0
+    for entity in entities:
+        seen = sum(1 for group in entity if _attested(group, evidence))
+        found += seen >= max(1, len(entity) // 2)  # "Mercado de San Telmo" → "mercado … elmo"
+    return found >= 1 and 2 * found >= len(entities)
+
+
+def _entities(question: Question) -> list[list[frozenset[str]]]:
+    """The question's names grouped into entities: runs of neighbouring name words
+    ("Valeria Quiroga", "Mercado de San Telmo" are one entity each)."""
+    entities: list[list[frozenset[str]]] = []
+    previous = -2
+    for i in sorted(question.names):
+        if i == previous + 1 and entities:
+            entities[-1].append(question.groups[i])
+        else:
+            entities.append([question.groups[i]])
+        previous = i
+    return entities
 
 
 def kind_attested(kind: str, candidate: Candidate) -> bool:
@@ -88,4 +139,51 @@ def kind_attested(kind: str, candidate: Candidate) -> bool:
     if kind == "person" and speaker_name(candidate.speaker):
         return True  # "who said…?": the named speaker is the answer
     tokens = tokenize(candidate.text)
+    if kind == "number":
+        return bool(number_values(_without_years(tokens)))
+    if kind == "place" and _PLACE_WORDS.intersection(tokens):
+        return True  # ASR writes "en el observatorio urbano" in lower case
     return has_kind(kind, candidate.text, tokens, number_values(tokens))
+
+
+def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
+    if group & evidence:
+        return True
+    long = [g for g in group if len(g) >= MIN_FUZZY_LENGTH]
+    return any(
+        fuzz.ratio(g, e) >= NAME_SIMILARITY
+        for g in long
+        for e in evidence
+        if len(e) >= MIN_FUZZY_LENGTH and abs(len(e) - len(g)) <= 2
+    )
+
+
+def _without_years(tokens: Sequence[str]) -> list[str]:
+    """Tokens without years ("2019", "dos mil diecinueve"): a year does not answer a count."""
+    kept: list[str] = []
+    skip = 0
+    for i, token in enumerate(tokens):
+        if skip:
+            skip -= 1
+            continue
+        if token.isdigit() and len(token) == 4 and 1800 <= int(token) <= 2100:
+            continue
+        if token in ("dos", "two") and i + 1 < len(tokens) and tokens[i + 1] in ("mil", "thousand"):
+            skip = 2  # "dos mil diecinueve": the year's words
+            continue
+        kept.append(token)
+    return kept
+
+
+def _counts(counted: frozenset[str], candidate: Candidate) -> bool:
+    """When the sentence names the counted thing, one of its numbers counts it."""
+    if not counted or not counted & candidate.terms:
+        return True
+    tokens = tokenize(candidate.text)
+    for i, token in enumerate(tokens):
+        if not number_values([token]):
+            continue
+        following = tokens[i + 1 : i + 1 + COUNT_WINDOW]
+        if any(counted.intersection(both_languages(t)) for t in following):
+            return True
+    return False
