@@ -33,8 +33,8 @@ def phonetic(text: str) -> str:
     """A rough Spanish/English sound key of folded text: ``"gómez"`` and ``"gomes"`` both give
     ``"gomes"``, ``"quiroga"`` and ``"kiroga"`` both ``"kiroga"`` (ASR spells names by ear).
 
-    A copy of the retrieval linker's key, here so that ingestion can use it without importing
-    ``retrieval``.
+    Shared by the graph's entity linker and speaker naming (ingestion never imports
+    ``retrieval``).
     """
     t = text.replace("ch", "\x01").replace("ll", "y").replace("h", "")
     t = re.sub(r"qu(?=[ei])", "k", t)

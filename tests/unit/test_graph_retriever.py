@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 
 from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
+from castgraph.core.text import phonetic
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.graph import make_graph_store
-from castgraph.retrieval.graph.linking import phonetic
 from castgraph.retrieval.graph.memory import MemoryGraphStore
 from castgraph.retrieval.graph.retriever import GraphRetriever
 

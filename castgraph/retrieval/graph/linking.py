@@ -8,7 +8,6 @@ with an embedder, embedding similarity between the remaining n-grams and entity 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from castgraph.core.ports import Embedder
-from castgraph.core.text import entity_key
+from castgraph.core.text import entity_key, phonetic
 from castgraph.retrieval.graph.base import GraphEntity, GraphStore, LinkedEntity, LinkMethod
 
 MAX_NGRAM = 4
@@ -38,19 +37,6 @@ CONFIDENCE: dict[LinkMethod, float] = {
 }
 MAX_EMBEDDING_LINKS = 3
 MAX_EMBEDDING_NGRAMS = 12  # 32 cost ~10x the rest of graph search for no measured gain
-
-
-_SOUNDS = str.maketrans("cqzvw", "kksbu")
-
-
-def phonetic(text: str) -> str:
-    """A rough Spanish/English sound key: ``"gómez"`` and ``"gomes"`` both give ``"gomes"``."""
-    t = text.replace("ch", "\x01").replace("ll", "y").replace("h", "")
-    t = re.sub(r"qu(?=[ei])", "k", t)
-    t = re.sub(r"c(?=[ei])", "s", t)
-    t = t.translate(_SOUNDS)
-    t = re.sub(r"(.)\1+", r"\1", t)
-    return t.replace("\x01", "ch")
 
 
 @dataclass(slots=True)
