@@ -105,13 +105,9 @@ class SegmentOut(BaseModel):
     link: str
 
 
-class SentenceLink(SentenceOut):
-    link: str
-
-
 class EpisodeDetail(EpisodeOut):
     segments: list[SegmentOut]
-    sentences: list[SentenceLink] = Field(
+    sentences: list[SegmentOut] = Field(
         default=[], description="Every sentence with its own times, speaker and link."
     )
     speaker_details: list[SpeakerOut] = Field(

@@ -261,7 +261,8 @@ class SqlCatalog:
         """The episode's transcript as speaker segments, with display names as speakers."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            return [_segment(seg, names_of(row)) for seg in row.segments]
+            names = names_of(row)
+            return [_segment(seg, names) for seg in row.segments]
 
     def sentences(self, episode_id: str) -> list[Sentence]:
         """The episode's sentences (from its chunks, each once), with display names as speakers."""

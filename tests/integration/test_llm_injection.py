@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -28,6 +27,7 @@ import pytest
 
 from castgraph.core.models import AnswerRequest, ChatMessage, Chunk, Citation, ContextBlock
 from castgraph.core.models import Sentence as Said
+from tests.netutil import serving
 
 pytest.importorskip("openai", reason="openai is not installed: pip install 'castgraph[llm]'")
 
@@ -158,14 +158,8 @@ def _chunk(delta: dict[str, str], finish_reason: str | None = None) -> str:
 @pytest.fixture
 def server() -> Iterator[ObedientServer]:
     httpd = ObedientServer()
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from castgraph.retrieval.generation.openai_compat import (
     PLACEHOLDER_API_KEY,
     OpenAICompatibleGenerator,
 )
-from tests.netutil import free_port
+from tests.netutil import free_port, serving
 
 pytestmark = pytest.mark.integration
 
@@ -175,14 +175,8 @@ def _chunk(delta: dict[str, str], finish_reason: str | None = None) -> str:
 @pytest.fixture
 def server() -> Iterator[OpenAIWireServer]:
     httpd = OpenAIWireServer()
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def _request() -> AnswerRequest:

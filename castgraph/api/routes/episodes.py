@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.deps import CatalogDep, ServicesDep, WriteAccess
-from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut, SentenceLink
+from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut
 from castgraph.api.speaker_schemas import SpeakerOut
+from castgraph.core.models import Segment, Sentence
 from castgraph.core.timefmt import moment_link
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
@@ -34,28 +36,24 @@ async def get_episode(episode_id: str, catalog: CatalogDep) -> EpisodeDetail:
     speakers = await run_in_threadpool(catalog.speakers, episode.id)
     return EpisodeDetail(
         **EpisodeOut.of(episode).model_dump(),
-        segments=[
-            SegmentOut(
-                start=s.start,
-                end=s.end,
-                speaker=s.speaker,
-                text=s.text,
-                link=moment_link(episode.url, s.start),
-            )
-            for s in segments
-        ],
-        sentences=[
-            SentenceLink(
-                start=x.start,
-                end=x.end,
-                speaker=x.speaker,
-                text=x.text,
-                link=moment_link(episode.url, x.start),
-            )
-            for x in sentences
-        ],
+        segments=_linked(segments, episode.url),
+        sentences=_linked(sentences, episode.url),
         speaker_details=[SpeakerOut.of(sp, episode.url) for sp in speakers],
     )
+
+
+def _linked(spans: Sequence[Segment | Sentence], url: str) -> list[SegmentOut]:
+    """Transcript spans (segments or sentences) with a link that opens each at its start."""
+    return [
+        SegmentOut(
+            start=x.start,
+            end=x.end,
+            speaker=x.speaker,
+            text=x.text,
+            link=moment_link(url, x.start),
+        )
+        for x in spans
+    ]
 
 
 @router.delete(

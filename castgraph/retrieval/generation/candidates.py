@@ -17,7 +17,7 @@ from castgraph.core.language import detect_language
 from castgraph.core.models import ContextBlock, Sentence
 from castgraph.retrieval.generation.relevance import Candidate, is_question
 from castgraph.retrieval.generation.sentences import clean, split_sentences
-from castgraph.retrieval.keyword.analyzer import analyze
+from castgraph.retrieval.keyword.analyzer import analyze, analyze_both
 
 MAX_CANDIDATES = 400
 """Sentences scored per request at most (a guard against a huge merged block)."""
@@ -39,10 +39,6 @@ def speaker_name(speaker: str | None) -> str | None:
         return None
     name = clean(speaker)
     return name if name and not _LABEL.match(name) else None
-
-
-def both_languages(text: str) -> list[str]:
-    return analyze(text, "es") + analyze(text, "en")
 
 
 def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> list[Candidate]:
@@ -67,7 +63,7 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
                     text=piece.text,
                     terms=terms[i],
                     nearby_terms=frozenset().union(*terms[max(0, i - 2) : i]),
-                    speaker_terms=frozenset(both_languages(name)) if name else frozenset(),
+                    speaker_terms=frozenset(analyze_both(name)) if name else frozenset(),
                     title_terms=title,
                     speaker_known=piece.known,
                     seconds=piece.seconds,

@@ -171,7 +171,10 @@ class ExtractiveGenerator:
         answers = [
             c
             for c in candidates
-            if (who_asked or not is_question(c.text)) and supports(question, c, counted)
+            # Weak sentences are never chosen: skip the support rule's (fuzzy) work for them.
+            if c.score >= self._min_score
+            and (who_asked or not is_question(c.text))
+            and supports(question, c, counted)
         ]
         if asks_about_change(request.question):
             chosen = self._per_episode(answers, request.blocks)

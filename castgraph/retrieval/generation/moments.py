@@ -22,11 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from castgraph.core.models import ContextBlock, Sentence, Span
-from castgraph.core.text import fold
 from castgraph.core.timefmt import moment_link
 from castgraph.retrieval.generation.citations import MARKER
 from castgraph.retrieval.generation.extractive import QueryEmbedder
-from castgraph.retrieval.keyword.analyzer import analyze
+from castgraph.retrieval.keyword.analyzer import analyze_both, tokenize
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
 """Cosine of a claim with each of some sentences (an embedder), or absent."""
@@ -138,20 +137,16 @@ def embedding_similarity(embedder: QueryEmbedder) -> Similarity:
 
 def _quotes(claim: str) -> list[str]:
     quoted = [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(claim)]
-    return [q for q in quoted if len(_words(q)) >= MIN_QUOTE_WORDS]
-
-
-def _words(text: str) -> list[str]:
-    return _TOKEN.findall(fold(text))
+    return [q for q in quoted if len(tokenize(q)) >= MIN_QUOTE_WORDS]
 
 
 def _find_quote(quoted: str, sentences: Sequence[Sentence]) -> tuple[int, int] | None:
     """The first and last sentence a quote covers; a quote cut with "…" matches its words."""
-    words = _words(quoted.rstrip("…. "))
+    words = tokenize(quoted.rstrip("…. "))
     owners: list[int] = []
     flat: list[str] = []
     for i, sentence in enumerate(sentences):
-        for word in _words(sentence.text):
+        for word in tokenize(sentence.text):
             flat.append(word)
             owners.append(i)
     n = len(words)
@@ -186,7 +181,7 @@ def _paraphrase(
 
 
 def _terms(text: str) -> frozenset[str]:
-    return frozenset(analyze(text, "es") + analyze(text, "en"))
+    return frozenset(analyze_both(text))
 
 
 def _overlap(claim: frozenset[str], sentence: frozenset[str]) -> float:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
-    analyze,
+    analyze_both,
     tokenize,
 )
 
@@ -180,7 +180,7 @@ def analyze_question(question: str) -> Question:
     for token in tokens:
         if token in stop or token in _QUESTION_WORDS or token in _NUMBERS or token.isdigit():
             continue
-        group = frozenset(analyze(token, "es") + analyze(token, "en")) or frozenset([token])
+        group = frozenset(analyze_both(token)) or frozenset([token])
         if group in groups:
             continue
         if token in names:

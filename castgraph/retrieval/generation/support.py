@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from castgraph.retrieval.generation.candidates import both_languages, speaker_name
+from castgraph.retrieval.generation.candidates import speaker_name
 from castgraph.retrieval.generation.relevance import (
     Candidate,
     Question,
@@ -38,6 +38,7 @@ from castgraph.retrieval.generation.relevance import (
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
+    analyze_both,
     tokenize,
 )
 
@@ -77,7 +78,7 @@ def counted_thing(question: str) -> frozenset[str]:
         if token in _COUNT_WORDS:
             # "how many tipa trees": the words before the verb name the thing counted.
             following = [t for t in tokens[i + 1 : i + 3] if t not in _STOP]
-            return frozenset(w for t in following for w in both_languages(t))
+            return frozenset(w for t in following for w in analyze_both(t))
     return frozenset()
 
 
@@ -184,6 +185,6 @@ def _counts(counted: frozenset[str], candidate: Candidate) -> bool:
         if not number_values([token]):
             continue
         following = tokens[i + 1 : i + 1 + COUNT_WINDOW]
-        if any(counted.intersection(both_languages(t)) for t in following):
+        if any(counted.intersection(analyze_both(t)) for t in following):
             return True
     return False

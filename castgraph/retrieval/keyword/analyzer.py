@@ -136,6 +136,11 @@ def analyze(text: str, language: str | None) -> list[str]:
     return _stem(tokens, algorithm)
 
 
+def analyze_both(text: str) -> list[str]:
+    """``text`` analysed as Spanish and as English: what matches a word in either language."""
+    return analyze(text, "es") + analyze(text, "en")
+
+
 def query_terms(text: str) -> list[str]:
     """Search terms for a query in either language: its Spanish and English analyses, merged.
 
