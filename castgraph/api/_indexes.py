@@ -68,6 +68,7 @@ def build(
         closers=closers,
         visible=visible,
         index_episode_ids=index_ids,
+        graph=graph,
         answers=answers(settings, search, embedder, graph_retriever),
     )
 

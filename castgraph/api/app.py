@@ -10,7 +10,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from castgraph import __version__
-from castgraph.api.routes import chat, episodes, health, openai_compat, search
+from castgraph.api.routes import (
+    chat,
+    episodes,
+    health,
+    media,
+    openai_compat,
+    people,
+    search,
+    speakers,
+    topics,
+    ui,
+)
 from castgraph.api.services import Services
 from castgraph.core.errors import (
     CastgraphError,
@@ -62,8 +73,9 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     app.state.settings = settings
     app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    for module in (search, chat, openai_compat, episodes, health):
+    for module in (search, chat, openai_compat, episodes, speakers, people, topics, media, health):
         app.include_router(module.router)
+    ui.mount(app, settings)  # last: its page routes must never shadow an API route
     return app
 
 

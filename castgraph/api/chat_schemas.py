@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from castgraph.api.speaker_schemas import LINK_HELP
 from castgraph.core.models import ChatMessage, ContextBlock
 from castgraph.retrieval.answer import MAX_HISTORY, MAX_QUESTION_CHARS
 from castgraph.retrieval.base import SearchFilters
@@ -70,7 +71,7 @@ class Source(BaseModel):
     episode_id: str
     title: str
     url: str
-    link: str
+    link: str = Field(description=LINK_HELP)
     speaker: str | None
     start: float
     end: float

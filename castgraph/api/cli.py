@@ -11,13 +11,14 @@ import typer
 from rich.table import Table
 
 from castgraph.api import cli_ask, cli_search, wiring
-from castgraph.api.cliutil import JsonFlag, err, out
+from castgraph.api.cliutil import JsonFlag, err, link_base, out
 from castgraph.api.cliutil import clean as _clean
 from castgraph.api.cliutil import errors as _errors
 from castgraph.api.cliutil import load_settings as _settings
 from castgraph.api.cliutil import parse_date as _parse_date
 from castgraph.api.cliutil import plain as _plain
 from castgraph.api.datadir import writer_lock
+from castgraph.api.media import absolute_link
 from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.errors import InputError
 from castgraph.core.models import Episode
@@ -177,9 +178,10 @@ def speakers_list(episode_id: str, as_json: JsonFlag = False) -> None:
     settings = _settings()
     with _errors(), wiring.catalog(settings) as store:
         episode = store.get(episode_id)
-        speakers = [SpeakerOut.of(sp, episode.url) for sp in store.speakers(episode.id)]
+        speakers = [SpeakerOut.of(sp, episode) for sp in store.speakers(episode.id)]
+        base = link_base(settings)
     if as_json:
-        rows = [sp.model_dump() for sp in speakers]
+        rows = [_absolute_evidence(sp.model_dump(), base) for sp in speakers]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     out.print(f"[bold]{_plain(episode.title)}[/bold]  ({episode.id})", highlight=False)
@@ -188,6 +190,14 @@ def speakers_list(episode_id: str, as_json: JsonFlag = False) -> None:
         line = f"{sp.label}: {sp.name} ({_speaker_status(sp)}{confidence})"
         evidence = _evidence_text(sp)
         typer.echo(_clean(f"{line}  {evidence}" if evidence else line))
+
+
+def _absolute_evidence(row: dict[str, Any], base: str) -> dict[str, Any]:
+    """A speaker row whose evidence link a terminal can open (``/media/…`` made absolute)."""
+    evidence = row.get("evidence")
+    if evidence and evidence.get("link"):
+        evidence["link"] = absolute_link(evidence["link"], base)
+    return row
 
 
 def _speaker_status(sp: SpeakerOut) -> str:
@@ -213,9 +223,7 @@ def speakers_rename(episode_id: str, label: str, name: str) -> None:
     with _errors(), writer_lock(settings.data_dir, "castgraph speakers rename"):
         services = wiring.open_services(settings)
         try:
-            episode = services.catalog.rename_speaker(episode_id, label, name)
-            if episode.state.value == "indexed":  # the indexes cite the new name from now on
-                wiring.reindex(services, [episode.id])
+            episode = wiring.rename_speaker(services, episode_id, label, name)
         finally:
             services.close()
     speakers = ", ".join(episode.speakers)

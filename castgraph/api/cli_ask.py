@@ -9,8 +9,9 @@ import typer
 
 from castgraph.api import wiring
 from castgraph.api.chat_schemas import ChatResponse, Source
-from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, load_settings
+from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, link_base, load_settings
 from castgraph.api.datadir import serving_url
+from castgraph.api.media import absolute_link
 from castgraph.api.routes.openai_compat import revision_note
 from castgraph.core.errors import GenerationError, InputError, StorageError
 from castgraph.core.settings import Settings
@@ -30,13 +31,20 @@ def ask(
     filters = SearchFilters(tuple(episode or ()), tuple(speaker or ()), tuple(language or ()))
     with errors():
         url = serving_url(settings.data_dir)
+        base = link_base(settings)
         if url is not None or as_json:
             response = (
                 _ask_http(url, question, filters) if url else _ask(settings, question, filters)
             )
-            _print(response, as_json)
+            sources = _absolute(response.sources, base)
+            _print(response.model_copy(update={"sources": sources}), as_json)
         else:
-            _ask_streaming(settings, question, filters)
+            _ask_streaming(settings, question, filters, base)
+
+
+def _absolute(sources: list[Source], base: str) -> list[Source]:
+    """The sources with links a terminal can open: ``/media/…`` made absolute against ``base``."""
+    return [s.model_copy(update={"link": absolute_link(s.link, base)}) for s in sources]
 
 
 def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatResponse:
@@ -49,7 +57,7 @@ def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatRespo
     return ChatResponse(answer=answer.text, sources=[Source.of(b) for b in answer.sources])
 
 
-def _ask_streaming(settings: Settings, question: str, filters: SearchFilters) -> None:
+def _ask_streaming(settings: Settings, question: str, filters: SearchFilters, base: str) -> None:
     services = wiring.open_services(settings, read_only=True)
     try:
         assert services.answers is not None
@@ -62,7 +70,7 @@ def _ask_streaming(settings: Settings, question: str, filters: SearchFilters) ->
                 err.print(revision_note(event.info.get("dropped", [])).strip(), markup=False)
             elif event.kind == "sources":
                 typer.echo("")
-                _print_sources([Source.of(b) for b in event.sources])
+                _print_sources(_absolute([Source.of(b) for b in event.sources], base))
     finally:
         services.close()
 

@@ -14,11 +14,13 @@ from castgraph.api.cliutil import (
     clean,
     err,
     errors,
+    link_base,
     load_settings,
     parse_date,
     plain,
 )
 from castgraph.api.datadir import serving_url, writer_lock
+from castgraph.api.media import absolute_link
 from castgraph.api.schemas import SearchHit
 from castgraph.core.errors import InputError, StorageError
 from castgraph.core.settings import Settings
@@ -46,7 +48,11 @@ def search(
             date_from=parse_date(date_from, "--date-from"),
             date_to=parse_date(date_to, "--date-to"),
         )
-        hits = _search(settings, query, k, filters)
+        base = link_base(settings)
+        hits = [
+            hit.model_copy(update={"link": absolute_link(hit.link, base)})
+            for hit in _search(settings, query, k, filters)
+        ]
     if as_json:
         payload = {"query": query.strip(), "results": [h.model_dump() for h in hits]}
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from castgraph.api.datadir import serving_url
 from castgraph.api.logs import configure_logging
 from castgraph.core.errors import CastgraphError, InputError
 from castgraph.core.settings import Settings
@@ -35,6 +36,17 @@ def load_settings(*, quiet: bool = False) -> Settings:
         raise typer.Exit(2) from exc
     configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     return settings
+
+
+def link_base(settings: Settings) -> str:
+    """Where printed ``/media`` links point: CASTGRAPH_PUBLIC_URL, else the running server, else
+    where ``castgraph serve`` would listen. A terminal cannot follow a server-relative link."""
+    if settings.public_url:
+        return settings.public_url
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = serving_url(settings.data_dir) or f"http://{host}:{settings.port}"
+    # A server on every interface (0.0.0.0, ::) is reached from this machine through loopback.
+    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
 
 
 def clean(text: object) -> str:

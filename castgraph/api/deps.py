@@ -11,6 +11,7 @@ from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerService
+from castgraph.retrieval.graph.base import GraphStore
 from castgraph.retrieval.search import SearchService
 
 
@@ -38,11 +39,21 @@ def _answers(services: Annotated[Services, Depends(_services)]) -> AnswerService
     return services.answers
 
 
+def _graph(services: Annotated[Services, Depends(_services)]) -> GraphStore:
+    if services.graph is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the knowledge graph is off (CASTGRAPH_GRAPH_BACKEND=none): topics need it",
+        )
+    return services.graph
+
+
 ServicesDep = Annotated[Services, Depends(_services)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CatalogDep = Annotated[SqlCatalog, Depends(_catalog)]
 SearchDep = Annotated[SearchService, Depends(_search)]
 AnswersDep = Annotated[AnswerService, Depends(_answers)]
+GraphDep = Annotated[GraphStore, Depends(_graph)]
 
 
 def require_api_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from castgraph.api.speaker_schemas import SpeakerOut
+from castgraph.api.speaker_schemas import LINK_HELP, SpeakerOut
 from castgraph.core.models import Episode
 from castgraph.retrieval.search import SearchResult
 
@@ -32,7 +32,8 @@ class SearchHit(BaseModel):
     episode_id: str
     title: str
     url: str
-    link: str = Field(description="The media URL at the moment's start second.")
+    link: str = Field(description=LINK_HELP)
+    published: str | None = Field(default=None, description="The episode's publication date.")
     speaker: str | None
     speakers: list[str]
     start: float
@@ -52,6 +53,7 @@ class SearchHit(BaseModel):
             title=chunk.title,
             url=chunk.url,
             link=result.link,
+            published=chunk.published.isoformat() if chunk.published else None,
             speaker=chunk.speaker,
             speakers=list(chunk.speakers),
             start=chunk.start,
@@ -102,7 +104,7 @@ class SegmentOut(BaseModel):
     end: float
     speaker: str | None
     text: str
-    link: str
+    link: str = Field(description=LINK_HELP)
 
 
 class EpisodeDetail(EpisodeOut):

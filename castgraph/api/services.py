@@ -11,6 +11,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.models import Episode, EpisodeState
 from castgraph.core.ports import Indexer
 from castgraph.retrieval.answer import AnswerService
+from castgraph.retrieval.graph.base import GraphStore
 from castgraph.retrieval.search import SearchService
 
 
@@ -25,6 +26,17 @@ class Services:
     visible: VisibleEpisodes | None = None
     answers: AnswerService | None = None
     index_episode_ids: Callable[[], set[str]] = set
+    graph: GraphStore | None = None
+    """The knowledge graph (also inside ``indexer``), read by the Topics page."""
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    """Serialises this process's index writes (renames, deletions): two requests re-indexing
+    one episode at once would interleave their delete-then-write of its entries."""
+
+    def visible_ids(self) -> set[str]:
+        """Ids of the indexed episodes (what readers may cite)."""
+        if self.visible is not None:
+            return self.visible()
+        return self.catalog.episode_ids(EpisodeState.INDEXED)
 
     def indexed_ids(self) -> set[str]:
         """Episode ids present in any index (to find entries the catalog no longer has)."""
@@ -32,10 +44,11 @@ class Services:
 
     def delete_episode(self, episode_id: str) -> Episode:
         """Remove an episode from every index, then from the catalog (a retry finishes it)."""
-        episode = self.catalog.get(episode_id)
-        if self.indexer is not None:
-            self.indexer.delete(episode.id)
-        self.catalog.delete(episode.id)
+        with self.write_lock:
+            episode = self.catalog.get(episode_id)
+            if self.indexer is not None:
+                self.indexer.delete(episode.id)
+            self.catalog.delete(episode.id)
         if self.visible is not None:
             self.visible.invalidate()
         return episode

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from castgraph.core.models import SpeakerInfo
+from castgraph.core.models import Episode, SpeakerInfo
 from castgraph.core.timefmt import moment_link
+
+LINK_HELP = (
+    "Opens the media at the moment: the original URL (YouTube `&t=`, else `#t=`), or, for media "
+    "without a public page (local files, the demo), the server-relative `/media/{episode_id}#t=N`."
+)
 
 
 class EvidenceOut(BaseModel):
@@ -15,7 +20,7 @@ class EvidenceOut(BaseModel):
     start: float | None
     end: float | None
     text: str
-    link: str | None
+    link: str | None = Field(description=LINK_HELP)
 
 
 class SpeakerOut(BaseModel):
@@ -31,11 +36,12 @@ class SpeakerOut(BaseModel):
     evidence: EvidenceOut | None
 
     @classmethod
-    def of(cls, info: SpeakerInfo, url: str) -> SpeakerOut:
+    def of(cls, info: SpeakerInfo, episode: Episode) -> SpeakerOut:
         guess = info.guess
         evidence = None
         if guess is not None and (not info.confirmed or guess.name == info.name):
-            link = moment_link(url, guess.start) if guess.start is not None else None
+            start = guess.start
+            link = moment_link(episode.url, start, episode.id) if start is not None else None
             evidence = EvidenceOut(start=guess.start, end=guess.end, text=guess.text, link=link)
         confidence = 1.0 if info.confirmed else (guess.confidence if guess else None)
         return cls(

@@ -8,6 +8,7 @@ from functools import partial
 
 from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
+from castgraph.core.errors import StorageError
 from castgraph.core.models import PIPELINE_VERSION, Episode, EpisodeState, MediaItem, Transcript
 from castgraph.core.ports import Extractor, Indexer, Source
 from castgraph.core.settings import Settings
@@ -125,6 +126,22 @@ def open_services(settings: Settings, *, read_only: bool = False) -> Services:
         for close in reversed(closers):
             close()
         raise
+
+
+def rename_speaker(services: Services, episode_id: str, label: str, name: str) -> Episode:
+    """Name a speaker in the catalog, then re-index the episode when it is indexed, so that
+    search, answers and the graph cite the new name (``castgraph speakers rename`` and
+    ``PUT /api/episodes/{id}/speakers/{label}``). Holds the services' write lock throughout."""
+    with services.write_lock:
+        episode = services.catalog.get(episode_id)
+        indexed = episode.state is EpisodeState.INDEXED
+        if indexed and services.indexer is None:  # checked first: never rename half-way
+            raise StorageError("the indexes are open read-only here: cannot re-index a rename")
+        episode = services.catalog.rename_speaker(episode.id, label, name)
+        if indexed:
+            reindex(services, [episode.id])
+            episode = services.catalog.get(episode.id)
+        return episode
 
 
 def reindex(

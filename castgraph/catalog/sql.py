@@ -140,6 +140,11 @@ class SqlCatalog:
         with self._session() as s:
             return _episode(self._row(s, episode_id))
 
+    def local_path(self, episode_id: str) -> str | None:
+        """The file a local-file episode was ingested from (None for downloaded media)."""
+        with self._session() as s:
+            return self._row(s, episode_id).local_path
+
     def list_episodes(self) -> list[Episode]:
         """Every episode, oldest published first."""
         with self._session() as s:

@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(default=None, description="Required by write endpoints.")
+    public_url: str | None = Field(
+        default=None,
+        description="The server's address as readers reach it (e.g. behind a proxy): the base of "
+        "the /media links the CLI prints; http://HOST:PORT when unset.",
+    )
+
+    ui_dir: Path | None = Field(
+        default=None,
+        description="Serve the web UI from this folder instead of the one shipped with castgraph.",
+    )
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

@@ -1,8 +1,9 @@
 """castgraph as a LangChain retriever: fused search results as ``Document`` objects.
 
 Requires ``langchain-core`` (``pip install 'castgraph[langchain]'``). Each document's metadata
-carries the moment: episode id, title, url, ``link`` (the url at the moment's second), speaker,
-speakers, start, end, score and signals, so a chain can cite what it used.
+carries the moment: episode id, title, url, ``link`` (the url at the moment's second, or the
+server-relative ``/media/{id}#t=N`` for media without a public page), speaker, speakers, start,
+end, score and signals, so a chain can cite what it used.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class SearchResult:
 
     @property
     def link(self) -> str:
-        return moment_link(self.chunk.url, self.chunk.start)
+        return moment_link(self.chunk.url, self.chunk.start, self.chunk.episode_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from castgraph.api.media import stored_media
+from castgraph.catalog import SqlCatalog
 from castgraph.demo import DemoEpisode, build_demo, serve_demo
 
 pytestmark = [
@@ -71,6 +73,7 @@ def test_demo_command_ingests_the_channel(env: dict[str, str]) -> None:
     )
     assert "Rotterdam" in english and "green roof" in english.lower()
     _speakers_are_named(env, episodes, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
+    _media_outlives_the_feed_server(Path(env["CASTGRAPH_DATA_DIR"]), episodes)
     _search_finds_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
     _ask_cites_the_gold_moments(env, Path(env["CASTGRAPH_DATA_DIR"]) / "demo")
 
@@ -90,7 +93,19 @@ def _speakers_are_named(env: dict[str, str], episodes: list[dict[str, Any]], dem
             assert not speaker["confirmed"] and speaker["confidence"] >= 0.5, speaker
             evidence = speaker["evidence"]
             assert evidence["text"] and evidence["start"] is not None, speaker
-            assert "#t=" in evidence["link"]
+            # The loopback feed server is gone: links play the stored copy, absolute for a CLI.
+            assert evidence["link"].startswith("http"), evidence
+            assert f"/media/{info['id']}#t=" in evidence["link"], evidence
+
+
+def _media_outlives_the_feed_server(data: Path, episodes: list[dict[str, Any]]) -> None:
+    """The demo's feed server is gone: ``/media`` plays the downloads kept in the data dir."""
+    with SqlCatalog(f"sqlite:///{data / 'catalog.db'}") as catalog:
+        for info in episodes:
+            episode = catalog.get(info["id"])
+            found = stored_media(episode, catalog.local_path(episode.id), data / "media")
+            assert found.path.parent == (data / "media" / episode.id).resolve(), found
+            assert found.media_type.startswith("audio/") and found.path.stat().st_size > 0
 
 
 def _ask_cites_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
@@ -117,7 +132,8 @@ def _ask_cites_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
         # The cited moment is the quoted sentence inside the answering turn, not a block start.
         assert moment.start - 2 <= source["start"] <= moment.end, (source, moment)
         assert source["kind"] == "quote" and source["speaker"] == moment.speaker, source
-        assert source["link"].endswith(f"#t={int(source['start'])}"), source
+        media = f"/media/{source['episode_id']}#t={int(source['start'])}"
+        assert source["link"].endswith(media), source
         assert source["context"]["start"] <= source["start"] <= source["context"]["end"]
 
 
@@ -141,7 +157,7 @@ def _search_finds_the_gold_moments(env: dict[str, str], demo_dir: Path) -> None:
             r["title"] == titles[moment.episode_id]
             and r["start"] <= moment.end
             and r["end"] >= moment.start
-            and "#t=" in r["link"]
+            and r["link"].endswith(f"/media/{r['episode_id']}#t={int(r['start'])}")
             for r in results
         ), f"{question!r}: no result covers {moment.start:.0f}-{moment.end:.0f} s"
 

@@ -176,6 +176,8 @@ def test_ingests_items_with_speakers(catalog: SqlCatalog, tmp_path: Path) -> Non
     assert ep.state is EpisodeState.INDEXED and ep.speakers == ["SPEAKER_00", "SPEAKER_01"]
     assert [s.speaker for s in catalog.segments(ep.id)] == ["SPEAKER_00", "SPEAKER_01"]
     assert not (tmp_path / "media" / ep.id / "audio.wav").exists()
+    # The download is kept: /media/{id} plays it after the source (e.g. the demo's) is gone.
+    assert (tmp_path / "media" / ep.id / "media.bin").read_bytes() == b"one"
 
 
 def test_rerun_skips_done_items_and_force_redoes_them(catalog: SqlCatalog, tmp_path: Path) -> None:

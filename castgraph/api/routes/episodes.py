@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from castgraph.api.deps import CatalogDep, ServicesDep, WriteAccess
 from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut
 from castgraph.api.speaker_schemas import SpeakerOut
-from castgraph.core.models import Segment, Sentence
+from castgraph.core.models import Episode, Segment, Sentence
 from castgraph.core.timefmt import moment_link
 
 router = APIRouter(prefix="/api/episodes", tags=["episodes"])
@@ -36,13 +36,13 @@ async def get_episode(episode_id: str, catalog: CatalogDep) -> EpisodeDetail:
     speakers = await run_in_threadpool(catalog.speakers, episode.id)
     return EpisodeDetail(
         **EpisodeOut.of(episode).model_dump(),
-        segments=_linked(segments, episode.url),
-        sentences=_linked(sentences, episode.url),
-        speaker_details=[SpeakerOut.of(sp, episode.url) for sp in speakers],
+        segments=_linked(segments, episode),
+        sentences=_linked(sentences, episode),
+        speaker_details=[SpeakerOut.of(sp, episode) for sp in speakers],
     )
 
 
-def _linked(spans: Sequence[Segment | Sentence], url: str) -> list[SegmentOut]:
+def _linked(spans: Sequence[Segment | Sentence], episode: Episode) -> list[SegmentOut]:
     """Transcript spans (segments or sentences) with a link that opens each at its start."""
     return [
         SegmentOut(
@@ -50,7 +50,7 @@ def _linked(spans: Sequence[Segment | Sentence], url: str) -> list[SegmentOut]:
             end=x.end,
             speaker=x.speaker,
             text=x.text,
-            link=moment_link(url, x.start),
+            link=moment_link(episode.url, x.start, episode.id),
         )
         for x in spans
     ]

@@ -2,7 +2,8 @@
 
 The last user message is the question, earlier user/assistant messages are the history; system
 messages from the client are ignored (castgraph's own rules apply). The cited moments are appended
-to the answer as a list of links.
+to the answer as a list of links, absolute (against CASTGRAPH_PUBLIC_URL, else the request's base
+URL): a chat client shows them outside castgraph, where ``/media/…`` would lead nowhere.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from castgraph.api.chat_schemas import CompletionRequest
-from castgraph.api.deps import AnswersDep
+from castgraph.api.deps import AnswersDep, SettingsDep
+from castgraph.api.media import absolute_link
 from castgraph.api.streaming import relay
 from castgraph.core.errors import CastgraphError, GenerationError, InputError
 from castgraph.core.models import ChatMessage, ContextBlock
@@ -36,17 +38,20 @@ async def models() -> dict[str, Any]:
 
 
 @router.post("/chat/completions")
-async def completions(body: CompletionRequest, request: Request, answers: AnswersDep) -> Any:
+async def completions(
+    body: CompletionRequest, request: Request, answers: AnswersDep, settings: SettingsDep
+) -> Any:
     """A cited answer in OpenAI's chat completion format (``stream`` for SSE chunks)."""
+    base = settings.public_url or str(request.base_url)
     try:
         question, history = _conversation(body)
         prepared = await run_in_threadpool(answers.prepare, question, history)
         if not body.stream:
-            text = await run_in_threadpool(_collect, answers.generate(prepared))
+            text = await run_in_threadpool(_collect, answers.generate(prepared), base)
             return _completion(body.model, text)
     except CastgraphError as exc:
         return openai_error(exc)
-    chunks = _chunks(body.model, answers.generate(prepared))
+    chunks = _chunks(body.model, answers.generate(prepared), base)
     return StreamingResponse(relay(request, chunks, str), media_type="text/event-stream")
 
 
@@ -67,14 +72,14 @@ def _conversation(body: CompletionRequest) -> tuple[str, list[ChatMessage]]:
     return turns[-1].text(), history
 
 
-def sources_text(sources: tuple[ContextBlock, ...]) -> str:
-    """The cited moments as a list of links, appended to the answer."""
+def sources_text(sources: tuple[ContextBlock, ...], base: str) -> str:
+    """The cited moments as a list of links (``/media`` ones made absolute), after the answer."""
     if not sources:
         return ""
     # Each line is the cited moment (its own second and speaker), not the block's start.
     lines = [
         f"[{b.number}] {b.citation.title} — {b.citation.speaker or '?'} — "
-        f"{clock(b.citation.start)} — {b.citation.link}"
+        f"{clock(b.citation.start)} — {absolute_link(b.citation.link, base)}"
         for b in sources
     ]
     return "\n\nSources:\n" + "\n".join(lines)
@@ -88,7 +93,7 @@ def revision_note(dropped: object) -> str:
     )
 
 
-def _collect(events: Iterator[AnswerEvent]) -> str:
+def _collect(events: Iterator[AnswerEvent], base: str) -> str:
     text: list[str] = []
     for event in events:
         if event.kind == "error":
@@ -98,7 +103,7 @@ def _collect(events: Iterator[AnswerEvent]) -> str:
         elif event.kind == "revised":
             text = [event.text]
         elif event.kind == "sources":
-            text.append(sources_text(event.sources))
+            text.append(sources_text(event.sources, base))
     return "".join(text)
 
 
@@ -119,7 +124,7 @@ def _completion(model: str, text: str) -> dict[str, Any]:
     }
 
 
-def _chunks(model: str, events: Iterator[AnswerEvent]) -> Iterator[str]:
+def _chunks(model: str, events: Iterator[AnswerEvent], base: str) -> Iterator[str]:
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -140,7 +145,7 @@ def _chunks(model: str, events: Iterator[AnswerEvent]) -> Iterator[str]:
             elif event.kind == "revised":
                 yield chunk({"content": revision_note(event.info.get("dropped", []))})
             elif event.kind == "sources" and event.sources:
-                yield chunk({"content": sources_text(event.sources)})
+                yield chunk({"content": sources_text(event.sources, base)})
             elif event.kind == "error":
                 error = {"error": {"message": event.text, "type": "server_error", "code": 503}}
                 yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"

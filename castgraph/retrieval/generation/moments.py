@@ -113,7 +113,7 @@ def moment(block: ContextBlock, resolution: Resolution) -> ContextBlock:
         block.number,
         replace(
             c,
-            link=moment_link(c.url, chosen[0].start),
+            link=moment_link(c.url, chosen[0].start, c.episode_id),
             speaker=chosen[0].speaker,
             start=chosen[0].start,
             end=chosen[-1].end,

@@ -1,0 +1,121 @@
+// The castgraph HTTP API (same origin). Errors carry the server's `detail` sentence.
+import { saved } from "./store.js";
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status; // 0: the server could not be reached
+  }
+}
+
+export function apiKey() {
+  return saved.get("castgraph.apiKey", "");
+}
+
+export function setApiKey(key) {
+  saved.set("castgraph.apiKey", key || null);
+}
+
+async function request(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new ApiError("", 0);
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).detail || detail;
+    } catch {
+      /* not JSON: keep the status text */
+    }
+    throw new ApiError(String(detail), response.status);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+export const get = (path) => request(path, { headers: { Accept: "application/json" } });
+
+export function put(path, body) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const key = apiKey();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  return request(path, { method: "PUT", headers, body: JSON.stringify(body) });
+}
+
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined && v !== null && v !== "") q.append(name, v);
+    }
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+/**
+ * POST /api/chat as server-sent events; `onEvent(kind, data)` for each event.
+ * Resolves when the stream ends; rejects with ApiError (status 0: unreachable).
+ */
+export async function chatStream(body, onEvent, signal) {
+  let response;
+  try {
+    response = await fetch("/api/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ ...body, stream: true }),
+      signal,
+    });
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("", 0);
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      detail = (await response.json()).detail || detail;
+    } catch {
+      /* keep the status text */
+    }
+    throw new ApiError(String(detail), response.status);
+  }
+  await readEvents(response.body, onEvent);
+}
+
+async function readEvents(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      throw new ApiError("", 0); // the connection dropped mid-answer
+    }
+    if (chunk.done) break;
+    buffer += chunk.value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      dispatch(buffer.slice(0, end), onEvent);
+      buffer = buffer.slice(end + 2);
+    }
+  }
+  if (buffer.trim()) dispatch(buffer, onEvent);
+}
+
+function dispatch(raw, onEvent) {
+  let kind = "message";
+  const data = [];
+  for (const line of raw.split("\n")) {
+    if (line.startsWith("event:")) kind = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (!data.length) return;
+  try {
+    onEvent(kind, JSON.parse(data.join("\n")));
+  } catch {
+    /* a malformed event is skipped, the rest of the answer still arrives */
+  }
+}

@@ -1,0 +1,32 @@
+// Loading JSON for a page, and the loading / error / retry line every page shows.
+import { html } from "./html.js";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { useText } from "./i18n.js";
+import { ApiError, get } from "./api.js";
+
+export function useFetch(path) {
+  const [state, setState] = useState({ data: null, error: null });
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ data: attempt ? s.data : null, error: null }));
+    get(path)
+      .then((data) => live && setState({ data, error: null }))
+      .catch((error) => live && setState({ data: null, error }));
+    return () => { live = false; };
+  }, [path, attempt]);
+  const reload = useCallback(() => setAttempt((n) => n + 1), []);
+  return { ...state, reload };
+}
+
+export function Status({ error, loading, onRetry }) {
+  const [t] = useText();
+  if (loading) return html`<p class="loading">${t.loading}</p>`;
+  if (!error) return null;
+  const message = error instanceof ApiError && error.status === 404 ? `${t.notFound} ${error.message}`
+    : error instanceof ApiError && error.status ? error.message : t.errorServer;
+  return html`
+    <div class="error" role="alert"><p>${message}</p>
+      ${onRetry && html`<button type="button" class="primary" onClick=${onRetry}>${t.retry}</button>`}
+    </div>`;
+}

@@ -1,0 +1,84 @@
+// Search: moments without the LLM, with filters; each result playable in the page.
+import { html } from "./html.js";
+import { useEffect, useState } from "preact/hooks";
+import { useText } from "./i18n.js";
+import { ApiError, get, query } from "./api.js";
+import { clock, shortDate } from "./format.js";
+import { playMoment } from "./player.js";
+import { navigate } from "./router.js";
+
+const FIELDS = ["q", "episode", "speaker", "language", "date_from", "date_to"];
+
+function fromUrl() {
+  const params = new URLSearchParams(location.search);
+  return Object.fromEntries(FIELDS.map((f) => [f, params.get(f) || ""]));
+}
+
+export function SearchPage() {
+  const [t] = useText();
+  const [form, setForm] = useState(fromUrl);
+  const [state, setState] = useState({ results: null, error: null, loading: false });
+  const [episodes, setEpisodes] = useState([]);
+  useEffect(() => { get("/api/episodes").then(setEpisodes).catch(() => setEpisodes([])); }, []);
+  useEffect(() => {
+    const current = fromUrl();
+    if (!current.q) return;
+    setState({ results: null, error: null, loading: true });
+    get(`/api/search${query({ ...current, k: 20 })}`)
+      .then((r) => setState({ results: r.results, error: null, loading: false }))
+      .catch((e) => setState({ results: null, error: e, loading: false }));
+  }, [location.search]);
+
+  const submit = (event) => {
+    event.preventDefault();
+    navigate(`/search${query(form)}`);
+  };
+  const field = (name) => ({ value: form[name], onInput: (e) => setForm({ ...form, [name]: e.target.value }) });
+  const speakers = [...new Set(episodes.flatMap((e) => e.speakers))].sort();
+  return html`
+    <section class="search">
+      <h1>${t.search}</h1>
+      <form class="search-form" onSubmit=${submit} role="search">
+        <label class="grow">${t.query}<input type="search" name="q" required ...${field("q")} /></label>
+        <label>${t.episodes}<select name="episode" ...${field("episode")}>
+          <option value="">${t.allEpisodes}</option>
+          ${episodes.map((e) => html`<option value=${e.id}>${e.title}</option>`)}
+        </select></label>
+        <label>${t.speaker}<input name="speaker" list="speaker-names" ...${field("speaker")} />
+          <datalist id="speaker-names">${speakers.map((s) => html`<option value=${s} />`)}</datalist></label>
+        <label>${t.language}<select name="language" ...${field("language")}>
+          <option value="">${t.anyLanguage}</option><option value="es">Español</option>
+          <option value="en">English</option></select></label>
+        <label>${t.from}<input type="date" name="date_from" ...${field("date_from")} /></label>
+        <label>${t.to}<input type="date" name="date_to" ...${field("date_to")} /></label>
+        <button type="submit" class="primary">${t.search}</button>
+      </form>
+      ${state.loading && html`<p>${t.loading}</p>`}
+      ${state.error && html`<p class="error" role="alert">${state.error instanceof ApiError && state.error.status
+        ? state.error.message : t.errorServer}</p>`}
+      ${state.results && html`<${Results} results=${state.results} />`}
+    </section>`;
+}
+
+function Results({ results }) {
+  const [t, lang] = useText();
+  if (!results.length) return html`<p class="empty">${t.noResults}</p>`;
+  return html`
+    <p class="count">${results.length} ${t.results}</p>
+    <ol class="results">${results.map((r) => html`
+      <li class="result" key=${`${r.episode_id}-${r.start}`}>
+        <button type="button" class="play" aria-label=${`${t.play} ${r.title} ${clock(r.start)}`}
+          onClick=${() => playMoment({ episodeId: r.episode_id, url: r.url, title: r.title,
+            speaker: r.speaker, start: r.start, text: r.text })}>▶</button>
+        <div>
+          <p class="result-meta"><strong>${r.speaker || ""}</strong> ·
+            <a href=${`/e/${encodeURIComponent(r.episode_id)}?t=${Math.floor(r.start)}`} data-nav>${r.title}</a>
+            ${r.published ? ` · ${shortDate(r.published, lang)}` : ""} · ${clock(r.start)}</p>
+          <p class="result-text">${r.text}</p>
+          <p class="signals">${t.foundBy}: ${["vector", "keyword", "graph"]
+            .filter((s) => r.signals[s] != null)
+            .map((s) => html`<span class=${`signal ${s}`}>${t[s]} #${r.signals[s]}</span> `)}</p>
+        </div>
+      </li>`)}
+    </ol>`;
+}
