@@ -5,17 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,offline-models,openai-whisper,llm
 TORCH_SPEC ?= torch==2.13.0
-APT_PACKAGES := ffmpeg espeak-ng
+APT_PACKAGES := ffmpeg espeak-ng chromium
 
-.PHONY: install system-deps models demo run serve test test-unit lint bench clean
+.PHONY: install system-deps models demo run serve test test-unit lint bench clean vendor
 
 install: system-deps $(VENV)/.installed
 
-# Debian packages, only when a command is missing (ffmpeg has a pip fallback; espeak-ng makes the demo).
+# Debian packages, only when a command is missing (ffmpeg has a pip fallback; espeak-ng makes the demo;
+# chromium is the browser of tests/e2e, since `playwright install` cannot download here).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -62,3 +64,8 @@ bench: models
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the web UI's vendored libraries from npm (pinned in frontend/vendor/refresh.sh).
+# Only for upgrading them: running castgraph never needs Node or npm.
+vendor:
+	frontend/vendor/refresh.sh

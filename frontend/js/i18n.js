@@ -26,7 +26,7 @@ const TEXT = {
     loading: "Cargando…", notFound: "No existe.", timeline: "Qué dijo y cuándo",
     allTopics: "Todos los temas", related: "Relacionado con", mentions: "menciones",
     moments: "momentos", filterTopics: "Filtrar temas…", noPeople: "Todavía no hay personas identificadas.",
-    failed: "falló", back: "Volver", truncated: "Se muestran los primeros resultados.",
+    failed: "falló", coOccurs: "aparece con", back: "Volver", truncated: "Se muestran los primeros resultados.",
     player: "Reproductor", close: "Cerrar", episodesEmpty: "Todavía no hay episodios. Ingerí uno con `castgraph ingest URL`.",
   },
   en: {
@@ -53,7 +53,7 @@ const TEXT = {
     loading: "Loading…", notFound: "Not found.", timeline: "What they said, and when",
     allTopics: "All topics", related: "Related to", mentions: "mentions",
     moments: "moments", filterTopics: "Filter topics…", noPeople: "No people identified yet.",
-    failed: "failed", back: "Back", truncated: "Showing the first results.",
+    failed: "failed", coOccurs: "appears with", back: "Back", truncated: "Showing the first results.",
     player: "Player", close: "Close", episodesEmpty: "No episodes yet. Ingest one with `castgraph ingest URL`.",
   },
 };

@@ -17,7 +17,7 @@ document.addEventListener("click", (event) => {
   const link = event.target.closest?.("a[data-nav]");
   if (!link || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-  const url = new URL(link.href);
+  const url = new URL(link.getAttribute("href"), location.href); // SVG links have no string .href
   if (url.origin !== location.origin) return;
   event.preventDefault();
   navigate(url.pathname + url.search);

@@ -34,13 +34,47 @@ export function TopicPage({ topicKey }) {
       <${MomentList} moments=${data.moments} />
       ${data.related.length > 0 && html`
         <h2>${t.related}</h2>
+        <${Star} data=${data} />
         <ul class="relations">${data.related.map((r) => html`
           <li key=${`${r.key}-${r.relation}`} class="relation">
-            <h3><span class="relation-type">${r.direction === "in" ? `← ${r.relation}` : `${r.relation} →`}</span>
+            <h3><span class="relation-type">${relationLabel(r, t)}</span>
               <a href=${`/topics/${encodeURIComponent(r.key)}`} data-nav>${r.name}</a>
               <span class="type">${r.type}</span></h3>
             <${MomentList} moments=${r.moments} />
           </li>`)}</ul>`}
       ${data.truncated && html`<p class="note">${t.truncated}</p>`}
     </section>`;
+}
+
+function relationLabel(r, t) {
+  const type = r.relation === "co_occurs" ? t.coOccurs : r.relation.replaceAll("_", " ");
+  return r.direction === "in" ? `← ${type}` : `${type} →`;
+}
+
+/** The entity and its neighbours on a circle: depth 1, at most MAX_NODES, never a hairball. */
+const MAX_NODES = 25;
+function Star({ data }) {
+  const nodes = data.related.slice(0, MAX_NODES);
+  const size = 360;
+  const c = size / 2;
+  const radius = c - 60;
+  const heaviest = Math.max(...nodes.map((r) => r.weight), 1);
+  const at = (i) => {
+    const angle = (2 * Math.PI * i) / nodes.length - Math.PI / 2;
+    return [c + radius * Math.cos(angle), c + radius * Math.sin(angle)];
+  };
+  return html`
+    <svg class="star" viewBox=${`0 0 ${size} ${size}`} role="img" aria-label=${data.name}>
+      ${nodes.map((r, i) => {
+        const [x, y] = at(i);
+        return html`<line x1=${c} y1=${c} x2=${x} y2=${y} stroke-width=${1 + (3 * r.weight) / heaviest} />`;
+      })}
+      ${nodes.map((r, i) => {
+        const [x, y] = at(i);
+        return html`<a href=${`/topics/${encodeURIComponent(r.key)}`} data-nav>
+          <circle cx=${x} cy=${y} r="6" /><text x=${x} y=${y - 10} text-anchor="middle">${r.name}</text></a>`;
+      })}
+      <circle class="centre" cx=${c} cy=${c} r="10" />
+      <text class="centre" x=${c} y=${c + 26} text-anchor="middle">${data.name}</text>
+    </svg>`;
 }
