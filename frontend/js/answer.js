@@ -28,6 +28,7 @@ function chip(number, source, lang) {
   button.type = "button";
   button.className = `chip kind-${source.kind || "block"}`;
   button.dataset.n = String(number);
+  button.dataset.start = String(source.start);
   const n = document.createElement("span");
   n.className = "chip-n";
   n.textContent = String(number);

@@ -150,7 +150,7 @@ function SourceList({ title, items, cls, onPlay }) {
       <ol class="sources">
         ${items.map((s) => html`
           <li key=${s.number} class="source">
-            <button type="button" class="play" onClick=${() => onPlay(s)}
+            <button type="button" class="play" data-start=${s.start} onClick=${() => onPlay(s)}
               aria-label=${`${t.play} ${chipLabel(s, lang)}`}>▶</button>
             <div>
               <p class="source-label"><span class="chip-n">${s.number}</span> ${chipLabel(s, lang)}

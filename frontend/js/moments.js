@@ -14,7 +14,8 @@ export function MomentList({ moments, showEpisode = true, url }) {
   return html`
     <ol class="moments">${moments.map((m) => html`
       <li class="moment" key=${`${m.episode_id}-${m.start}`}>
-        <button type="button" class="play" aria-label=${`${t.play} ${clock(m.start)}: ${m.text}`}
+        <button type="button" class="play" data-start=${m.start}
+          aria-label=${`${t.play} ${clock(m.start)}: ${m.text}`}
           onClick=${() => playMoment(momentFrom({ ...m, url: m.url || url }))}>▶</button>
         <div>
           <p class="moment-meta">${m.speaker && html`<strong>${m.speaker}</strong> · `}

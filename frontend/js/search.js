@@ -39,18 +39,24 @@ export function SearchPage() {
     <section class="search">
       <h1>${t.search}</h1>
       <form class="search-form" onSubmit=${submit} role="search">
-        <label class="grow">${t.query}<input type="search" name="q" required ...${field("q")} /></label>
-        <label>${t.episodes}<select name="episode" ...${field("episode")}>
-          <option value="">${t.allEpisodes}</option>
-          ${episodes.map((e) => html`<option value=${e.id}>${e.title}</option>`)}
-        </select></label>
-        <label>${t.speaker}<input name="speaker" list="speaker-names" ...${field("speaker")} />
-          <datalist id="speaker-names">${speakers.map((s) => html`<option value=${s} />`)}</datalist></label>
-        <label>${t.language}<select name="language" ...${field("language")}>
-          <option value="">${t.anyLanguage}</option><option value="es">Español</option>
-          <option value="en">English</option></select></label>
-        <label>${t.from}<input type="date" name="date_from" ...${field("date_from")} /></label>
-        <label>${t.to}<input type="date" name="date_to" ...${field("date_to")} /></label>
+        <div class="field grow"><label for="f-q">${t.query}</label>
+          <input id="f-q" type="search" name="q" required ...${field("q")} /></div>
+        <div class="field"><label for="f-episode">${t.episodes}</label>
+          <select id="f-episode" name="episode" ...${field("episode")}>
+            <option value="">${t.allEpisodes}</option>
+            ${episodes.map((e) => html`<option value=${e.id}>${e.title}</option>`)}
+          </select></div>
+        <div class="field"><label for="f-speaker">${t.speaker}</label>
+          <input id="f-speaker" name="speaker" list="speaker-names" ...${field("speaker")} />
+          <datalist id="speaker-names">${speakers.map((s) => html`<option value=${s} />`)}</datalist></div>
+        <div class="field"><label for="f-language">${t.language}</label>
+          <select id="f-language" name="language" ...${field("language")}>
+            <option value="">${t.anyLanguage}</option><option value="es">Español</option>
+            <option value="en">English</option></select></div>
+        <div class="field"><label for="f-from">${t.from}</label>
+          <input id="f-from" type="date" name="date_from" ...${field("date_from")} /></div>
+        <div class="field"><label for="f-to">${t.to}</label>
+          <input id="f-to" type="date" name="date_to" ...${field("date_to")} /></div>
         <button type="submit" class="primary">${t.search}</button>
       </form>
       ${state.loading && html`<p>${t.loading}</p>`}
@@ -67,7 +73,8 @@ function Results({ results }) {
     <p class="count">${results.length} ${t.results}</p>
     <ol class="results">${results.map((r) => html`
       <li class="result" key=${`${r.episode_id}-${r.start}`}>
-        <button type="button" class="play" aria-label=${`${t.play} ${r.title} ${clock(r.start)}`}
+        <button type="button" class="play" data-start=${r.start} data-episode=${r.episode_id}
+          aria-label=${`${t.play} ${r.title} ${clock(r.start)}`}
           onClick=${() => playMoment({ episodeId: r.episode_id, url: r.url, title: r.title,
             speaker: r.speaker, start: r.start, text: r.text })}>▶</button>
         <div>
