@@ -31,6 +31,14 @@ export function EpisodesPage() {
     </section>`;
 }
 
+/** Enter or Space on a transcript line plays it (a span, so sentences flow as one paragraph). */
+function activate(event, play) {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    play();
+  }
+}
+
 /** Consecutive sentences of one speaker make a turn. */
 function turns(lines) {
   const out = [];
@@ -83,10 +91,10 @@ export function EpisodePage({ id }) {
           <p class="turn-head"><span class="turn-speaker">${turn.speaker || "?"}</span>
             <span class="turn-time">${clock(turn.start)}</span></p>
           <p class="turn-text">${turn.lines.map((line) => html`
-            <button type="button" class=${`line${line.index === active ? " active" : ""}`}
+            <span role="button" tabindex="0" class=${`line${line.index === active ? " active" : ""}`}
               data-start=${line.start} aria-current=${line.index === active ? "true" : undefined}
-              title=${`${t.playFrom} ${clock(line.start)}`}
-              onClick=${() => playMoment(moment(line))}>${line.text}</button>${" "}`)}</p>
+              title=${`${t.playFrom} ${clock(line.start)}`} onClick=${() => playMoment(moment(line))}
+              onKeyDown=${(e) => activate(e, () => playMoment(moment(line)))}>${line.text}</span>${" "}`)}</p>
         </div>`)}</div>
     </section>`;
 }
