@@ -37,12 +37,16 @@ async function request(path, options = {}) {
 
 export const get = (path) => request(path, { headers: { Accept: "application/json" } });
 
-export function put(path, body) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+/** A write (PUT, POST, DELETE) with the API key when the user gave one. */
+export function send(method, path, body) {
+  const headers = { Accept: "application/json" };
   const key = apiKey();
   if (key) headers.Authorization = `Bearer ${key}`;
-  return request(path, { method: "PUT", headers, body: JSON.stringify(body) });
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
+
+export const put = (path, body) => send("PUT", path, body);
 
 export function query(params) {
   const q = new URLSearchParams();
