@@ -11,4 +11,6 @@ RUN pip install --no-cache-dir "torch==2.13.0" \
 ENV CASTGRAPH_DATA_DIR=/data
 VOLUME /data
 ENTRYPOINT ["castgraph"]
+# Every interface, so it needs the key: `docker run -e CASTGRAPH_API_KEY=… -p 8000:8000 …`.
+# Without CASTGRAPH_API_KEY, serve refuses to start (exit 2) instead of exposing writes.
 CMD ["serve", "--host", "0.0.0.0"]

@@ -16,6 +16,7 @@ files answer 404, and ``add_redirect`` makes a path answer 302 to any URL.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
 import socket
@@ -79,8 +80,15 @@ class PageMedia:
 class _Handler(SimpleHTTPRequestHandler):
     """Serves the root folder quietly, with redirects and test-friendly content types."""
 
-    def __init__(self, *args: Any, redirects: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        redirects: dict[str, str],
+        statuses: dict[str, tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._redirects = redirects
+        self._statuses = statuses if statuses is not None else {}
         self.extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
         super().__init__(*args, **kwargs)
 
@@ -92,6 +100,15 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return None
+        answer = self._statuses.get(self.path)
+        if answer is not None:  # e.g. 429 Too Many Requests, or a bot-check page
+            code, body = answer
+            data = body.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return io.BytesIO(data)
         return super().send_head()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -114,7 +131,10 @@ class MediaServer:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.redirects: dict[str, str] = {}
-        handler = partial(_Handler, directory=str(root), redirects=self.redirects)
+        self.statuses: dict[str, tuple[int, str]] = {}
+        handler = partial(
+            _Handler, directory=str(root), redirects=self.redirects, statuses=self.statuses
+        )
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(
             target=partial(self._httpd.serve_forever, poll_interval=0.05), daemon=True
@@ -158,6 +178,11 @@ class MediaServer:
     def add_redirect(self, path: str, target: str) -> str:
         """Make ``path`` answer ``302 Location: target``; returns the redirecting URL."""
         self.redirects["/" + path.lstrip("/")] = target
+        return self.url(path)
+
+    def add_status(self, path: str, code: int, body: str = "") -> str:
+        """Make ``path`` answer ``code`` with ``body`` (HTML); returns its URL."""
+        self.statuses["/" + path.lstrip("/")] = (code, body)
         return self.url(path)
 
     def write_rss(

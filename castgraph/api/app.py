@@ -6,19 +6,25 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from castgraph import __version__
+from castgraph.api.auth import ReadAccess
+from castgraph.api.ratelimit import rate_limits
 from castgraph.api.routes import (
     chat,
     episodes,
     health,
+    jobs,
     media,
     openai_compat,
     people,
     search,
     speakers,
+    subscriptions,
     topics,
     ui,
 )
@@ -59,9 +65,15 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
             app.state.services = open_services(settings)
         else:
             app.state.services = services(settings)
+        from castgraph.api.worker import start_worker
+
+        # The scheduler tick and job worker: this process is the data directory's one writer.
+        app.state.worker = start_worker(settings, app.state.services)
         try:
             yield
         finally:
+            if app.state.worker is not None:
+                app.state.worker.stop()
             app.state.services.close()
 
     app = FastAPI(
@@ -71,10 +83,15 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limits = rate_limits(settings)
     app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    for module in (search, chat, openai_compat, episodes, speakers, people, topics, media, health):
-        app.include_router(module.router)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    # Every /api, /v1 and /media router: public, or keyed when CASTGRAPH_PUBLIC_READ is off.
+    api = (search, chat, openai_compat, episodes, speakers, people, topics, media)
+    for module in (*api, jobs, subscriptions):
+        app.include_router(module.router, dependencies=[ReadAccess])
+    app.include_router(health.router)  # probes stay public
     ui.mount(app, settings)  # last: its page routes must never shadow an API route
     return app
 
@@ -82,6 +99,16 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
 async def _castgraph_error(_request: Request, exc: CastgraphError) -> JSONResponse:
     code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 500)
     return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """OpenAI's error envelope under /v1 (its clients show ``error.message``); FastAPI's
+    ``{"detail"}`` elsewhere. Headers such as ``Retry-After`` are kept."""
+    if not request.url.path.startswith("/v1/"):
+        return await http_exception_handler(request, exc)
+    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(exc.status_code, "error")
+    body = {"error": {"message": str(exc.detail), "type": kind, "code": exc.status_code}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from castgraph.api import cli_ask, cli_search, wiring
+from castgraph.api import cli_ask, cli_jobs, cli_search, wiring
+from castgraph.api.cli_client import server_url
 from castgraph.api.cliutil import JsonFlag, err, link_base, out
 from castgraph.api.cliutil import clean as _clean
 from castgraph.api.cliutil import errors as _errors
@@ -37,12 +38,16 @@ models_app = typer.Typer(help="Local model files.", no_args_is_help=True)
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(speakers_app, name="speakers")
 app.add_typer(models_app, name="models")
+app.add_typer(cli_jobs.subscriptions_app, name="subscriptions")
 for _command in (
     cli_search.search,
     cli_ask.ask,
     cli_search.reindex,
     cli_search.delete,
     cli_search.serve,
+    cli_jobs.subscribe,
+    cli_jobs.unsubscribe,
+    cli_jobs.runs,
 ):
     app.command()(_command)
 
@@ -65,6 +70,14 @@ def ingest(
     """Ingest sources: download, transcribe, diarize and store every new episode."""
     settings = _settings(quiet=quiet)
     with _errors():
+        base = server_url(settings)
+        if base is not None:  # the server holds the data: its worker ingests, we follow
+            if since or speakers:
+                raise InputError("--since and --speakers are not taken by a running server")
+            body = {"language": language, "captions": captions, "limit": limit, "force": force}
+            if not cli_jobs.ingest_remote(settings, base, sources, body, quiet=quiet):
+                raise typer.Exit(1)
+            return
         mode = captions or settings.captions
         if mode not in ("never", "prefer", "only"):
             raise InputError(f"--captions {mode!r}: choose never, prefer or only")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from castgraph.api import wiring
+from castgraph.api.auth import key_headers
 from castgraph.api.chat_schemas import ChatResponse, Source
 from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, link_base, load_settings
 from castgraph.api.datadir import serving_url
@@ -34,7 +35,9 @@ def ask(
         base = link_base(settings)
         if url is not None or as_json:
             response = (
-                _ask_http(url, question, filters) if url else _ask(settings, question, filters)
+                _ask_http(url, question, filters, key_headers(settings.api_key))
+                if url
+                else _ask(settings, question, filters)
             )
             sources = _absolute(response.sources, base)
             _print(response.model_copy(update={"sources": sources}), as_json)
@@ -75,7 +78,9 @@ def _ask_streaming(settings: Settings, question: str, filters: SearchFilters, ba
         services.close()
 
 
-def _ask_http(url: str, question: str, filters: SearchFilters) -> ChatResponse:
+def _ask_http(
+    url: str, question: str, filters: SearchFilters, headers: dict[str, str]
+) -> ChatResponse:
     import httpx
 
     body: dict[str, Any] = {"question": question, "stream": False}
@@ -86,7 +91,7 @@ def _ask_http(url: str, question: str, filters: SearchFilters) -> ChatResponse:
             "language": list(filters.languages),
         }
     try:
-        response = httpx.post(f"{url}/api/chat", json=body, timeout=300)
+        response = httpx.post(f"{url}/api/chat", json=body, headers=headers, timeout=300)
     except httpx.HTTPError as exc:
         raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
     if response.status_code == 503:

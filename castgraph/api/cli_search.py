@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from castgraph.api import wiring
+from castgraph.api.auth import binding_refusal, is_loopback, key_headers
 from castgraph.api.cliutil import (
     JsonFlag,
     Many,
@@ -68,7 +69,7 @@ def search(
 def _search(settings: Settings, query: str, k: int, filters: SearchFilters) -> list[SearchHit]:
     url = serving_url(settings.data_dir)
     if url is not None:  # the server holds the stores: ask it
-        return _search_http(url, query, k, filters)
+        return _search_http(url, query, k, filters, key_headers(settings.api_key))
     services = wiring.open_services(settings, read_only=True)
     try:
         return [SearchHit.of(r) for r in services.search.search(query, k, filters)]
@@ -76,7 +77,23 @@ def _search(settings: Settings, query: str, k: int, filters: SearchFilters) -> l
         services.close()
 
 
-def _search_http(url: str, query: str, k: int, filters: SearchFilters) -> list[SearchHit]:
+def _check_binding(settings: Settings, insecure: bool) -> None:
+    """No keyless server on the network (exit 2), unless the user insists (--insecure)."""
+    refusal = binding_refusal(settings.host, settings.api_key, insecure=insecure)
+    if refusal is not None:
+        err.print(f"[red]error:[/red] {plain(refusal)}", highlight=False)
+        raise typer.Exit(2)
+    if settings.api_key is None and not is_loopback(settings.host):
+        err.print(
+            f"[yellow]warning:[/yellow] serving on {plain(settings.host)} without an API key "
+            "(--insecure): anyone who can reach it can change the data",
+            highlight=False,
+        )
+
+
+def _search_http(
+    url: str, query: str, k: int, filters: SearchFilters, headers: dict[str, str]
+) -> list[SearchHit]:
     import httpx
 
     params: list[tuple[str, Any]] = [("q", query), ("k", k)]
@@ -86,7 +103,7 @@ def _search_http(url: str, query: str, k: int, filters: SearchFilters) -> list[S
     params += [("date_from", filters.date_from.isoformat())] if filters.date_from else []
     params += [("date_to", filters.date_to.isoformat())] if filters.date_to else []
     try:
-        response = httpx.get(f"{url}/api/search", params=params, timeout=30)
+        response = httpx.get(f"{url}/api/search", params=params, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
     if response.status_code != 200:
@@ -127,6 +144,9 @@ def delete(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (CASTGRAPH_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (CASTGRAPH_PORT).")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Serve beyond loopback without CASTGRAPH_API_KEY.")
+    ] = False,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs) and hold the data directory for writing."""
     import uvicorn
@@ -137,6 +157,7 @@ def serve(
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}
     )
+    _check_binding(settings, insecure)
     url = f"http://{settings.host}:{settings.port}"
     with errors(), writer_lock(settings.data_dir, f"castgraph serve {url}"):
         err.print(f"castgraph serving {url} (docs at {url}/docs)")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
+# Re-exported: routes take every dependency from here.
+from castgraph.api.auth import ReadAccess as ReadAccess
+from castgraph.api.auth import WriteAccess as WriteAccess
 from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
@@ -54,23 +56,3 @@ CatalogDep = Annotated[SqlCatalog, Depends(_catalog)]
 SearchDep = Annotated[SearchService, Depends(_search)]
 AnswersDep = Annotated[AnswerService, Depends(_answers)]
 GraphDep = Annotated[GraphStore, Depends(_graph)]
-
-
-def require_api_key(
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> None:
-    """Write endpoints: when CASTGRAPH_API_KEY is set, require it as a Bearer token or X-API-Key."""
-    if settings.api_key is None:
-        return
-    given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-    if not given or not secrets.compare_digest(given, settings.api_key.get_secret_value()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "this endpoint needs the API key: send 'Authorization: Bearer <key>' or 'X-API-Key'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-WriteAccess = Depends(require_api_key)

@@ -27,13 +27,23 @@ def catalog(settings: Settings) -> SqlCatalog:
 
 def sources(settings: Settings, texts: Sequence[str]) -> list[tuple[str, Source]]:
     """Validate every source before any work: raises InputError for the first bad one."""
-    from castgraph.ingest.sources import make_source
+    from castgraph.ingest.sources import YtDlpTuning, make_source
 
+    tuning = YtDlpTuning(
+        sleep=settings.ytdlp_sleep,
+        rate_limit=settings.ytdlp_rate_limit,
+        cookies=settings.ytdlp_cookies,
+        proxy=settings.ytdlp_proxy,
+        po_token=settings.ytdlp_po_token.get_secret_value() if settings.ytdlp_po_token else None,
+    )
     return [
         (
             text,
             make_source(
-                text, allow_private=settings.allow_private_urls, timeout=settings.download_timeout
+                text,
+                allow_private=settings.allow_private_urls,
+                timeout=settings.download_timeout,
+                tuning=tuning,
             ),
         )
         for text in texts

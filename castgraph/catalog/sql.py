@@ -20,6 +20,7 @@ from castgraph.catalog._analysis import (
     extraction_row,
     relations_of,
 )
+from castgraph.catalog._jobs import JobStore
 from castgraph.catalog._migrate import add_missing_columns
 from castgraph.catalog._speakers import (
     apply_guesses,
@@ -28,6 +29,7 @@ from castgraph.catalog._speakers import (
     new_speaker,
     speaker_info,
 )
+from castgraph.catalog._subscriptions import SubscriptionStore
 from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
@@ -93,6 +95,16 @@ class SqlCatalog:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    @property
+    def subscriptions(self) -> SubscriptionStore:
+        """Subscriptions and their runs: the schedule's state."""
+        return SubscriptionStore(self._session)
+
+    @property
+    def jobs(self) -> JobStore:
+        """The job queue."""
+        return JobStore(self._session)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:

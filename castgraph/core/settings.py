@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TranscriberName = Literal["faster-whisper", "openai-whisper"]
@@ -18,6 +18,11 @@ GeneratorName = Literal["auto", "extractive", "openai", "llamacpp"]
 
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "castgraph"
+
+
+def is_header_token(text: str) -> bool:
+    """Non-empty printable ASCII without spaces (0x21–0x7E): what an API key may hold."""
+    return bool(text) and all("!" <= c <= "~" for c in text)
 
 
 class Settings(BaseSettings):
@@ -89,11 +94,48 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    api_key: SecretStr | None = Field(default=None, description="Required by write endpoints.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Required by write endpoints (and by reads when PUBLIC_READ is off); "
+        "printable ASCII, no spaces.",
+    )
+    public_read: bool = Field(
+        default=True,
+        description="Read endpoints (/api, /v1, /media) open to anyone; off: they need the key.",
+    )
+    rate_limit_chat: int = Field(
+        default=30, ge=0, description="Answers per minute per client (/api/chat, /v1); 0 = off."
+    )
+    rate_limit_search: int = Field(
+        default=120, ge=0, description="Searches per minute per client (/api/search); 0 = off."
+    )
     public_url: str | None = Field(
         default=None,
         description="The server's address as readers reach it (e.g. behind a proxy): the base of "
         "the /media links the CLI prints; http://HOST:PORT when unset.",
+    )
+
+    # --- subscriptions, schedule and jobs (issue 10) ---
+    timezone: str = Field(default="UTC", description="Time zone of subscription schedules.")
+    default_cron: str = Field(default="0 3 * * *", description="Schedule of new subscriptions.")
+    worker: bool = Field(default=True, description="Run the scheduler and job worker in serve.")
+    tick_seconds: float = Field(default=60.0, gt=0, description="How often the scheduler ticks.")
+    job_timeout: float = Field(
+        default=600.0, gt=0, description="A running job silent this long (seconds) is swept."
+    )
+    retry_attempts: int = Field(default=3, ge=1, le=10, description="Tries per failing item.")
+    retry_backoff: float = Field(default=30.0, ge=0, description="First retry wait (seconds).")
+    bot_pause: float = Field(
+        default=6 * 3600.0,
+        ge=0,
+        description="Seconds a subscription pauses after a bot check or HTTP 429.",
+    )
+    ytdlp_sleep: float = Field(default=0.0, ge=0, description="Seconds between downloads.")
+    ytdlp_rate_limit: str | None = Field(default=None, description="e.g. 2M (bytes/s).")
+    ytdlp_cookies: Path | None = Field(default=None, description="A cookies.txt for yt-dlp.")
+    ytdlp_proxy: str | None = Field(default=None, description="e.g. socks5://127.0.0.1:1080.")
+    ytdlp_po_token: SecretStr | None = Field(
+        default=None, description="YouTube PO token, e.g. web.gvs+TOKEN (yt-dlp extractor arg)."
     )
 
     ui_dir: Path | None = Field(
@@ -108,6 +150,34 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_language_is_auto(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone: give an IANA name such as Europe/Madrid") from exc
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        # Clients send the key in an HTTP header: only visible ASCII survives every client intact
+        # (browsers refuse other bytes in fetch headers), so anything else is a typo to report now.
+        if value is not None and not is_header_token(value.get_secret_value()):
+            raise ValueError("must be printable ASCII without spaces, e.g. `openssl rand -hex 32`")
+        return value
+
+    @field_validator("public_read")
+    @classmethod
+    def _private_reads_need_a_key(cls, value: bool, info: ValidationInfo) -> bool:
+        # api_key is declared (so validated) first; without one, nobody could read at all.
+        if not value and info.data.get("api_key") is None:
+            raise ValueError("false needs CASTGRAPH_API_KEY (the key that opens the reads)")
+        return value
 
     @property
     def resolved_models_dir(self) -> Path:

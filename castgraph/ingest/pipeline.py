@@ -47,6 +47,9 @@ CaptionLoader = Callable[[MediaItem, str | None], Transcript | None]
 
 Chunker = Callable[[Episode, Transcript], list[Chunk]]
 
+WorkItem = tuple[Episode, MediaItem, Source]
+"""An episode that needs work, the item it was resolved from, and the source that fetches it."""
+
 SpeakerNamer = Callable[[Transcript, Sequence[str]], list[SpeakerGuess]]
 """Guesses the names of a transcript's speaker labels, given names spelled right."""
 
@@ -141,8 +144,23 @@ class IngestPipeline:
 
     def run(self, sources: Sequence[tuple[str, Source]], options: IngestOptions) -> IngestReport:
         """Resolve every source, then process each new or unfinished episode in order."""
+        report, todo = self.plan(sources, options)
+        for index, (episode, item, source) in enumerate(todo):
+            self._observer.episode_started(episode, index, len(todo))
+            result = self.process(episode, item, source, options)
+            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(
+                result
+            )
+            self._observer.episode_finished(result)
+        return report
+
+    def plan(
+        self, sources: Sequence[tuple[str, Source]], options: IngestOptions
+    ) -> tuple[IngestReport, list[WorkItem]]:
+        """Resolve every source and register its items; return the report so far and the
+        episodes that need work, in order (the job worker processes them one at a time)."""
         report = IngestReport()
-        todo: list[tuple[Episode, MediaItem, Source]] = []
+        todo: list[WorkItem] = []
         for text, source in sources:
             try:
                 items = source.resolve(text, since=options.since)
@@ -161,14 +179,7 @@ class IngestPipeline:
         if options.limit is not None:
             report.skipped += max(0, len(todo) - options.limit)
             todo = todo[: options.limit]
-        for index, (episode, item, source) in enumerate(todo):
-            self._observer.episode_started(episode, index, len(todo))
-            result = self.process(episode, item, source, options)
-            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(
-                result
-            )
-            self._observer.episode_finished(result)
-        return report
+        return report, todo
 
     @staticmethod
     def _is_done(episode: Episode, options: IngestOptions) -> bool:

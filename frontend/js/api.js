@@ -14,6 +14,23 @@ export function apiKey() {
 
 export function setApiKey(key) {
   saved.set("castgraph.apiKey", key || null);
+  keyCookie(key);
+}
+
+// The key as a cookie too: with CASTGRAPH_PUBLIC_READ off, <audio src="/media/…"> can only
+// send a cookie. The server reads it on read routes only (writes need the header: no CSRF).
+function keyCookie(key) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = key
+    ? `castgraph_key=${encodeURIComponent(key)}; Path=/; SameSite=Strict; Max-Age=31536000${secure}`
+    : "castgraph_key=; Path=/; SameSite=Strict; Max-Age=0";
+}
+keyCookie(apiKey()); // in step with the stored key, e.g. after the browser dropped its cookies
+
+// Every request carries the key when one is stored: public reads ignore it, keyed ones need it.
+function withKey(headers) {
+  const key = apiKey();
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
 }
 
 async function request(path, options = {}) {
@@ -35,13 +52,11 @@ async function request(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
-export const get = (path) => request(path, { headers: { Accept: "application/json" } });
+export const get = (path) => request(path, { headers: withKey({ Accept: "application/json" }) });
 
 /** A write (PUT, POST, DELETE) with the API key when the user gave one. */
 export function send(method, path, body) {
-  const headers = { Accept: "application/json" };
-  const key = apiKey();
-  if (key) headers.Authorization = `Bearer ${key}`;
+  const headers = withKey({ Accept: "application/json" });
   if (body !== undefined) headers["Content-Type"] = "application/json";
   return request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
@@ -68,7 +83,7 @@ export async function chatStream(body, onEvent, signal) {
   try {
     response = await fetch("/api/chat", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: withKey({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({ ...body, stream: true }),
       signal,
     });

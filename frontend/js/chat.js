@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
 import { ApiError, chatStream } from "./api.js";
 import { saved } from "./store.js";
+import { KeyForm } from "./fetching.js";
 import { Answer, chipLabel } from "./answer.js";
 import { playMoment } from "./player.js";
 
@@ -49,7 +50,8 @@ export function ChatPage() {
         update(id, (x) => applyEvent(x, kind, data)));
       update(id, (x) => (x.status === "streaming" ? { status: "done" } : {}));
     } catch (error) {
-      const reason = error instanceof ApiError && error.status >= 500 ? "llm" : "server";
+      const status = error instanceof ApiError ? error.status : 0;
+      const reason = status === 401 ? "key" : status >= 500 ? "llm" : "server";
       const detail = error instanceof ApiError ? error.message : "";
       update(id, () => ({ status: "error", error: reason, detail }));
     }
@@ -127,7 +129,8 @@ function Exchange({ x, onRetry }) {
         ${x.answer
           ? html`<${Answer} text=${x.answer} sources=${chips} lang=${lang} onPlay=${play} />`
           : x.status === "streaming" && html`<p class="thinking">${t.thinking}</p>`}
-        ${x.status === "error" && html`
+        ${x.status === "error" && x.error === "key" && html`<${KeyForm} onRetry=${onRetry} />`}
+        ${x.status === "error" && x.error !== "key" && html`
           <div class="error" role="alert">
             <p>${x.error === "llm" ? t.errorLlm : t.errorServer}${x.detail ? ` (${x.detail})` : ""}</p>
             <button type="button" class="primary" onClick=${onRetry}>${t.retry}</button>

@@ -10,8 +10,10 @@ import { SearchPage } from "./search.js";
 import { EpisodePage, EpisodesPage } from "./episodes.js";
 import { PeoplePage, PersonPage } from "./people.js";
 import { TopicPage, TopicsPage } from "./topics.js";
+import { SubscriptionsPage } from "./subscriptions.js";
 
-const NAV = [["/", "chat"], ["/search", "search"], ["/episodes", "episodes"], ["/people", "people"], ["/topics", "topics"]];
+const NAV = [["/", "chat"], ["/search", "search"], ["/episodes", "episodes"], ["/people", "people"], ["/topics", "topics"],
+  ["/subscriptions", "subscriptions"]];
 const SECTION = { episode: "episodes", person: "people", topic: "topics" };
 
 function Page({ page, params }) {
@@ -25,6 +27,7 @@ function Page({ page, params }) {
     case "person": return html`<${PersonPage} key=${params.name} name=${params.name} />`;
     case "topics": return html`<${TopicsPage} />`;
     case "topic": return html`<${TopicPage} key=${params.key} topicKey=${params.key} />`;
+    case "subscriptions": return html`<${SubscriptionsPage} />`;
     default: return html`<p class="error">${t.notFound}</p>`;
   }
 }

@@ -33,5 +33,6 @@ export function match(pathname) {
   if (head === "e" && arg) return ["episode", { id: arg }];
   if (head === "people") return arg ? ["person", { name: arg }] : ["people", {}];
   if (head === "topics") return arg ? ["topic", { key: arg }] : ["topics", {}];
+  if (head === "subscriptions") return ["subscriptions", {}];
   return ["missing", {}];
 }

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from castgraph.api.chat_schemas import ChatRequest, ChatResponse, Source
 from castgraph.api.deps import AnswersDep
+from castgraph.api.ratelimit import ChatRateLimit
 from castgraph.api.schemas import ErrorOut
 from castgraph.api.streaming import relay
 from castgraph.retrieval.answer import AnswerEvent
@@ -18,6 +19,7 @@ from castgraph.retrieval.answer import AnswerEvent
 router = APIRouter(prefix="/api", tags=["chat"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Malformed request"},
+    429: {"model": ErrorOut, "description": "Too many questions from this client (Retry-After)"},
     503: {"model": ErrorOut, "description": "The LLM endpoint failed (non-streaming)"},
 }
 
@@ -25,6 +27,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/chat",
     response_model=ChatResponse,
+    dependencies=[ChatRateLimit],
     responses={
         **_ERRORS,
         200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},

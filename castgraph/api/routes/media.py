@@ -1,6 +1,7 @@
 """``GET /media/{episode_id}``: the episode's stored audio or video, seekable (HTTP Range).
 
-Public like the other read routes: a browser's ``<audio>``/``<video>`` cannot send an API key.
+A read route like the others: public, or (CASTGRAPH_PUBLIC_READ off) keyed, and then the
+``castgraph_key`` cookie the UI sets is what a browser's ``<audio>``/``<video>`` can send.
 Moment links of media without a public page (local files, the demo) point here.
 """
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from castgraph.api.chat_schemas import CompletionRequest
 from castgraph.api.deps import AnswersDep, SettingsDep
 from castgraph.api.media import absolute_link
+from castgraph.api.ratelimit import ChatRateLimit
 from castgraph.api.streaming import relay
 from castgraph.core.errors import CastgraphError, GenerationError, InputError
 from castgraph.core.models import ChatMessage, ContextBlock
@@ -37,7 +38,7 @@ async def models() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "castgraph"}]}
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", dependencies=[ChatRateLimit])
 async def completions(
     body: CompletionRequest, request: Request, answers: AnswersDep, settings: SettingsDep
 ) -> Any:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.deps import SearchDep
+from castgraph.api.ratelimit import SearchRateLimit
 from castgraph.api.schemas import ErrorOut, SearchHit, SearchResponse
 from castgraph.core.errors import InputError
 from castgraph.retrieval.base import SearchFilters
@@ -20,7 +21,11 @@ router = APIRouter(prefix="/api", tags=["search"])
 @router.get(
     "/search",
     response_model=SearchResponse,
-    responses={422: {"model": ErrorOut, "description": "Empty, oversized or malformed query"}},
+    dependencies=[SearchRateLimit],
+    responses={
+        422: {"model": ErrorOut, "description": "Empty, oversized or malformed query"},
+        429: {"model": ErrorOut, "description": "Too many searches from this client (Retry-After)"},
+    },
 )
 async def search(
     service: SearchDep,

@@ -25,6 +25,7 @@ PAGES: tuple[str, ...] = (
     "/people/{name}",
     "/topics",
     "/topics/{key}",
+    "/subscriptions",
 )
 _NO_CACHE = {"Cache-Control": "no-cache"}
 

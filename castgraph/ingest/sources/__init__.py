@@ -15,12 +15,13 @@ from urllib.request import url2pathname
 from castgraph.core.errors import InputError
 from castgraph.core.ports import Source
 from castgraph.ingest.sources.local import LocalSource
+from castgraph.ingest.sources.tuning import YtDlpTuning
 from castgraph.ingest.sources.urlguard import URLGuard, check_url
 
 if TYPE_CHECKING:
     from castgraph.ingest.sources.ytdlp import YtDlpSource
 
-__all__ = ["LocalSource", "URLGuard", "YtDlpSource", "check_url", "make_source"]
+__all__ = ["LocalSource", "URLGuard", "YtDlpSource", "YtDlpTuning", "check_url", "make_source"]
 
 
 def make_source(
@@ -29,6 +30,7 @@ def make_source(
     allow_private: bool,
     timeout: float = 60.0,
     captions_langs: Sequence[str] | None = None,
+    tuning: YtDlpTuning | None = None,
 ) -> Source:
     """The ``Source`` for ``source``; raises ``InputError``/``UnsafeURLError`` when unusable.
 
@@ -43,7 +45,10 @@ def make_source(
         from castgraph.ingest.sources.ytdlp import YtDlpSource
 
         return YtDlpSource(
-            allow_private=allow_private, timeout=timeout, captions_langs=captions_langs
+            allow_private=allow_private,
+            timeout=timeout,
+            captions_langs=captions_langs,
+            tuning=tuning,
         )
     if scheme == "file":
         check_url(text, allow_private=allow_private, what="source")

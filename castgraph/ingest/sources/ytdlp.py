@@ -28,6 +28,7 @@ from castgraph.core.errors import CastgraphError, SourceError
 from castgraph.core.models import MediaItem
 from castgraph.core.ports import ProgressCallback
 from castgraph.ingest.sources import ytdlp_info
+from castgraph.ingest.sources.tuning import YtDlpTuning
 from castgraph.ingest.sources.urlguard import URLGuard
 
 log = logging.getLogger(__name__)
@@ -94,10 +95,12 @@ class YtDlpSource:
         allow_private: bool,
         timeout: float = 60.0,
         captions_langs: Sequence[str] | None = None,
+        tuning: YtDlpTuning | None = None,
     ) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
         self.captions_langs = tuple(captions_langs) if captions_langs is not None else None
+        self.tuning = tuning or YtDlpTuning()
 
     def resolve(
         self, source: str, *, limit: int | None = None, since: date | None = None
@@ -215,9 +218,13 @@ class YtDlpSource:
             "logger": _Logger(),
             "socket_timeout": self.timeout,
             "extract_flat": "in_playlist",
-            "extractor_args": {"youtubetab": {"approximate_date": [""]}},
+            "extractor_args": {
+                "youtubetab": {"approximate_date": [""]},
+                "youtube": self.tuning.youtube_args(),
+            },
             "retries": 3,
             "color": {"stdout": "no_color", "stderr": "no_color"},
+            **self.tuning.params(),
             **extra,
         }
         ffmpeg = _ffmpeg_location()
