@@ -12,12 +12,15 @@ APT_PACKAGES := ffmpeg espeak-ng chromium
 install: system-deps $(VENV)/.installed
 
 # Debian packages, only when a command is missing (ffmpeg has a pip fallback; espeak-ng makes the demo;
-# chromium is the browser of tests/e2e, since `playwright install` cannot download here).
+# chromium is the browser of tests/e2e, since `playwright install` cannot download here;
+# docker-compose validates docker-compose.yml in the tests when no `docker compose` plugin exists).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
+	  || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -113,6 +113,7 @@ SCREENS = {
     "episodes": "/episodes",
     "people": "/people",
     "topics": "/topics",
+    "subscriptions": "/subscriptions",
 }
 
 
