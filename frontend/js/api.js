@@ -33,6 +33,17 @@ function withKey(headers) {
   return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
 }
 
+/** The server's `detail` sentence (or the status text) as an ApiError. */
+async function failure(response) {
+  let detail = response.statusText;
+  try {
+    detail = (await response.json()).detail || detail;
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  return new ApiError(String(detail), response.status);
+}
+
 async function request(path, options = {}) {
   let response;
   try {
@@ -40,15 +51,7 @@ async function request(path, options = {}) {
   } catch {
     throw new ApiError("", 0);
   }
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = (await response.json()).detail || detail;
-    } catch {
-      /* not JSON: keep the status text */
-    }
-    throw new ApiError(String(detail), response.status);
-  }
+  if (!response.ok) throw await failure(response);
   return response.status === 204 ? null : response.json();
 }
 
@@ -91,15 +94,7 @@ export async function chatStream(body, onEvent, signal) {
     if (error.name === "AbortError") throw error;
     throw new ApiError("", 0);
   }
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = (await response.json()).detail || detail;
-    } catch {
-      /* keep the status text */
-    }
-    throw new ApiError(String(detail), response.status);
-  }
+  if (!response.ok) throw await failure(response);
   await readEvents(response.body, onEvent);
 }
 
