@@ -7,16 +7,10 @@ import { saved } from "./store.js";
 import { KeyForm } from "./fetching.js";
 import { Answer, chipLabel } from "./answer.js";
 import { playMoment } from "./player.js";
+import { momentFrom } from "./moments.js";
 
 const KEY = "castgraph.chat.v1";
 const MAX_TURNS = 20; // the server's history limit
-
-export function momentOf(source) {
-  return {
-    episodeId: source.episode_id, url: source.url, title: source.title,
-    speaker: source.speaker, start: source.start, text: source.text, published: source.published,
-  };
-}
 
 function history(exchanges) {
   const turns = [];
@@ -38,7 +32,8 @@ export function ChatPage() {
   const [draft, setDraft] = useState("");
   const busy = exchanges.some((x) => x.status === "streaming");
   const endRef = useRef(null);
-  useEffect(() => saved.set(KEY, exchanges.filter((x) => x.status !== "streaming")), [exchanges]);
+  // Saved once an answer ends (or the conversation is cleared), not on every streamed token.
+  useEffect(() => { if (!busy) saved.set(KEY, exchanges); }, [exchanges, busy]);
   useEffect(() => endRef.current?.scrollIntoView({ block: "end" }), [exchanges.length]);
 
   const update = (id, change) =>
@@ -120,7 +115,7 @@ function Exchange({ x, onRetry }) {
   const cited = new Set((x.sources || []).map((s) => s.number));
   const consulted = (x.blocks || []).filter((b) => final && !cited.has(b.number));
   const abstained = x.status === "done" && final && x.sources.length === 0;
-  const play = (source) => source && playMoment(momentOf(source));
+  const play = (source) => source && playMoment(momentFrom(source));
   return html`
     <li class="exchange">
       <p class="question"><span class="who">${t.you}</span> ${x.question}</p>

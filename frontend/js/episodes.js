@@ -3,7 +3,8 @@ import { html } from "./html.js";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
 import { ApiError, apiKey, get, put, setApiKey } from "./api.js";
-import { clock, duration, shortDate } from "./format.js";
+import { clock, duration, episodePath, shortDate } from "./format.js";
+import { momentFrom } from "./moments.js";
 import { playMoment, playback } from "./player.js";
 import { useObservable } from "./store.js";
 import { useFetch, Status } from "./fetching.js";
@@ -18,7 +19,7 @@ export function EpisodesPage() {
       ${data && data.length === 0 && html`<p class="empty">${t.episodesEmpty}</p>`}
       ${data && html`<ul class="episode-list">${data.map((e) => html`
         <li key=${e.id} class="episode-card">
-          <h2><a href=${`/e/${encodeURIComponent(e.id)}`} data-nav>${e.title}</a></h2>
+          <h2><a href=${episodePath(e.id)} data-nav>${e.title}</a></h2>
           <p class="meta">
             <span class=${`state state-${e.state}`}>${e.state}</span>
             ${e.published && html` · ${shortDate(e.published, lang)}`}
@@ -64,14 +65,15 @@ export function EpisodePage({ id }) {
   const colours = useMemo(() => new Map((episode?.speaker_details || []).map((s, i) => [s.name, i % 8])), [episode]);
   const heard = useObservable(playback);
   const active = heard.episodeId === episode?.id ? activeIndex(lines, heard.time) : -1;
-  const moment = (line) => ({ episodeId: episode.id, url: episode.url, title: episode.title,
-    speaker: line.speaker, start: line.start, text: line.text, published: episode.published });
+  const moment = (line) => momentFrom({ ...line, episode_id: episode.id, url: episode.url,
+    title: episode.title, published: episode.published });
   useEffect(() => {
     const at = new URLSearchParams(location.search).get("t");
     if (episode && at !== null && !Number.isNaN(Number(at))) {
       const start = Math.max(0, Number(at));
       const line = lines[Math.max(0, activeIndex(lines, start))] || {};
-      playMoment({ ...moment(line), start, text: line.text }, { lead: 0 });
+      // Not the line's own link: that one opens at the line's second, not at t.
+      playMoment({ ...moment(line), start, link: undefined }, { lead: 0 });
     }
   }, [episode?.id]);
   if (!episode) return html`<${Status} error=${error} loading=${!error} onRetry=${reload} />`;

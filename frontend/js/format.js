@@ -47,49 +47,31 @@ export function youtubeId(url) {
   }
 }
 
-export function isPublicPage(url) {
-  try {
-    const u = new URL(url);
-    if (!["http:", "https:"].includes(u.protocol)) return false;
-    const host = u.hostname;
-    if (host === "localhost" || host.endsWith(".localhost") || host.endsWith(".local")) return false;
-    if (/^(127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.|\[)/.test(host)) return false;
-    return host.includes(".");
-  } catch {
-    return false;
-  }
+/** The UI's own episode page, optionally at a second. */
+export function episodePath(episodeId, seconds) {
+  const at = seconds == null ? "" : `?t=${Math.floor(seconds)}`;
+  return `/e/${encodeURIComponent(episodeId)}${at}`;
 }
 
 /** The page that opens this episode at this second in castgraph's own UI. */
 export function permalink(episodeId, seconds) {
-  return `${location.origin}/e/${encodeURIComponent(episodeId)}?t=${Math.floor(seconds || 0)}`;
+  return `${location.origin}${episodePath(episodeId, seconds || 0)}`;
 }
 
-/** The public link at that second: YouTube/public pages keep theirs, the rest use ours. */
-export function publicLink(url, episodeId, seconds) {
-  const second = Math.max(0, Math.floor(seconds || 0));
-  if (youtubeId(url)) {
-    const u = new URL(url);
-    u.searchParams.set("t", `${second}s`);
-    return u.toString();
-  }
-  if (isPublicPage(url)) return `${url.split("#")[0]}#t=${second}`;
-  return permalink(episodeId, second);
+/**
+ * The link a citation carries: the server's own `link` at that second when it is public
+ * (YouTube, a public enclosure; the server decides what is public), else our permalink.
+ */
+export function shareLink({ link, episodeId, start }) {
+  return link && !link.startsWith("/") ? link : permalink(episodeId, start);
 }
 
 /** "Name — Show, date, hh:mm:ss, link" (the format a journalist pastes into a story). */
-export function citation({ speaker, title, published, start, url, episodeId }, lang) {
-  const who = speaker || (lang === "es" ? "Participante" : "Speaker");
-  const when = published ? shortDate(published, lang) : "";
-  const parts = [title, when, hms(start), publicLink(url, episodeId, start)].filter(Boolean);
+export function citation(moment, lang) {
+  const who = moment.speaker || (lang === "es" ? "Participante" : "Speaker");
+  const when = moment.published ? shortDate(moment.published, lang) : "";
+  const parts = [moment.title, when, hms(moment.start), shareLink(moment)].filter(Boolean);
   return `${who} — ${parts.join(", ")}`;
-}
-
-/** A stable colour index per speaker (names and labels alike). */
-export function speakerColour(name) {
-  let hash = 0;
-  for (const ch of String(name || "")) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  return hash % 8;
 }
 
 export async function copyText(text) {

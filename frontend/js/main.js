@@ -39,6 +39,8 @@ function App() {
   const section = SECTION[page] || page;
   useEffect(() => {
     document.title = `castgraph — ${t[section] || ""}`;
+    // On a phone the nav scrolls sideways: keep the current page's tab in view.
+    document.querySelector('.top nav a[aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
   }, [section, current]);
   return html`
     <a class="skip" href="#main">${current === "es" ? "Ir al contenido" : "Skip to content"}</a>

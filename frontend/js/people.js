@@ -2,7 +2,7 @@
 import { html } from "./html.js";
 import { useText } from "./i18n.js";
 import { query } from "./api.js";
-import { shortDate } from "./format.js";
+import { episodePath, shortDate } from "./format.js";
 import { useFetch, Status } from "./fetching.js";
 import { MomentList } from "./moments.js";
 import { navigate } from "./router.js";
@@ -48,7 +48,7 @@ export function PersonPage({ name }) {
         <ol class="timeline">${data.episodes.map((e) => html`
           <li key=${e.episode_id} class="timeline-episode">
             <h2><time datetime=${e.published || ""}>${shortDate(e.published, lang)}</time>
-              <a href=${`/e/${encodeURIComponent(e.episode_id)}`} data-nav>${e.title}</a></h2>
+              <a href=${episodePath(e.episode_id)} data-nav>${e.title}</a></h2>
             <${MomentList} moments=${e.moments} showEpisode=${false} url=${e.url} />
           </li>`)}</ol>
         ${data.truncated && html`<p class="note">${t.truncated}</p>`}`}

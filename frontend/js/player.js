@@ -5,7 +5,7 @@ import { html } from "./html.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { observable, useObservable } from "./store.js";
 import { useText } from "./i18n.js";
-import { citation, clock, copyText, permalink, youtubeId } from "./format.js";
+import { citation, clock, copyText, episodePath, permalink, youtubeId } from "./format.js";
 
 /** Start this many seconds before a sentence, so its first word is heard whole. */
 export const LEAD_SECONDS = 0.75;
@@ -48,14 +48,12 @@ function NowPlaying({ moment }) {
     if (await copyText(value)) setCopied(what);
     setTimeout(() => setCopied(""), 1500);
   };
-  const cite = () =>
-    citation({ ...moment, episodeId: moment.episodeId, start: moment.start }, lang);
+  const cite = () => citation(moment, lang);
   return html`
     <div class="now">
       <p class="now-meta">
         <strong>${moment.speaker || ""}</strong>${moment.speaker ? " · " : ""}
-        <a href=${`/e/${encodeURIComponent(moment.episodeId)}?t=${Math.floor(moment.start)}`}
-           data-nav>${moment.title}</a> · ${clock(moment.start)}
+        <a href=${episodePath(moment.episodeId, moment.start)} data-nav>${moment.title}</a> · ${clock(moment.start)}
       </p>
       ${moment.text && html`<blockquote class="now-text">${moment.text}</blockquote>`}
       <div class="now-actions">
@@ -122,8 +120,10 @@ function YouTubePlayer({ moment, videoId }) {
   const host = useRef(null);
   const player = useRef(null);
   useEffect(() => {
+    let live = true; // a later moment (or leaving the page) may come before the API loads
     let timer = null;
     loadYouTube().then((YT) => {
+      if (!live) return;
       if (player.current && player.current.__video === videoId) {
         player.current.seekTo(moment.at, true);
         player.current.playVideo();
@@ -139,11 +139,15 @@ function YouTubePlayer({ moment, videoId }) {
         player.current.__video = videoId;
       }
       timer = setInterval(() => {
-        const time = player.current?.getCurrentTime?.() ?? 0;
-        playback.set({ episodeId: moment.episodeId, time, playing: true });
+        const p = player.current;
+        const playing = p?.getPlayerState?.() === YT.PlayerState.PLAYING;
+        playback.set({ episodeId: moment.episodeId, time: p?.getCurrentTime?.() ?? 0, playing });
       }, 500);
     });
-    return () => timer && clearInterval(timer);
+    return () => {
+      live = false;
+      if (timer) clearInterval(timer);
+    };
   }, [moment.token]);
   return html`<div class="youtube" ref=${host}></div>`;
 }

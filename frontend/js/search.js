@@ -3,7 +3,8 @@ import { html } from "./html.js";
 import { useEffect, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
 import { ApiError, get, query } from "./api.js";
-import { clock, shortDate } from "./format.js";
+import { clock, episodePath, shortDate } from "./format.js";
+import { momentFrom } from "./moments.js";
 import { playMoment } from "./player.js";
 import { navigate } from "./router.js";
 
@@ -75,11 +76,9 @@ function Results({ results }) {
       <li class="result" key=${`${r.episode_id}-${r.start}`}>
         <button type="button" class="play" data-start=${r.start} data-episode=${r.episode_id}
           aria-label=${`${t.play} ${r.title} ${clock(r.start)}`}
-          onClick=${() => playMoment({ episodeId: r.episode_id, url: r.url, title: r.title,
-            speaker: r.speaker, start: r.start, text: r.text })}>▶</button>
+          onClick=${() => playMoment(momentFrom(r))}>▶</button>
         <div>
-          <p class="result-meta"><strong>${r.speaker || ""}</strong> ·
-            <a href=${`/e/${encodeURIComponent(r.episode_id)}?t=${Math.floor(r.start)}`} data-nav>${r.title}</a>
+          <p class="result-meta"><strong>${r.speaker || ""}</strong>${" · "}<a href=${episodePath(r.episode_id, r.start)} data-nav>${r.title}</a>
             ${r.published ? ` · ${shortDate(r.published, lang)}` : ""} · ${clock(r.start)}</p>
           <p class="result-text">${r.text}</p>
           <p class="signals">${t.foundBy}: ${["vector", "keyword", "graph"]

@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
 import { ApiError, apiKey, get, send, setApiKey } from "./api.js";
 import { useFetch, Status } from "./fetching.js";
+import { episodePath } from "./format.js";
 
 const POLL_MS = 1500;
 
@@ -88,13 +89,12 @@ function RunSummary({ run, act }) {
   const kinds = Object.entries(run.errors_by_kind || {});
   return html`
     <details class="run">
-      <summary>${t.lastRun}: ${when(run.started_at || run.created_at, lang)} ·
-        <span class=${`state state-${run.state}`}>${run.state}</span> ·
-        ${run.found} ${t.found}, ${run.ingested} ${t.ingested}, ${run.failed} ${t.failedCount}
+      <summary>${t.lastRun}: ${when(run.started_at || run.created_at, lang)}${" · "}<span
+        class=${`state state-${run.state}`}>${run.state}</span>${" · "}${run.found} ${t.found}, ${run.ingested} ${t.ingested}, ${run.failed} ${t.failedCount}
         ${kinds.length > 0 && html` · ${kinds.map(([k, n]) => `${k} ×${n}`).join(", ")}`}</summary>
       ${run.note && html`<p class="meta">${run.note}</p>`}
       <ul class="outcomes">${run.episodes.map((e) => html`
-        <li key=${e.episode_id}><a href=${`/e/${encodeURIComponent(e.episode_id)}`} data-nav>${e.title}</a>
+        <li key=${e.episode_id}><a href=${episodePath(e.episode_id)} data-nav>${e.title}</a>
           · <span class=${`state state-${e.state}`}>${e.state}</span>${e.error ? ` · ${e.kind || ""} ${e.error}` : ""}</li>`)}
       </ul>
       ${run.errors.filter((e) => !e.episode_id).map((e) => html`<p class="error">${e.kind}: ${e.message}</p>`)}
@@ -144,6 +144,7 @@ function IngestForm({ act }) {
 function JobProgress({ id, act }) {
   const [t] = useText();
   const [job, setJob] = useState(null);
+  const [failure, setFailure] = useState("");
   useEffect(() => {
     let live = true;
     let timer = null;
@@ -153,13 +154,17 @@ function JobProgress({ id, act }) {
         if (!live) return;
         setJob(next);
         if (["queued", "running"].includes(next.state)) timer = setTimeout(poll, POLL_MS);
-      } catch {
-        if (live) timer = setTimeout(poll, POLL_MS * 2);
+      } catch (error) {
+        // Unreachable or a server error: try again; a 401 or 404 will not get better.
+        const transient = !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+        if (live && transient) timer = setTimeout(poll, POLL_MS * 2);
+        else if (live) setFailure(error.message || t.errorServer);
       }
     };
     poll();
     return () => { live = false; clearTimeout(timer); };
   }, [id]);
+  if (failure) return html`<p class="error" role="alert">#${id}: ${failure}</p>`;
   if (!job) return html`<p class="loading">${t.loading}</p>`;
   const p = job.progress;
   const percent = p.percent == null ? undefined : Math.round(p.percent);
