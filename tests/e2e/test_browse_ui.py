@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -10,17 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.harness import MARKUP_TITLE, CastgraphServer, PageSession
-from tests.e2e.ui import Media, demo_episode, episodes, shot, track_media
-
-LEAD = 0.75
-
-
-def _plays(media: Media, button: object) -> None:
-    """Clicking a moment's play button seeks the page's player to (just before) its start."""
-    start = float(button.get_attribute("data-start") or "nan")  # type: ignore[attr-defined]
-    before = len(media.seeks())
-    button.click()  # type: ignore[attr-defined]
-    assert abs(media.next_seek(before) - max(0.0, start - LEAD)) < 0.05
+from tests.e2e.ui import demo_episode, episodes, shot, track_media
 
 
 def test_search_with_a_language_filter_finds_playable_moments(
@@ -38,7 +29,7 @@ def test_search_with_a_language_filter_finds_playable_moments(
     found = {b.get_attribute("data-episode") for b in page.locator(".result .play").all()}
     assert found and found <= english, found
     expect(results.first.locator(".signal").first).to_be_visible()
-    _plays(media, results.first.locator(".play"))
+    media.plays(results.first.locator(".play"))
     page.assert_clean()
 
 
@@ -54,14 +45,24 @@ def test_a_person_timeline_is_ordered_by_date_and_playable(
     page.locator(".timeline .moment").first.wait_for()
     dates = [t.get_attribute("datetime") or "" for t in page.locator(".timeline time").all()]
     assert dates == sorted(dates), dates
-    _plays(media, page.locator(".timeline .play").first)
+    media.plays(page.locator(".timeline .play").first)
+    # Filtering by a topic keeps only moments tagged with it (the demo people have topics).
     chips = page.locator(".topic-filter button")
-    if chips.count() > 1:  # filtering by a topic keeps only moments tagged with it
-        topic = chips.nth(1).inner_text().rsplit(" (", 1)[0]
+    assert chips.count() > 1, "the person has no topic to filter by"
+    topic = chips.nth(1).inner_text().rsplit(" (", 1)[0]
+    with page.expect_response(lambda r: "/api/people/" in r.url and "topic=" in r.url) as answer:
         chips.nth(1).click()
-        expect(chips.nth(1)).to_have_attribute("aria-pressed", "true")
-        for tags in page.locator(".timeline .moment .tags").all():
-            assert topic in tags.inner_text()
+    assert answer.value.ok, answer.value.status
+    expected = sum(len(e["moments"]) for e in answer.value.json()["episodes"])
+    assert expected > 0, "the filtered timeline is empty"
+    pressed = page.locator('.topic-filter button[aria-pressed="true"]')
+    expect(pressed).to_have_text(re.compile(rf"^{re.escape(topic)} \("))
+    # Re-rendered from the filtered answer (not the old timeline): its moments, each tagged.
+    expect(page.locator(".timeline .moment")).to_have_count(expected)
+    tags = page.locator(".timeline .moment .tags")
+    expect(tags).to_have_count(expected)
+    for tag_list in tags.all():
+        assert topic in tag_list.locator(".tag").all_inner_texts(), tag_list.inner_text()
     page.assert_clean()
 
 
@@ -75,7 +76,7 @@ def test_a_topic_page_lists_relations_with_playable_moments(
     assert page.locator(".star a").count() <= 25, "the drawing stays bounded"
     relation = page.locator(".relation").first
     expect(relation.locator(".relation-type")).not_to_be_empty()
-    _plays(media, relation.locator(".play").first)
+    media.plays(relation.locator(".play").first)
     page.assert_clean()
 
 

@@ -9,12 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.harness import CastgraphServer, PageSession
-from tests.e2e.ui import refused_connection, shot, track_media
+from tests.e2e.ui import LEAD, refused_connection, shot, track_media
 
 # Answered by one sentence of the demo's first episode (a count, said by its guest).
 QUESTION = "¿Cuántos sensores pusieron en Barracas?"
 UNANSWERABLE = "¿Cuánto cuesta un kilo de pan en Rotterdam?"
-LEAD = 0.75  # the player starts this much before a sentence (frontend/js/player.js)
 
 
 def _ask(page: PageSession, question: str, done: str = ".answer.done") -> None:
@@ -45,18 +44,15 @@ def test_an_answer_streams_in_with_chips_that_play_the_cited_second(
     expect(chip.locator(".chip-tip")).to_be_visible()
     shot(page, screenshots, "chat-desktop")
 
-    chip.click()
-    seeked = media.next_seek(0)
+    seeked = media.plays(chip)  # LEAD before the cited sentence
     assert start - LEAD - 0.05 <= seeked <= start, (seeked, start)
     assert abs(seeked - start) < 1.0
     page.wait_for_function("document.querySelector('.media').readyState >= 1")
     assert 206 in media.statuses, f"the player asked for byte ranges: {media.statuses}"
     expect(page.locator(".now-text")).to_have_text(cited)
 
-    before = len(media.seeks())  # keyboard: a chip is a button; Enter plays it again
-    chip.focus()
-    page.keyboard.press("Enter")
-    assert abs(media.next_seek(before) - start) < 1.0
+    again = media.plays(chip, key="Enter")  # keyboard: a chip is a button; Enter plays it again
+    assert abs(again - start) < 1.0
     page.assert_clean()
 
 
@@ -134,3 +130,24 @@ def test_a_server_outage_shows_an_error_and_retry_answers(
     page.locator(".exchange").last.locator(".answer.done").wait_for(timeout=120_000)
     expect(page.locator(".exchange").last.locator("button.chip").first).to_be_visible()
     page.assert_clean(allow_console=refused_connection)
+
+
+def test_a_citation_carries_the_public_link_or_else_the_permalink(
+    server: CastgraphServer, page: PageSession
+) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#question")
+    cited = page.evaluate(
+        """async () => {
+          const m = await import('/static/js/format.js');
+          const base = {episodeId: 'ab12', title: 'Ep', speaker: 'Ana', start: 3725.4,
+                        published: '2024-03-05'};
+          return [m.citation({...base, link: 'https://www.youtube.com/watch?v=x&t=3725s'}, 'en'),
+                  m.citation({...base, link: '/media/ab12#t=3725'}, 'en'),
+                  m.citation({...base, speaker: null}, 'es')];
+        }"""
+    )
+    assert cited[0] == "Ana — Ep, Mar 5, 2024, 01:02:05, https://www.youtube.com/watch?v=x&t=3725s"
+    assert cited[1] == f"Ana — Ep, Mar 5, 2024, 01:02:05, {server.url}/e/ab12?t=3725"
+    assert cited[2] == f"Participante — Ep, 5 de mar de 2024, 01:02:05, {server.url}/e/ab12?t=3725"
+    page.assert_clean()

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tests.e2e.harness import MARKUP_TITLE, CastgraphServer, PageSession
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+PLAYER_JS = Path(__file__).resolve().parents[2] / "frontend" / "js" / "player.js"
+
+
+def _lead_seconds() -> float:
+    """``LEAD_SECONDS`` of the UI's player, so the tests follow the page if it changes."""
+    source = PLAYER_JS.read_text(encoding="utf-8")
+    found = re.search(r"\bLEAD_SECONDS\s*=\s*(\d+(?:\.\d+)?|\.\d+)\s*;", source)
+    if found is None:
+        raise LookupError(f"no `LEAD_SECONDS = <number>;` in {PLAYER_JS}")
+    return float(found.group(1))
+
+
+# The player starts this many seconds before a moment, so its first word is heard whole.
+LEAD = _lead_seconds()
 
 # Media elements' "seeked" does not bubble, but a capturing listener on document sees it.
 _SEEKS = """
@@ -34,6 +53,22 @@ class Media:
 
     def current_time(self) -> float:
         return float(self.session.page.evaluate("document.querySelector('.media').currentTime"))
+
+    def plays(self, button: Locator, *, key: str | None = None) -> float:
+        """Click ``button`` (or focus it and press ``key``) and assert the player seeks to LEAD
+        seconds before its ``data-start`` (never below 0); that seek's currentTime."""
+        start = float(button.get_attribute("data-start") or "nan")
+        assert start == start, "the button has no numeric data-start"  # not NaN
+        before = len(self.seeks())
+        if key is None:
+            button.click()
+        else:
+            button.focus()
+            self.session.page.keyboard.press(key)
+        seeked = self.next_seek(before)
+        expected = max(0.0, start - LEAD)
+        assert abs(seeked - expected) < 0.05, f"start {start}: seeked to {seeked}, not {expected}"
+        return seeked
 
 
 def track_media(session: PageSession) -> Media:
