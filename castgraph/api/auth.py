@@ -20,7 +20,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from pydantic import SecretStr
 from starlette.datastructures import Headers
 
-from castgraph.core.settings import Settings
+from castgraph.core.settings import Settings, is_header_token
 
 COOKIE = "castgraph_key"
 _HOW = "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
@@ -46,16 +46,14 @@ def _settings(request: Request) -> Settings:
 
 
 def _token(text: str, where: str) -> bytes:
-    # Starlette decodes header bytes as latin-1, so encoding back gives the bytes as sent.
-    try:
-        raw = text.strip().encode("latin-1")
-    except UnicodeEncodeError:
-        raw = b"\x80"  # an unquoted cookie may exceed latin-1: just as malformed
-    if not raw:
+    # Starlette decodes header bytes as latin-1 (one character per byte as sent), so checking
+    # the characters checks the bytes; an unquoted cookie may exceed latin-1: just as malformed.
+    token = text.strip()
+    if not token:
         raise MalformedKeyError(f"malformed API key: {where} is empty; {_HOW}")
-    if any(b < 0x21 or b > 0x7E for b in raw):
+    if not is_header_token(token):
         raise MalformedKeyError(f"malformed API key: {where} must be printable ASCII; {_HOW}")
-    return raw
+    return token.encode("ascii")
 
 
 def header_key(headers: Headers) -> bytes | None:
@@ -94,10 +92,15 @@ def _refuse(detail: str) -> HTTPException:
     )
 
 
+def _sent_key(request: Request, *, cookie: bool) -> bytes | None:
+    """The key in a header, else (``cookie``) in the UI's cookie; MalformedKeyError if unusable."""
+    given = header_key(request.headers)
+    return given if given is not None or not cookie else cookie_key(request.cookies)
+
+
 def _presented(request: Request, *, cookie: bool) -> bytes | None:
     try:
-        given = header_key(request.headers)
-        return given if given is not None or not cookie else cookie_key(request.cookies)
+        return _sent_key(request, cookie=cookie)
     except MalformedKeyError as exc:
         raise _refuse(str(exc)) from exc
 
@@ -137,9 +140,7 @@ def holds_key(request: Request) -> bool:
     if key is None:
         return False
     try:
-        given = header_key(request.headers)
-        if given is None:
-            given = cookie_key(request.cookies)
+        given = _sent_key(request, cookie=True)
     except MalformedKeyError:
         return False
     return given is not None and matches(given, key)

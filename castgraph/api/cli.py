@@ -23,7 +23,7 @@ from castgraph.api.media import absolute_link
 from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.errors import InputError
 from castgraph.core.models import Episode
-from castgraph.core.settings import CaptionsMode, Settings
+from castgraph.core.settings import Settings, captions_mode
 from castgraph.core.timefmt import clock
 from castgraph.ingest.pipeline import IngestOptions, IngestReport, Observer
 
@@ -78,25 +78,19 @@ def ingest(
             if not cli_jobs.ingest_remote(settings, base, sources, body, quiet=quiet):
                 raise typer.Exit(1)
             return
-        mode = captions or settings.captions
-        if mode not in ("never", "prefer", "only"):
-            raise InputError(f"--captions {mode!r}: choose never, prefer or only")
+        mode = captions_mode(captions or settings.captions, option="--captions")
         options = IngestOptions(
             limit=limit,
             since=_parse_date(since),
             force=force,
             language=language or settings.language,
-            captions=_captions_mode(mode),
+            captions=mode,
             num_speakers=speakers or settings.num_speakers,
         )
         report = run_ingest(settings, sources, options, quiet=quiet)
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _captions_mode(mode: str) -> CaptionsMode:
-    return "prefer" if mode == "prefer" else "only" if mode == "only" else "never"
 
 
 def run_ingest(

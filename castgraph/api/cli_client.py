@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from castgraph.api.auth import key_headers
 from castgraph.api.datadir import serving_url
 from castgraph.core.errors import InputError, StorageError
 from castgraph.core.settings import Settings
 
 
+def reachable(url: str) -> str:
+    """``url`` as reached from this machine: a server on every interface (0.0.0.0, ::) is
+    reached through loopback."""
+    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+
+
 def server_url(settings: Settings) -> str | None:
     """The running server's URL reachable from here (a wildcard bind is reached via loopback)."""
     url = serving_url(settings.data_dir)
-    if url is None:
-        return None
-    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+    return reachable(url) if url is not None else None
 
 
 def call(settings: Settings, base: str, method: str, path: str, body: Any = None) -> Any:
     """One API request with CASTGRAPH_API_KEY; its JSON answer, or a castgraph error."""
     import httpx
 
-    headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
+    headers = key_headers(settings.api_key)
     try:
         response = httpx.request(method, f"{base}{path}", json=body, headers=headers, timeout=60)
     except httpx.HTTPError as exc:

@@ -96,12 +96,7 @@ def _subscriptions(settings: Settings) -> list[dict[str, Any]]:
         return found
 
     def work(catalog: SqlCatalog) -> list[dict[str, Any]]:
-        subs = catalog.subscriptions.all()
-        last = {s.id: catalog.subscriptions.runs(s.id, limit=1) for s in subs}
-        return [
-            SubscriptionOut.of(s, next(iter(last[s.id]), None)).model_dump(mode="json")
-            for s in subs
-        ]
+        return [o.model_dump(mode="json") for o in scheduling.subscriptions_out(catalog)]
 
     rows: list[dict[str, Any]] = _local(settings, work)
     return rows
@@ -149,7 +144,7 @@ def _act(subscription_id: int, action: str) -> dict[str, Any]:
     def work(catalog: SqlCatalog) -> dict[str, Any]:
         store = catalog.subscriptions
         if action == "pause":
-            sub = store.pause(subscription_id, utcnow(), reason="paused by hand")
+            sub = scheduling.pause_by_hand(catalog, subscription_id)
         else:
             sub = store.resume(subscription_id, utcnow())
         return SubscriptionOut.of(sub).model_dump(mode="json")

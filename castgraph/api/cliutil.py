@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from castgraph.api.cli_client import reachable
 from castgraph.api.datadir import serving_url
 from castgraph.api.logs import configure_logging
 from castgraph.core.errors import CastgraphError, InputError
@@ -44,9 +45,7 @@ def link_base(settings: Settings) -> str:
     if settings.public_url:
         return settings.public_url
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    url = serving_url(settings.data_dir) or f"http://{host}:{settings.port}"
-    # A server on every interface (0.0.0.0, ::) is reached from this machine through loopback.
-    return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+    return reachable(serving_url(settings.data_dir) or f"http://{host}:{settings.port}")
 
 
 def clean(text: object) -> str:

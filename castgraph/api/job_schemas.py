@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from castgraph.core.jobs import Job, Run, Subscription
-
-Captions = Literal["never", "prefer", "only"]
+from castgraph.core.settings import CaptionsMode
 
 
 class IngestIn(BaseModel):
@@ -19,7 +17,7 @@ class IngestIn(BaseModel):
 
     url: str = Field(min_length=1, max_length=2000, description="A video, channel, playlist, feed.")
     language: str | None = Field(default=None, max_length=16, description="Force it, e.g. es.")
-    captions: Captions | None = Field(default=None, description="never | prefer | only.")
+    captions: CaptionsMode | None = Field(default=None, description="never | prefer | only.")
     limit: int | None = Field(default=None, ge=1, le=10000, description="At most N new episodes.")
     force: bool = Field(default=False, description="Reprocess episodes already indexed.")
 
@@ -33,7 +31,7 @@ class SubscriptionIn(BaseModel):
     )
     timezone: str | None = Field(default=None, max_length=64, description="CASTGRAPH_TIMEZONE.")
     language: str | None = Field(default=None, max_length=16)
-    captions: Captions | None = None
+    captions: CaptionsMode | None = None
     limit: int | None = Field(default=None, ge=1, le=10000, description="New episodes per run.")
 
 

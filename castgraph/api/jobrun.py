@@ -26,7 +26,7 @@ from castgraph.core.jobs import (
 )
 from castgraph.core.models import EpisodeState
 from castgraph.core.ports import Source
-from castgraph.core.settings import CaptionsMode, Settings
+from castgraph.core.settings import Settings, captions_mode
 from castgraph.ingest.failures import classify, is_blocked, is_transient
 from castgraph.ingest.pipeline import IngestOptions, IngestPipeline, Observer, WorkItem
 
@@ -140,7 +140,7 @@ class JobRunner:
             limit=request.limit,
             force=request.force,
             language=request.language or settings.language,
-            captions=_captions(request.captions or settings.captions),
+            captions=captions_mode(request.captions or settings.captions),
             num_speakers=settings.num_speakers,
         )
         try:
@@ -267,7 +267,3 @@ def _error(
     title: str | None = None,
 ) -> RunError:
     return RunError(classify(message), message, source, episode_id, title)
-
-
-def _captions(mode: str) -> CaptionsMode:
-    return "prefer" if mode == "prefer" else "only" if mode == "only" else "never"

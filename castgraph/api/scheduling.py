@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from castgraph.api.job_schemas import SubscriptionOut
 from castgraph.catalog import SqlCatalog
-from castgraph.core.cron import check_cron, zone
+from castgraph.core.cron import check_cron
 from castgraph.core.errors import InputError, SourceError
-from castgraph.core.jobs import IngestRequest, Job, Subscription
-from castgraph.core.settings import Settings
-
-CAPTIONS = ("never", "prefer", "only")
+from castgraph.core.jobs import IngestRequest, Job, Run, Subscription
+from castgraph.core.settings import Settings, captions_mode
 
 
 def check_source(settings: Settings, source: str, *, remote: bool) -> str:
@@ -45,8 +44,8 @@ def request_of(
     limit: int | None = None,
     force: bool = False,
 ) -> IngestRequest:
-    if captions is not None and captions not in CAPTIONS:
-        raise InputError(f"captions {captions!r}: choose never, prefer or only")
+    if captions is not None:
+        captions_mode(captions)
     if limit is not None and limit < 1:
         raise InputError(f"limit {limit}: give a positive number of episodes")
     text = check_source(settings, source, remote=remote)
@@ -65,8 +64,7 @@ def subscribe(
     from castgraph.api.jobrun import utcnow
 
     expr = check_cron(cron or settings.default_cron)
-    tz = timezone or settings.timezone
-    zone(tz)
+    tz = timezone or settings.timezone  # add checks it: next_after raises zone()'s InputError
     return catalog.subscriptions.add(request, expr, tz, utcnow())
 
 
@@ -74,3 +72,29 @@ def queue_ingest(catalog: SqlCatalog, request: IngestRequest) -> Job:
     from castgraph.api.jobrun import utcnow
 
     return catalog.jobs.submit(request, utcnow())
+
+
+def subscription_out(catalog: SqlCatalog, sub: Subscription) -> SubscriptionOut:
+    """``sub`` with its latest run."""
+    return SubscriptionOut.of(sub, catalog.subscriptions.last_runs([sub.id]).get(sub.id))
+
+
+def subscriptions_out(catalog: SqlCatalog) -> list[SubscriptionOut]:
+    """Every subscription with its latest run (two queries, however many there are)."""
+    subs = catalog.subscriptions.all()
+    last = catalog.subscriptions.last_runs(s.id for s in subs)
+    return [SubscriptionOut.of(s, last.get(s.id)) for s in subs]
+
+
+def pause_by_hand(catalog: SqlCatalog, subscription_id: int) -> Subscription:
+    """Stop scheduling runs of the subscription until it is resumed."""
+    from castgraph.api.jobrun import utcnow
+
+    return catalog.subscriptions.pause(subscription_id, utcnow(), reason="paused by hand")
+
+
+def retry_subscription(catalog: SqlCatalog, subscription_id: int) -> Run:
+    """A retry run of the subscription now (or the run already queued or running)."""
+    from castgraph.api.jobrun import utcnow
+
+    return catalog.subscriptions.run_now(subscription_id, utcnow(), "retry")

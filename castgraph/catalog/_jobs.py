@@ -57,10 +57,15 @@ class JobStore:
     def all(self, limit: int = 50, state: JobState | None = None) -> list[Job]:
         """The latest jobs first."""
         with self._sessions() as s:
-            query = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+            query = (
+                select(JobRow, RunRow.subscription_id)
+                .outerjoin(RunRow, RunRow.id == JobRow.run_id)
+                .order_by(JobRow.id.desc())
+                .limit(limit)
+            )
             if state is not None:
                 query = query.where(JobRow.state == state.value)
-            return [_rows.job(r, _subscription_of(s, r)) for r in s.scalars(query).all()]
+            return [_rows.job(r, sub) for r, sub in s.execute(query).all()]
 
     def take(self, owner: str, now: datetime) -> Job | None:
         """The oldest queued job, now running for ``owner``; None when none is queued."""

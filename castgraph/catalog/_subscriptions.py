@@ -10,11 +10,12 @@ one run, because the next due time is computed from *now*.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from castgraph.catalog import _rows
@@ -184,6 +185,21 @@ class SubscriptionStore:
             if subscription_id is not None:
                 query = query.where(RunRow.subscription_id == subscription_id)
             return [_rows.run(r) for r in s.scalars(query).all()]
+
+    def last_runs(self, subscription_ids: Iterable[int]) -> dict[int, Run]:
+        """Each subscription's latest run (as ``runs(id, limit=1)``) in one grouped query;
+        subscriptions that never ran are absent."""
+        ids = list(subscription_ids)
+        if not ids:
+            return {}
+        latest = (
+            select(func.max(RunRow.id))
+            .where(RunRow.subscription_id.in_(ids))
+            .group_by(RunRow.subscription_id)
+        )
+        with self._sessions() as s:
+            rows = s.scalars(select(RunRow).where(RunRow.id.in_(latest))).all()
+            return {r.subscription_id: _rows.run(r) for r in rows}
 
     def get_run(self, run_id: int) -> Run:
         with self._sessions() as s:

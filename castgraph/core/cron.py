@@ -12,9 +12,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from castgraph.core.errors import DependencyError, InputError
 
-DEFAULT_CRON = "0 3 * * *"
-"""Nightly at 03:00 (in CASTGRAPH_TIMEZONE)."""
-
 
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; an InputError that names an example when unknown."""

@@ -34,9 +34,6 @@ class JobState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-FINISHED_JOB_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-
-
 class JobKind(enum.StrEnum):
     INGEST = "ingest"
     SUBSCRIPTION_RUN = "subscription-run"

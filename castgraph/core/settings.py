@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from castgraph.core.cron import zone
+from castgraph.core.errors import InputError
 
 TranscriberName = Literal["faster-whisper", "openai-whisper"]
 DiarizerName = Literal["embedding", "pyannote", "none"]
@@ -14,6 +17,15 @@ CaptionsMode = Literal["never", "prefer", "only"]
 GraphBackend = Literal["embedded", "neo4j", "none"]
 ExtractorName = Literal["offline", "llm", "none"]
 GeneratorName = Literal["auto", "extractive", "openai", "llamacpp"]
+
+
+def captions_mode(text: str, *, option: str = "captions") -> CaptionsMode:
+    """``text`` as a captions mode; an InputError naming ``option`` when it is none of them."""
+    modes: tuple[CaptionsMode, ...] = get_args(CaptionsMode)
+    for mode in modes:
+        if mode == text:
+            return mode
+    raise InputError(f"{option} {text!r}: choose never, prefer or only")
 
 
 def default_data_dir() -> Path:
@@ -154,11 +166,9 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            zone(value)
+        except InputError as exc:
             raise ValueError("unknown time zone: give an IANA name such as Europe/Madrid") from exc
         return value
 

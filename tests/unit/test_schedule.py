@@ -177,3 +177,22 @@ def test_due_times_passing_during_an_open_run_collapse_into_it(catalog: SqlCatal
     assert store.claim_due(T0 + timedelta(seconds=11)) == []  # the first run is still queued
     assert store.get(sub_id).next_due_at == T0 + timedelta(seconds=15)
     assert len(store.runs(sub_id)) == 1
+
+
+def test_last_runs_are_each_subscriptions_latest_run(catalog: SqlCatalog) -> None:
+    store = catalog.subscriptions
+    first = _subscribe(catalog)
+    second, _ = store.add(IngestRequest("https://example.org/other"), "0 3 * * *", "UTC", T0)
+    never, _ = store.add(IngestRequest("https://example.org/never"), "0 3 * * *", "UTC", T0)
+    old = store.run_now(first, T0)
+    catalog.jobs.cancel(old.job_id or 0, T0)  # closed: the next run_now makes a new run
+    latest = store.run_now(first, T0 + timedelta(seconds=1), "retry")
+    other = store.run_now(second.id, T0)
+    found = store.last_runs([first, second.id, never.id])
+    assert found == {first: store.runs(first, limit=1)[0], second.id: other}
+    assert found[first].id == latest.id and store.last_runs([]) == {}
+    # the job listing names each run's subscription (a plain ingest job has none)
+    plain = catalog.jobs.submit(IngestRequest(FEED), T0)
+    subs = {j.id: j.subscription_id for j in catalog.jobs.all()}
+    runs = {old.job_id: first, latest.job_id: first, other.job_id: second.id}
+    assert subs == {**runs, plain.id: None}

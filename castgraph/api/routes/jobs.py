@@ -75,19 +75,20 @@ async def get_job(job_id: int, catalog: CatalogDep) -> JobOut:
     return JobOut.of(await run_in_threadpool(catalog.jobs.get, job_id))
 
 
+# One handler, two routes (``name`` keeps each its own OpenAPI operation id and summary).
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    dependencies=[WriteAccess],
+    responses=_WRITE,
+    name="delete_job",
+    description="The same as ``POST /api/jobs/{id}/cancel`` (jobs are kept as history).",
+)
 @router.post(
     "/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[WriteAccess], responses=_WRITE
 )
 async def cancel_job(job_id: int, catalog: CatalogDep) -> JobOut:
     """Cancel: a queued job at once, a running one between episodes or stages."""
-    return JobOut.of(await run_in_threadpool(catalog.jobs.cancel, job_id, utcnow()))
-
-
-@router.delete(
-    "/jobs/{job_id}", response_model=JobOut, dependencies=[WriteAccess], responses=_WRITE
-)
-async def delete_job(job_id: int, catalog: CatalogDep) -> JobOut:
-    """The same as ``POST /api/jobs/{id}/cancel`` (jobs are kept as history)."""
     return JobOut.of(await run_in_threadpool(catalog.jobs.cancel, job_id, utcnow()))
 
 
@@ -108,6 +109,6 @@ async def retry_job(job_id: int, request: Request, catalog: CatalogDep) -> JobAc
 def _retry(catalog: Any, job_id: int) -> Job:
     job = catalog.jobs.get(job_id)
     if job.subscription_id is not None:
-        run = catalog.subscriptions.run_now(job.subscription_id, utcnow(), "retry")
+        run = scheduling.retry_subscription(catalog, job.subscription_id)
         return catalog.jobs.get(run.job_id)  # type: ignore[no-any-return]
     return catalog.jobs.retry(job_id, utcnow())  # type: ignore[no-any-return]

@@ -13,8 +13,6 @@ from castgraph.api.job_schemas import RunOut, SubscriptionIn, SubscriptionOut
 from castgraph.api.jobrun import utcnow
 from castgraph.api.routes.jobs import wake_worker
 from castgraph.api.schemas import ErrorOut
-from castgraph.catalog import SqlCatalog
-from castgraph.core.jobs import Subscription
 
 router = APIRouter(prefix="/api", tags=["subscriptions"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -23,19 +21,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _out(catalog: SqlCatalog, sub: Subscription) -> SubscriptionOut:
-    runs = catalog.subscriptions.runs(sub.id, limit=1)
-    return SubscriptionOut.of(sub, runs[0] if runs else None)
-
-
-def _all(catalog: SqlCatalog) -> list[SubscriptionOut]:
-    return [_out(catalog, s) for s in catalog.subscriptions.all()]
-
-
 @router.get("/subscriptions", response_model=list[SubscriptionOut])
 async def list_subscriptions(catalog: CatalogDep) -> list[SubscriptionOut]:
     """Every subscription with its schedule, pause state, next due time and last run."""
-    return await run_in_threadpool(_all, catalog)
+    return await run_in_threadpool(scheduling.subscriptions_out, catalog)
 
 
 @router.post(
@@ -58,7 +47,7 @@ async def subscribe(
         sub, created = scheduling.subscribe(
             settings, catalog, req, cron=body.cron, timezone=body.timezone
         )
-        return _out(catalog, sub), created
+        return scheduling.subscription_out(catalog, sub), created
 
     out, created = await run_in_threadpool(work)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -67,7 +56,9 @@ async def subscribe(
 
 @router.get("/subscriptions/{sub_id}", response_model=SubscriptionOut, responses=_ERRORS)
 async def get_subscription(sub_id: int, catalog: CatalogDep) -> SubscriptionOut:
-    return await run_in_threadpool(lambda: _out(catalog, catalog.subscriptions.get(sub_id)))
+    return await run_in_threadpool(
+        lambda: scheduling.subscription_out(catalog, catalog.subscriptions.get(sub_id))
+    )
 
 
 @router.delete(
@@ -89,10 +80,8 @@ async def unsubscribe(sub_id: int, catalog: CatalogDep) -> None:
 )
 async def pause(sub_id: int, catalog: CatalogDep) -> SubscriptionOut:
     """Stop scheduling runs until resumed."""
-    sub = await run_in_threadpool(
-        lambda: catalog.subscriptions.pause(sub_id, utcnow(), reason="paused by hand")
-    )
-    return await run_in_threadpool(_out, catalog, sub)
+    sub = await run_in_threadpool(scheduling.pause_by_hand, catalog, sub_id)
+    return await run_in_threadpool(scheduling.subscription_out, catalog, sub)
 
 
 @router.post(
@@ -104,7 +93,7 @@ async def pause(sub_id: int, catalog: CatalogDep) -> SubscriptionOut:
 async def resume(sub_id: int, catalog: CatalogDep) -> SubscriptionOut:
     """Schedule again (also ends an automatic pause); the next run is the next due time."""
     sub = await run_in_threadpool(catalog.subscriptions.resume, sub_id, utcnow())
-    return await run_in_threadpool(_out, catalog, sub)
+    return await run_in_threadpool(scheduling.subscription_out, catalog, sub)
 
 
 @router.post(
@@ -149,7 +138,7 @@ async def retry_run(run_id: int, request: Request, catalog: CatalogDep) -> RunOu
 
     def work() -> RunOut:
         old = catalog.subscriptions.get_run(run_id)
-        return RunOut.of(catalog.subscriptions.run_now(old.subscription_id, utcnow(), "retry"))
+        return RunOut.of(scheduling.retry_subscription(catalog, old.subscription_id))
 
     out = await run_in_threadpool(work)
     wake_worker(request)
