@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -118,7 +119,10 @@ def _raw_get(app: Any, raw_path: str) -> int:
 
         await asyncio.wait_for(app(scope, receive, send), timeout=30)
 
-    asyncio.run(run())
+    # Its own thread: in a whole-suite run the e2e session's Playwright keeps an event loop
+    # running in the main thread, where asyncio.run() is refused.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result()
     return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 
 
