@@ -244,8 +244,10 @@ class JobRunner:
                 found=tally.found,
                 skipped=tally.skipped,
                 note=note,
+                job=(job.id, state, error),
             )
-        catalog.jobs.finish(job.id, state, now, error)
+        else:
+            catalog.jobs.finish(job.id, state, now, error)
         log.info("job finished", extra={"job": job.id, "state": state.value})
 
     def _default_sources(self, text: str, sub: Subscription | None) -> list[tuple[str, Source]]:

@@ -27,6 +27,7 @@ from castgraph.core.jobs import (
     EpisodeOutcome,
     IngestRequest,
     JobKind,
+    JobState,
     Run,
     RunError,
     RunState,
@@ -219,9 +220,22 @@ class SubscriptionStore:
         found: int,
         skipped: int = 0,
         note: str | None = None,
+        job: tuple[int, JobState, str | None] | None = None,
     ) -> None:
-        """Record a run's end: counts, each item's outcome and the errors by kind."""
+        """Record a run's end: counts, each item's outcome and the errors by kind.
+
+        The run's job ends in the same transaction: a server killed between the two would
+        otherwise find a finished run whose job still looks running, sweep it back to the queue
+        and run it again (and collapse the next due time into that repeat).
+        """
         with self._sessions() as s:
+            if job is not None:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job[0])
+                    .values(state=job[1].value, ended_at=naive(now), error=job[2])
+                    .execution_options(synchronize_session=False)
+                )
             row = s.get(RunRow, run_id)
             if row is None:
                 return  # unsubscribed while running

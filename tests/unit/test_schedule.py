@@ -196,3 +196,30 @@ def test_last_runs_are_each_subscriptions_latest_run(catalog: SqlCatalog) -> Non
     subs = {j.id: j.subscription_id for j in catalog.jobs.all()}
     runs = {old.job_id: first, latest.job_id: first, other.job_id: second.id}
     assert subs == {**runs, plain.id: None}
+
+
+def test_a_run_and_its_job_end_together_so_a_crash_after_does_not_repeat_it(
+    catalog: SqlCatalog,
+) -> None:
+    sub_id = _subscribe(catalog, cron="*/10 * * * * *")
+    store = catalog.subscriptions
+    (run,) = store.claim_due(T0 + timedelta(seconds=10))
+    job = catalog.jobs.take("host:1:a", T0 + timedelta(seconds=10))
+    assert job is not None and job.run_id == run.id
+    store.finish_run(
+        run.id,
+        RunState.SUCCEEDED,
+        T0 + timedelta(seconds=12),
+        outcomes=[],
+        errors=[],
+        found=2,
+        skipped=2,
+        job=(job.id, JobState.SUCCEEDED, None),
+    )
+    assert catalog.jobs.get(job.id).state is JobState.SUCCEEDED
+    # The worker dies right after: nothing is swept back, and the next due time gets its run.
+    assert catalog.jobs.sweep(T0 + timedelta(seconds=21), timeout=30, dead=lambda _: True) == []
+    assert store.get_run(run.id).state is RunState.SUCCEEDED
+    (later,) = store.claim_due(T0 + timedelta(seconds=21))
+    assert later.due_at == T0 + timedelta(seconds=20)
+    assert [r.id for r in store.runs(sub_id)] == [later.id, run.id]
