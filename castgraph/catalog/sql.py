@@ -6,10 +6,8 @@ import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,8 +18,9 @@ from castgraph.catalog._analysis import (
     extraction_row,
     relations_of,
 )
+from castgraph.catalog._engine import make_engine, parse_url
 from castgraph.catalog._jobs import JobStore
-from castgraph.catalog._migrate import add_missing_columns
+from castgraph.catalog._migrate import ensure_head
 from castgraph.catalog._speakers import (
     apply_guesses,
     display_name,
@@ -30,7 +29,7 @@ from castgraph.catalog._speakers import (
     speaker_info,
 )
 from castgraph.catalog._subscriptions import SubscriptionStore
-from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, VoiceRow
+from castgraph.catalog.schema import EpisodeRow, SegmentRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -59,7 +58,7 @@ def episode_id_for(source_id: str) -> str:
 
 
 class SqlCatalog:
-    """The catalog. ``open()`` creates the tables; every write is one transaction."""
+    """The catalog. ``open()`` migrates the schema; every write is one transaction."""
 
     def __init__(self, url: str, *, voice_match_threshold: float = 0.8) -> None:
         self._url = url
@@ -68,19 +67,17 @@ class SqlCatalog:
         self._sessions: sessionmaker[Session] | None = None
 
     def open(self) -> SqlCatalog:
-        """Connect and create missing tables; returns self."""
+        """Connect and bring the schema to the newest revision (see ``_migrate``); returns
+        self."""
         if self._engine is not None:
             return self
-        if self._url.startswith("sqlite:///"):
-            Path(self._url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        url = parse_url(self._url)
+        engine = make_engine(url)
         try:
-            engine = create_engine(self._url)
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(engine)
-            add_missing_columns(engine, Base.metadata)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open the catalog at {self._url}: {exc}") from exc
+            ensure_head(engine, url)
+        except BaseException:
+            engine.dispose()
+            raise
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         return self
@@ -362,14 +359,6 @@ class SqlCatalog:
         if len(matches) > 1:
             raise InputError(f"episode id prefix {episode_id!r} is ambiguous: give more characters")
         raise NotFoundError(f"no episode {episode_id!r}: `castgraph episodes` lists the ids")
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
 
 
 def _episode(row: EpisodeRow) -> Episode:
