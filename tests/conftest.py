@@ -1,4 +1,8 @@
-"""Shared test fixtures: the shared audio fixtures, the local models directory, a media server."""
+"""Shared test fixtures: the shared audio fixtures, the local models directory, the catalog.
+
+``catalog_url`` is a SQLite file here; tests/integration/test_catalog_contract.py overrides it
+to run every test that uses ``catalog``/``catalog_url`` on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,12 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from castgraph.catalog import SqlCatalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = Path(
@@ -44,3 +52,19 @@ def _restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     ours.setLevel(our_level)
+
+
+@pytest.fixture
+def catalog_url(tmp_path: Path) -> str:
+    """The catalog's URL: a SQLite file of this test (the default catalog)."""
+    return f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[SqlCatalog]:
+    """An opened, empty catalog at ``catalog_url``, closed after the test."""
+    from castgraph.catalog import SqlCatalog
+
+    opened = SqlCatalog(catalog_url).open()
+    yield opened
+    opened.close()

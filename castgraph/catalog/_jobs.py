@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from castgraph.catalog import _rows
@@ -69,38 +69,23 @@ class JobStore:
 
     def take(self, owner: str, now: datetime) -> Job | None:
         """The oldest queued job, now running for ``owner``; None when none is queued."""
+        with self._sessions() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # Row locks: concurrent takers skip the job being taken instead of queueing
+                # behind it, so each gets a different job in one round trip.
+                job_id = s.scalars(_oldest_queued().with_for_update(skip_locked=True)).first()
+                return None if job_id is None else _mark_taken(s, job_id, owner, now)
         for _ in range(5):  # another worker may take the one we saw: look again
             with self._sessions() as s:
-                job_id = s.scalars(
-                    select(JobRow.id).where(JobRow.state == _QUEUED).order_by(JobRow.id).limit(1)
-                ).first()
+                job_id = s.scalars(_oldest_queued()).first()
             if job_id is None:
                 return None
+            # A write transaction of its own: a SQLite reader that then writes would fail once
+            # another process wrote since its read.
             with self._sessions() as s:
-                taken = s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.state == _QUEUED)
-                    .values(
-                        state=_RUNNING,
-                        owner=owner,
-                        started_at=naive(now),
-                        heartbeat_at=naive(now),
-                        attempts=JobRow.attempts + 1,
-                        error=None,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(taken, "rowcount", 0) != 1:
-                    continue
-                row = s.get(JobRow, job_id)
-                assert row is not None
-                if row.run_id is not None:
-                    s.execute(
-                        update(RunRow)
-                        .where(RunRow.id == row.run_id)
-                        .values(state=RunState.RUNNING.value, started_at=naive(now))
-                    )
-                return _rows.job(row, _subscription_of(s, row))
+                taken = _mark_taken(s, job_id, owner, now)
+            if taken is not None:
+                return taken
         return None
 
     def heartbeat(self, job_id: int, owner: str, now: datetime) -> None:
@@ -123,7 +108,8 @@ class JobStore:
     def cancel(self, job_id: int, now: datetime) -> Job:
         """A queued job is cancelled at once; a running one stops at its next safe point."""
         with self._sessions() as s:
-            row = s.get(JobRow, job_id)
+            # Locked (PostgreSQL): a worker taking it meanwhile is seen, never overwritten.
+            row = s.get(JobRow, job_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no job {job_id}: GET /api/jobs lists them")
             if row.state == _QUEUED:
@@ -137,7 +123,7 @@ class JobStore:
     def release(self, job_id: int) -> None:
         """Back to the queue (the worker is stopping): another start finishes it."""
         with self._sessions() as s:
-            row = s.get(JobRow, job_id)
+            row = s.get(JobRow, job_id, with_for_update=True)
             if row is not None and row.state == _RUNNING:
                 row.state, row.owner = _QUEUED, None
                 _set_run(s, row, RunState.QUEUED, None)
@@ -167,7 +153,10 @@ class JobStore:
         stale = naive(now - timedelta(seconds=timeout))
         swept: list[int] = []
         with self._sessions() as s:
-            rows = s.scalars(select(JobRow).where(JobRow.state == _RUNNING)).all()
+            # Locked rows are skipped (PostgreSQL): another sweeper has them, or their worker is
+            # beating right now, and a requeued job retaken meanwhile is never requeued again.
+            running = select(JobRow).where(JobRow.state == _RUNNING).order_by(JobRow.id)
+            rows = s.scalars(running.with_for_update(skip_locked=True)).all()
             for row in rows:
                 beat = row.heartbeat_at or row.started_at
                 if not (dead(row.owner or "") or beat is None or beat < stale):
@@ -184,6 +173,38 @@ class JobStore:
                     _set_run(s, row, RunState.QUEUED, None)
                 log.warning("job swept", extra={"job": row.id, "state": row.state})
         return swept
+
+
+def _oldest_queued() -> Select[int]:
+    return select(JobRow.id).where(JobRow.state == _QUEUED).order_by(JobRow.id).limit(1)
+
+
+def _mark_taken(s: Session, job_id: int, owner: str, now: datetime) -> Job | None:
+    """Compare-and-set queued → running; None when another worker took the job first."""
+    taken = s.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.state == _QUEUED)
+        .values(
+            state=_RUNNING,
+            owner=owner,
+            started_at=naive(now),
+            heartbeat_at=naive(now),
+            attempts=JobRow.attempts + 1,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(taken, "rowcount", 0) != 1:
+        return None
+    row = s.get(JobRow, job_id, populate_existing=True)
+    assert row is not None
+    if row.run_id is not None:
+        s.execute(
+            update(RunRow)
+            .where(RunRow.id == row.run_id)
+            .values(state=RunState.RUNNING.value, started_at=naive(now))
+        )
+    return _rows.job(row, _subscription_of(s, row))
 
 
 def _set_run(

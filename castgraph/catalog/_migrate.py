@@ -15,6 +15,7 @@ the previous revision whole.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
 # pg_advisory_xact_lock takes a bigint: a fixed key of castgraph's catalog migrations.
 ADVISORY_LOCK_KEY = 0x63617374_67726170  # "castgrap"
+# Alembic's ``context`` and ``op`` are process-wide proxies: threads of one process (a server
+# opening catalogs) migrate one at a time on top of the database's own lock.
+_PROCESS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ def ensure_head(engine: Engine, url: URL) -> MigrationResult:
         _check_known(before, url)
         if before == head:
             return MigrationResult(before, before, head)
-        return _upgrade_locked(engine, url, head)
+        with _PROCESS_LOCK:
+            return _upgrade_locked(engine, url, head)
     except (SQLAlchemyError, CommandError) as exc:
         raise StorageError(f"cannot migrate the catalog at {shown(url)}: {exc}") from exc
 

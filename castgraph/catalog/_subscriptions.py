@@ -128,11 +128,13 @@ class SubscriptionStore:
         at = naive(now)
         with self._sessions() as s:
             due = s.execute(
-                select(SubscriptionRow.id, SubscriptionRow.next_due_at).where(
+                select(SubscriptionRow.id, SubscriptionRow.next_due_at)
+                .where(
                     SubscriptionRow.state == SubscriptionState.ACTIVE.value,
                     SubscriptionRow.next_due_at <= at,
                     (SubscriptionRow.paused_until.is_(None)) | (SubscriptionRow.paused_until <= at),
                 )
+                .order_by(SubscriptionRow.id)
             ).all()
         claimed: list[Run] = []
         for subscription_id, due_at in due:
@@ -173,6 +175,15 @@ class SubscriptionStore:
     def run_now(self, subscription_id: int, now: datetime, trigger: str = "manual") -> Run:
         """A run due now, unless one is already queued or running (then that one)."""
         with self._sessions() as s:
+            # A write first, that changes nothing: it takes the subscription's row lock
+            # (PostgreSQL) or the file's write lock (SQLite) before the open run is looked
+            # for, so concurrent run_nows and claims see each other's runs.
+            s.execute(
+                update(SubscriptionRow)
+                .where(SubscriptionRow.id == subscription_id)
+                .values(updated_at=SubscriptionRow.updated_at)  # as is: no onupdate now()
+                .execution_options(synchronize_session=False)
+            )
             row = _subscription(s, subscription_id)
             open_run = _open_run(s, row.id)
             if open_run is not None:

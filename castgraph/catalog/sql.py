@@ -342,13 +342,14 @@ class SqlCatalog:
 
     @staticmethod
     def _row(s: Session, episode_id: str) -> EpisodeRow:
+        # Prefixes match regardless of case, as SQLite's LIKE does and PostgreSQL's does not.
         row = s.get(EpisodeRow, episode_id)
         if row is not None:
             return row
         matches = (
             s.scalars(
                 select(EpisodeRow)
-                .where(EpisodeRow.id.startswith(episode_id, autoescape=True))
+                .where(EpisodeRow.id.istartswith(episode_id, autoescape=True))
                 .limit(2)
             ).all()
             if episode_id

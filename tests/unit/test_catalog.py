@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from castgraph.catalog import SqlCatalog, episode_id_for
-from castgraph.core.errors import InputError, NotFoundError
+from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     Chunk,
     Diarization,
@@ -21,11 +20,6 @@ from castgraph.core.models import (
     Transcript,
     Word,
 )
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> SqlCatalog:
-    return SqlCatalog(f"sqlite:///{tmp_path / 'c.db'}", voice_match_threshold=0.9).open()
 
 
 def _item(n: int, published: date | None = None) -> MediaItem:
@@ -87,6 +81,7 @@ def test_state_and_error_are_recorded(catalog: SqlCatalog) -> None:
 def test_prefix_lookup_and_unknown_ids(catalog: SqlCatalog) -> None:
     ep = catalog.register(_item(1))
     assert catalog.get(ep.id[:5]).id == ep.id
+    assert catalog.get(ep.id[:5].upper()).id == ep.id  # as typed by hand, on every database
     with pytest.raises(NotFoundError, match="castgraph episodes"):
         catalog.get("zzzz")
 
@@ -184,6 +179,18 @@ def test_analysis_is_stored_and_read_back_as_a_document(catalog: SqlCatalog) -> 
     catalog.save_analysis(ep.id, chunks[:1], [], [])  # replaced, never appended
     again = catalog.document(ep.id)
     assert again is not None and len(again.chunks) == 1 and again.entities == ()
+
+
+def test_a_constraint_violation_is_a_storage_error_and_changes_nothing(
+    catalog: SqlCatalog,
+) -> None:
+    first, second = catalog.register(_item(1)), catalog.register(_item(2))
+    catalog.save_analysis(first.id, _chunks(first.id, ("SPEAKER_00",)), [], [])
+    catalog.save_analysis(second.id, _chunks(second.id, ("SPEAKER_00",))[:1], [], [])
+    with pytest.raises(StorageError, match="catalog error"):  # chunk ids are unique
+        catalog.save_analysis(second.id, _chunks(first.id, ("SPEAKER_00",)), [], [])
+    kept = catalog.document(second.id)
+    assert kept is not None and [c.id for c in kept.chunks] == [f"{second.id}-0"]
 
 
 def test_chunks_follow_speaker_renames_and_transcripts_reset_the_analysis(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,11 +17,6 @@ from castgraph.core.jobs import IngestRequest, JobKind, JobState, RunState, Subs
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FEED = "https://example.org/feed.xml"
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> SqlCatalog:
-    return SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}").open()
 
 
 def test_cron_reads_fixed_times_in_the_time_zone() -> None:
@@ -64,28 +60,78 @@ def test_a_due_time_is_claimed_once_and_missed_ones_collapse(catalog: SqlCatalog
     assert job.subscription_id == sub_id and job.state is JobState.QUEUED
 
 
-def test_two_concurrent_claimers_make_one_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    first = SqlCatalog(url).open()
-    sub_id = _subscribe(first, cron="*/5 * * * * *")
-    late = T0 + timedelta(minutes=1)
-    claimers = [first, *(SqlCatalog(url).open() for _ in range(3))]
-    start = threading.Barrier(len(claimers))
-    found: list[int] = []
+def _race(catalogs: list[SqlCatalog], work: Callable[[SqlCatalog], None]) -> None:
+    """Run ``work`` on each catalog (its own engine and connections) in threads started
+    together; fail if a thread raised."""
+    start = threading.Barrier(len(catalogs))
+    failures: list[BaseException] = []
 
-    def claim(c: SqlCatalog) -> None:
+    def run(c: SqlCatalog) -> None:
         start.wait()
-        found.extend(r.id for r in c.subscriptions.claim_due(late))
+        try:
+            work(c)
+        except BaseException as exc:
+            failures.append(exc)
 
-    threads = [threading.Thread(target=claim, args=(c,)) for c in claimers]
+    threads = [threading.Thread(target=run, args=(c,)) for c in catalogs]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=60)
+    assert failures == []
+
+
+def test_two_concurrent_claimers_make_one_run(catalog_url: str) -> None:
+    first = SqlCatalog(catalog_url).open()
+    sub_id = _subscribe(first, cron="*/5 * * * * *")
+    late = T0 + timedelta(minutes=1)
+    found: list[int] = []
+    _race(
+        [first, *(SqlCatalog(catalog_url).open() for _ in range(3))],
+        lambda c: found.extend(r.id for r in c.subscriptions.claim_due(late)),
+    )
     assert len(found) == 1
     assert len(first.subscriptions.runs(sub_id)) == 1
-    with sqlite3.connect(tmp_path / "catalog.db") as conn:
-        assert conn.execute("select count(*) from jobs").fetchone() == (1,)
+    assert len(first.jobs.all()) == 1
+
+
+def test_concurrent_workers_take_each_job_once(catalog_url: str) -> None:
+    first = SqlCatalog(catalog_url).open()
+    submitted = {first.jobs.submit(IngestRequest(f"{FEED}?{n}"), T0).id for n in range(12)}
+    taken: list[tuple[str, int]] = []
+
+    def drain(c: SqlCatalog) -> None:
+        owner = f"worker-{id(c)}"
+        while (job := c.jobs.take(owner, T0)) is not None:
+            taken.append((owner, job.id))
+
+    _race([first, *(SqlCatalog(catalog_url).open() for _ in range(3))], drain)
+    ids = [job_id for _, job_id in taken]
+    assert sorted(ids) == sorted(submitted)  # every job once: none lost, none run twice
+    owners = {job_id: owner for owner, job_id in taken}
+    assert all(first.jobs.get(i).owner == owners[i] for i in submitted)
+
+
+def test_concurrent_run_nows_share_one_run(catalog_url: str) -> None:
+    first = SqlCatalog(catalog_url).open()
+    sub_id = _subscribe(first)
+    found: list[int] = []
+    _race(
+        [first, *(SqlCatalog(catalog_url).open() for _ in range(3))],
+        lambda c: found.append(c.subscriptions.run_now(sub_id, T0).id),
+    )
+    assert len(set(found)) == 1 and len(first.subscriptions.runs(sub_id)) == 1
+
+
+def test_times_are_utc_whatever_the_database_clock_zone(catalog: SqlCatalog) -> None:
+    sub_id = _subscribe(catalog)
+    before = datetime.now(UTC)
+    catalog.subscriptions.mark_discovered(sub_id)  # updated_at from the database's now()
+    after = datetime.now(UTC)
+    updated = catalog.subscriptions.get(sub_id).updated_at
+    # A zone mix-up is off by hours; a minute's slack only absorbs clock granularity.
+    assert before - timedelta(minutes=1) <= updated <= after + timedelta(minutes=1)
+    assert catalog.subscriptions.get(sub_id).next_due_at == datetime(2026, 3, 2, 3, tzinfo=UTC)
 
 
 def test_paused_subscriptions_are_not_claimed(catalog: SqlCatalog) -> None:

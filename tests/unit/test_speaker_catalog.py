@@ -27,11 +27,6 @@ A, B = "SPEAKER_00", "SPEAKER_01"
 VOICES: dict[str, tuple[float, ...]] = {A: (1.0, 0.0, 0.0), B: (0.0, 1.0, 0.0)}
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> SqlCatalog:
-    return SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}").open()
-
-
 def _episode(catalog: SqlCatalog, n: int, voices: dict[str, tuple[float, ...]] = VOICES) -> str:
     ep = catalog.register(
         MediaItem(source_id=f"t:{n}", url=f"https://example.org/{n}.mp3", title=f"Ep {n}")
@@ -135,9 +130,12 @@ def test_an_older_catalog_file_gains_the_guess_columns(tmp_path: Path) -> None:
     assert catalog.speakers(episode_id)[0].name == "Ana Gómez"
 
 
-def test_cli_speakers_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_speakers_list(
+    tmp_path: Path, catalog_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CASTGRAPH_DATA_DIR", str(tmp_path))
-    catalog = SqlCatalog(f"sqlite:///{tmp_path / 'catalog.db'}").open()
+    monkeypatch.setenv("CASTGRAPH_DATABASE_URL", catalog_url)
+    catalog = SqlCatalog(catalog_url).open()
     episode_id = _episode(catalog, 1)
     catalog.save_speaker_guesses(episode_id, _guesses())
     catalog.close()
