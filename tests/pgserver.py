@@ -13,6 +13,8 @@ Fixtures (import them into a test module, as with ``tests.mediaserver``)::
   than one database.
 - ``postgres_url`` (per test): the ``postgresql+psycopg://`` URL of a new empty database,
   dropped after the test (with its open connections).
+- ``database_url`` (per test, parametrised ``sqlite`` / ``postgresql``): a fresh empty database
+  on each backend the catalog supports, for tests that must hold on both.
 
 The binaries are looked up in ``/usr/lib/postgresql/*/bin`` (Debian's layout), then on PATH.
 PostgreSQL refuses to run as root: as root (CI), the server runs as the ``postgres`` OS user
@@ -183,3 +185,11 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database: a SQLite file, or a new database on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return str(request.getfixturevalue("postgres_url"))

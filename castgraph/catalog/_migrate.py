@@ -29,7 +29,7 @@ from sqlalchemy import URL, Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import Column, MetaData
 
-from castgraph.catalog._engine import make_engine, shown
+from castgraph.catalog._engine import make_engine, parse_url, shown
 from castgraph.core.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ _PROCESS_LOCK = threading.Lock()
 class MigrationResult:
     """The catalog's revision before and after; ``adopted``: it predated Alembic."""
 
+    database: str
+    """The catalog's URL without its password."""
     before: str | None
     after: str | None
     head: str
@@ -67,6 +69,16 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+def migrate(url: str) -> MigrationResult:
+    """Bring the catalog at ``url`` to the head revision (``castgraph migrate``)."""
+    parsed = parse_url(url)
+    engine = make_engine(parsed)
+    try:
+        return ensure_head(engine, parsed)
+    finally:
+        engine.dispose()
+
+
 def ensure_head(engine: Engine, url: URL) -> MigrationResult:
     """Upgrade the catalog behind ``engine`` to the head revision (see the module docstring)."""
     head = head_revision()
@@ -75,7 +87,7 @@ def ensure_head(engine: Engine, url: URL) -> MigrationResult:
             before = current_revision(conn)
         _check_known(before, url)
         if before == head:
-            return MigrationResult(before, before, head)
+            return MigrationResult(shown(url), before, before, head)
         with _PROCESS_LOCK:
             return _upgrade_locked(engine, url, head)
     except (SQLAlchemyError, CommandError) as exc:
@@ -101,7 +113,7 @@ def _upgrade_locked(engine: Engine, url: URL, head: str) -> MigrationResult:
     finally:
         if own:
             migrator.dispose()
-    result = MigrationResult(before, after, head, adopted)
+    result = MigrationResult(shown(url), before, after, head, adopted)
     if result.changed:
         log.info(
             "catalog migrated",

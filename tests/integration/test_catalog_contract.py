@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.pgserver import postgres_server, postgres_url  # noqa: F401
+from tests.pgserver import database_url, postgres_server, postgres_url  # noqa: F401
 from tests.unit import test_catalog, test_schedule, test_speaker_catalog
 
 pytestmark = pytest.mark.integration
 
 MODULES = (test_catalog, test_schedule, test_speaker_catalog)
-BACKENDS = ["sqlite", "postgresql"]
 
 
-@pytest.fixture(params=BACKENDS)
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh catalog URL: a SQLite file, or a new database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'catalog.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+@pytest.fixture
+def catalog_url(database_url: str) -> str:  # noqa: F811
+    """Overrides the unit tests' SQLite file: each test runs on every backend."""
+    return database_url
 
 
 def contract_tests(modules: tuple[ModuleType, ...]) -> dict[str, Callable[..., Any]]:
