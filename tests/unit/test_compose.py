@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # PyYAML: a dependency of langchain-core (the dev extra)
+import yaml  # PyYAML: a dependency of chromadb, one of castgraph's own
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "docker-compose.yml"
@@ -86,8 +86,8 @@ def _config(tmp_path: Path, *files: Path, profile: str | None = None) -> dict[st
     extra = ("--profile", profile) if profile else ()
     done = _run_config(tmp_path, [BASE, *files], SECRETS, *extra)
     assert done.returncode == 0, done.stderr
-    loaded: dict[str, Any] = yaml.safe_load(done.stdout)
-    return loaded["services"]
+    services: dict[str, Any] = yaml.safe_load(done.stdout)["services"]
+    return services
 
 
 @pytest.fixture
