@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
 from castgraph.api.services import Services
+from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError
 from castgraph.core.jobs import (
     EpisodeOutcome,
@@ -224,31 +225,7 @@ class JobRunner:
         self, job: Job, sub: Subscription | None, tally: Tally, state: JobState, error: str | None
     ) -> None:
         catalog, now = self._services.catalog, self._clock()
-        note = None
-        if sub is not None and tally.blocked is not None:
-            until = now + timedelta(seconds=self._settings.bot_pause)
-            reason = f"{tally.blocked.kind}: {tally.blocked.message}"
-            catalog.subscriptions.pause(sub.id, now, until=until, reason=reason)
-            note = f"paused until {until.isoformat(timespec='minutes')} after a {reason}"
-            log.warning("subscription paused", extra={"subscription": sub.id, "until": until})
-        if sub is not None and tally.resolved:
-            catalog.subscriptions.mark_discovered(sub.id)
-        if job.run_id is not None:
-            run_state = RunState.CANCELLED if state is JobState.CANCELLED else tally.state()
-            catalog.subscriptions.finish_run(
-                job.run_id,
-                run_state,
-                now,
-                outcomes=tally.outcomes,
-                errors=tally.errors,
-                found=tally.found,
-                skipped=tally.skipped,
-                note=note,
-                job=(job.id, state, error),
-            )
-        else:
-            catalog.jobs.finish(job.id, state, now, error)
-        log.info("job finished", extra={"job": job.id, "state": state.value})
+        finish_job(self._settings, catalog, job, sub, tally, (state, error), now)
 
     def _default_sources(self, text: str, sub: Subscription | None) -> list[tuple[str, Source]]:
         from castgraph.api import wiring
@@ -259,6 +236,45 @@ class JobRunner:
             return pairs
         allow, timeout = self._settings.allow_private_urls, self._settings.download_timeout
         return [(t, feed_first(s, t, allow_private=allow, timeout=timeout)) for t, s in pairs]
+
+
+def finish_job(
+    settings: Settings,
+    catalog: SqlCatalog,
+    job: Job,
+    sub: Subscription | None,
+    tally: Tally,
+    end: tuple[JobState, str | None],
+    now: datetime,
+) -> None:
+    """Record a job's end: its run's outcomes, and a pause of its subscription after a bot check
+    or a 429 (the in-process worker and the distributed queue end jobs the same way)."""
+    state, error = end
+    note = None
+    if sub is not None and tally.blocked is not None:
+        until = now + timedelta(seconds=settings.bot_pause)
+        reason = f"{tally.blocked.kind}: {tally.blocked.message}"
+        catalog.subscriptions.pause(sub.id, now, until=until, reason=reason)
+        note = f"paused until {until.isoformat(timespec='minutes')} after a {reason}"
+        log.warning("subscription paused", extra={"subscription": sub.id, "until": until})
+    if sub is not None and tally.resolved:
+        catalog.subscriptions.mark_discovered(sub.id)
+    if job.run_id is not None:
+        run_state = RunState.CANCELLED if state is JobState.CANCELLED else tally.state()
+        catalog.subscriptions.finish_run(
+            job.run_id,
+            run_state,
+            now,
+            outcomes=tally.outcomes,
+            errors=tally.errors,
+            found=tally.found,
+            skipped=tally.skipped,
+            note=note,
+            job=(job.id, state, error),
+        )
+    else:
+        catalog.jobs.finish(job.id, state, now, error)
+    log.info("job finished", extra={"job": job.id, "state": state.value})
 
 
 def _error(

@@ -52,7 +52,7 @@ class JobStore:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise NotFoundError(f"no job {job_id}: GET /api/jobs lists them")
-            return _rows.job(row, _subscription_of(s, row))
+            return _rows.job(row, subscription_of(s, row))
 
     def all(self, limit: int = 50, state: JobState | None = None) -> list[Job]:
         """The latest jobs first."""
@@ -100,7 +100,7 @@ class JobStore:
                         .where(RunRow.id == row.run_id)
                         .values(state=RunState.RUNNING.value, started_at=naive(now))
                     )
-                return _rows.job(row, _subscription_of(s, row))
+                return _rows.job(row, subscription_of(s, row))
         return None
 
     def heartbeat(self, job_id: int, owner: str, now: datetime) -> None:
@@ -132,7 +132,7 @@ class JobStore:
             elif row.state == _RUNNING:
                 row.cancel_requested = True
             s.flush()
-            return _rows.job(row, _subscription_of(s, row))
+            return _rows.job(row, subscription_of(s, row))
 
     def release(self, job_id: int) -> None:
         """Back to the queue (the worker is stopping): another start finishes it."""
@@ -199,7 +199,7 @@ def _set_run(
     s.execute(update(RunRow).where(RunRow.id == row.run_id).values(**values))
 
 
-def _subscription_of(s: Session, row: JobRow) -> int | None:
+def subscription_of(s: Session, row: JobRow) -> int | None:
     if row.run_id is None:
         return None
     run = s.get(RunRow, row.run_id)

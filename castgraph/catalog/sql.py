@@ -22,6 +22,7 @@ from castgraph.catalog._analysis import (
 )
 from castgraph.catalog._jobs import JobStore
 from castgraph.catalog._migrate import add_missing_columns
+from castgraph.catalog._queue import JobItemStore, LeaseStore
 from castgraph.catalog._speakers import (
     apply_guesses,
     display_name,
@@ -105,6 +106,16 @@ class SqlCatalog:
     def jobs(self) -> JobStore:
         """The job queue."""
         return JobStore(self._session)
+
+    @property
+    def leases(self) -> LeaseStore:
+        """Episode leases of the distributed queue."""
+        return LeaseStore(self._session)
+
+    @property
+    def job_items(self) -> JobItemStore:
+        """The episodes of each job the distributed queue runs."""
+        return JobItemStore(self._session)
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
