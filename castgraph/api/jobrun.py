@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
 from castgraph.api.services import Services
@@ -19,6 +20,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError
 from castgraph.core.jobs import (
     EpisodeOutcome,
+    IngestRequest,
     Job,
     JobState,
     RunError,
@@ -81,7 +83,7 @@ class JobRunner:
     ) -> None:
         self._settings, self._services, self.stopping = settings, services, stopping
         self._clock = clock
-        self._sources = sources or self._default_sources
+        self._sources = sources or partial(default_sources, settings)
         self._make_pipeline = pipeline or self._default_pipeline
         self._forward = ForwardingObserver()
         self._pipeline: IngestPipeline | None = None
@@ -136,14 +138,7 @@ class JobRunner:
         self, job: Job, sub: Subscription | None, observer: JobObserver, tally: Tally
     ) -> None:
         request = job.request
-        settings = self._settings
-        options = IngestOptions(
-            limit=request.limit,
-            force=request.force,
-            language=request.language or settings.language,
-            captions=captions_mode(request.captions or settings.captions),
-            num_speakers=settings.num_speakers,
-        )
+        options = options_of(self._settings, request)
         try:
             sources = self._sources(request.source, sub)
         except CastgraphError as exc:
@@ -227,15 +222,30 @@ class JobRunner:
         catalog, now = self._services.catalog, self._clock()
         finish_job(self._settings, catalog, job, sub, tally, (state, error), now)
 
-    def _default_sources(self, text: str, sub: Subscription | None) -> list[tuple[str, Source]]:
-        from castgraph.api import wiring
-        from castgraph.ingest.sources.youtube_feed import feed_first
 
-        pairs = wiring.sources(self._settings, [text])
-        if sub is None or not sub.discovered:  # the first run lists the whole channel
-            return pairs
-        allow, timeout = self._settings.allow_private_urls, self._settings.download_timeout
-        return [(t, feed_first(s, t, allow_private=allow, timeout=timeout)) for t, s in pairs]
+def options_of(settings: Settings, request: IngestRequest) -> IngestOptions:
+    """The ingest options of a job's request, defaults from the settings."""
+    return IngestOptions(
+        limit=request.limit,
+        force=request.force,
+        language=request.language or settings.language,
+        captions=captions_mode(request.captions or settings.captions),
+        num_speakers=settings.num_speakers,
+    )
+
+
+def default_sources(
+    settings: Settings, text: str, sub: Subscription | None
+) -> list[tuple[str, Source]]:
+    """The sources of a job's request: a subscription's later runs read the cheap feed first."""
+    from castgraph.api import wiring
+    from castgraph.ingest.sources.youtube_feed import feed_first
+
+    pairs = wiring.sources(settings, [text])
+    if sub is None or not sub.discovered:  # the first run lists the whole channel
+        return pairs
+    allow, timeout = settings.allow_private_urls, settings.download_timeout
+    return [(t, feed_first(s, t, allow_private=allow, timeout=timeout)) for t, s in pairs]
 
 
 def finish_job(

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 
 from castgraph.catalog import _rows
-from castgraph.catalog._rows import Sessions, naive
 from castgraph.catalog._jobs import subscription_of
+from castgraph.catalog._rows import Sessions, naive
 from castgraph.catalog.schema import EpisodeRow, JobItemRow, JobRow, RunRow
 from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunState
 

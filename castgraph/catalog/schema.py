@@ -238,9 +238,7 @@ class JobItemRow(Base):
 
     __tablename__ = "job_items"
 
-    job_id: Mapped[int] = mapped_column(
-        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     episode_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ordinal: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(Text, default="")
