@@ -44,7 +44,11 @@ class LeaseStore:
                         EpisodeRow.lease_until < at,
                     ),
                 )
-                .values(lease_owner=owner, lease_until=at + timedelta(seconds=seconds))
+                .values(
+                    lease_owner=owner,
+                    lease_until=at + timedelta(seconds=seconds),
+                    updated_at=EpisodeRow.updated_at,  # a lease is not a change of the episode
+                )
                 .execution_options(synchronize_session=False)
             )
             return getattr(taken, "rowcount", 0) == 1
@@ -54,7 +58,7 @@ class LeaseStore:
             s.execute(
                 update(EpisodeRow)
                 .where(EpisodeRow.id == episode_id, EpisodeRow.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+                .values(lease_owner=None, lease_until=None, updated_at=EpisodeRow.updated_at)
                 .execution_options(synchronize_session=False)
             )
 
@@ -180,3 +184,28 @@ class JobItemStore:
                 .values(heartbeat_at=naive(now))
                 .execution_options(synchronize_session=False)
             )
+
+    def requeue_orphans(self, now: datetime, timeout: float) -> list[int]:
+        """Running jobs with no items and no heartbeat for ``timeout`` seconds (their worker
+        died while planning) go back to the queue; jobs with items live on in their steps,
+        which the broker redelivers."""
+        stale = naive(now - timedelta(seconds=timeout))
+        with self._sessions() as s:
+            has_items = select(JobItemRow.job_id).where(JobItemRow.job_id == JobRow.id).exists()
+            ids = list(
+                s.scalars(
+                    select(JobRow.id).where(
+                        JobRow.state == JobState.RUNNING.value,
+                        or_(JobRow.heartbeat_at.is_(None), JobRow.heartbeat_at < stale),
+                        ~has_items,
+                    )
+                )
+            )
+            if ids:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(ids))
+                    .values(state=JobState.QUEUED.value, owner=None, error="worker died: requeued")
+                    .execution_options(synchronize_session=False)
+                )
+            return ids

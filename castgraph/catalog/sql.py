@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from castgraph.catalog._analysis import (
@@ -139,6 +139,16 @@ class SqlCatalog:
 
     def register(self, item: MediaItem) -> Episode:
         """Add a resolved item as a queued episode, or return the existing one (refreshed)."""
+        try:
+            return self._register(item)
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # Another process registered the same item between our read and our insert
+            # (two workers planning one feed): it exists now, so refresh it instead.
+            return self._register(item)
+
+    def _register(self, item: MediaItem) -> Episode:
         with self._session() as s:
             row = s.scalars(
                 select(EpisodeRow).where(EpisodeRow.source_id == item.source_id)
@@ -182,6 +192,17 @@ class SqlCatalog:
             if state is not None:
                 query = query.where(EpisodeRow.state == state.value)
             return set(s.scalars(query).all())
+
+    def index_tokens(self) -> dict[str, str]:
+        """A token per indexed episode that changes whenever it is indexed again: what a
+        process compares to learn which of its own index files are behind the catalog."""
+        with self._session() as s:
+            rows = s.execute(
+                select(EpisodeRow.id, EpisodeRow.pipeline_version, EpisodeRow.updated_at).where(
+                    EpisodeRow.state == EpisodeState.INDEXED.value
+                )
+            ).all()
+            return {i: f"{version}|{updated.isoformat()}" for i, version, updated in rows}
 
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         with self._session() as s:
