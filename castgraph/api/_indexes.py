@@ -61,16 +61,44 @@ def build(
         ids = keyword.episode_ids() | vector.episode_ids()
         return ids | graph.episode_ids() if graph is not None else ids
 
+    local = StoresIndexer(
+        keyword,
+        None if settings.chroma_url else vector,
+        graph if settings.graph_backend == "embedded" else None,
+    )
     return Services(
         catalog=catalog,
         search=search,
         indexer=None if read_only else StoresIndexer(keyword, vector, graph),
+        local_indexer=None if read_only else local,
         closers=closers,
         visible=visible,
         index_episode_ids=index_ids,
         graph=graph,
         answers=answers(settings, search, embedder, graph_retriever),
     )
+
+
+def shared_indexer(settings: Settings, closers: list[Callable[[], None]]) -> StoresIndexer | None:
+    """The indexes a queue worker writes: only the shared servers (the Chroma server, Neo4j).
+    Local files (the keyword index, embedded vectors and graph) belong to each ``castgraph
+    serve``, which brings them up to date from the catalog (``IndexSync``)."""
+    from castgraph.retrieval.embeddings import make_embedder
+    from castgraph.retrieval.vector import ChromaVectorIndex
+
+    vector = None
+    if settings.chroma_url:
+        embedder = make_embedder(
+            settings.embedding_model,
+            models_dir=settings.resolved_models_dir,
+            device=settings.embedding_device,
+        )
+        vector = ChromaVectorIndex(embedder, path=None, url=settings.chroma_url).open()
+        closers.append(vector.close)
+    graph = _graph(settings, False) if settings.graph_backend == "neo4j" else None
+    if graph is not None:
+        closers.append(graph.close)
+    return StoresIndexer(None, vector, graph) if vector or graph else None
 
 
 def _graph(settings: Settings, read_only: bool):  # type: ignore[no-untyped-def]

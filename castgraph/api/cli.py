@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from castgraph.api import cli_ask, cli_jobs, cli_migrate, cli_search, wiring
+from castgraph.api import cli_ask, cli_jobs, cli_migrate, cli_search, cli_worker, wiring
 from castgraph.api.cli_client import server_url
 from castgraph.api.cliutil import JsonFlag, err, link_base, out
 from castgraph.api.cliutil import clean as _clean
@@ -49,6 +49,8 @@ for _command in (
     cli_jobs.unsubscribe,
     cli_jobs.runs,
     cli_migrate.migrate,
+    cli_worker.worker,
+    cli_worker.beat,
 ):
     app.command()(_command)
 

@@ -12,12 +12,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
 from castgraph.api.services import Services
+from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError
 from castgraph.core.jobs import (
     EpisodeOutcome,
+    IngestRequest,
     Job,
     JobState,
     RunError,
@@ -80,7 +83,7 @@ class JobRunner:
     ) -> None:
         self._settings, self._services, self.stopping = settings, services, stopping
         self._clock = clock
-        self._sources = sources or self._default_sources
+        self._sources = sources or partial(default_sources, settings)
         self._make_pipeline = pipeline or self._default_pipeline
         self._forward = ForwardingObserver()
         self._pipeline: IngestPipeline | None = None
@@ -135,14 +138,7 @@ class JobRunner:
         self, job: Job, sub: Subscription | None, observer: JobObserver, tally: Tally
     ) -> None:
         request = job.request
-        settings = self._settings
-        options = IngestOptions(
-            limit=request.limit,
-            force=request.force,
-            language=request.language or settings.language,
-            captions=captions_mode(request.captions or settings.captions),
-            num_speakers=settings.num_speakers,
-        )
+        options = options_of(self._settings, request)
         try:
             sources = self._sources(request.source, sub)
         except CastgraphError as exc:
@@ -224,41 +220,71 @@ class JobRunner:
         self, job: Job, sub: Subscription | None, tally: Tally, state: JobState, error: str | None
     ) -> None:
         catalog, now = self._services.catalog, self._clock()
-        note = None
-        if sub is not None and tally.blocked is not None:
-            until = now + timedelta(seconds=self._settings.bot_pause)
-            reason = f"{tally.blocked.kind}: {tally.blocked.message}"
-            catalog.subscriptions.pause(sub.id, now, until=until, reason=reason)
-            note = f"paused until {until.isoformat(timespec='minutes')} after a {reason}"
-            log.warning("subscription paused", extra={"subscription": sub.id, "until": until})
-        if sub is not None and tally.resolved:
-            catalog.subscriptions.mark_discovered(sub.id)
-        if job.run_id is not None:
-            run_state = RunState.CANCELLED if state is JobState.CANCELLED else tally.state()
-            catalog.subscriptions.finish_run(
-                job.run_id,
-                run_state,
-                now,
-                outcomes=tally.outcomes,
-                errors=tally.errors,
-                found=tally.found,
-                skipped=tally.skipped,
-                note=note,
-                job=(job.id, state, error),
-            )
-        else:
-            catalog.jobs.finish(job.id, state, now, error)
-        log.info("job finished", extra={"job": job.id, "state": state.value})
+        finish_job(self._settings, catalog, job, sub, tally, (state, error), now)
 
-    def _default_sources(self, text: str, sub: Subscription | None) -> list[tuple[str, Source]]:
-        from castgraph.api import wiring
-        from castgraph.ingest.sources.youtube_feed import feed_first
 
-        pairs = wiring.sources(self._settings, [text])
-        if sub is None or not sub.discovered:  # the first run lists the whole channel
-            return pairs
-        allow, timeout = self._settings.allow_private_urls, self._settings.download_timeout
-        return [(t, feed_first(s, t, allow_private=allow, timeout=timeout)) for t, s in pairs]
+def options_of(settings: Settings, request: IngestRequest) -> IngestOptions:
+    """The ingest options of a job's request, defaults from the settings."""
+    return IngestOptions(
+        limit=request.limit,
+        force=request.force,
+        language=request.language or settings.language,
+        captions=captions_mode(request.captions or settings.captions),
+        num_speakers=settings.num_speakers,
+    )
+
+
+def default_sources(
+    settings: Settings, text: str, sub: Subscription | None
+) -> list[tuple[str, Source]]:
+    """The sources of a job's request: a subscription's later runs read the cheap feed first."""
+    from castgraph.api import wiring
+    from castgraph.ingest.sources.youtube_feed import feed_first
+
+    pairs = wiring.sources(settings, [text])
+    if sub is None or not sub.discovered:  # the first run lists the whole channel
+        return pairs
+    allow, timeout = settings.allow_private_urls, settings.download_timeout
+    return [(t, feed_first(s, t, allow_private=allow, timeout=timeout)) for t, s in pairs]
+
+
+def finish_job(
+    settings: Settings,
+    catalog: SqlCatalog,
+    job: Job,
+    sub: Subscription | None,
+    tally: Tally,
+    end: tuple[JobState, str | None],
+    now: datetime,
+) -> None:
+    """Record a job's end: its run's outcomes, and a pause of its subscription after a bot check
+    or a 429 (the in-process worker and the distributed queue end jobs the same way)."""
+    state, error = end
+    note = None
+    if sub is not None and tally.blocked is not None:
+        until = now + timedelta(seconds=settings.bot_pause)
+        reason = f"{tally.blocked.kind}: {tally.blocked.message}"
+        catalog.subscriptions.pause(sub.id, now, until=until, reason=reason)
+        note = f"paused until {until.isoformat(timespec='minutes')} after a {reason}"
+        log.warning("subscription paused", extra={"subscription": sub.id, "until": until})
+    if sub is not None and tally.resolved:
+        catalog.subscriptions.mark_discovered(sub.id)
+    if job.run_id is not None:
+        run_state = RunState.CANCELLED if state is JobState.CANCELLED else tally.state()
+        catalog.subscriptions.finish_run(
+            job.run_id,
+            run_state,
+            now,
+            outcomes=tally.outcomes,
+            errors=tally.errors,
+            found=tally.found,
+            skipped=tally.skipped,
+            note=note,
+            job=(job.id, state, error),
+        )
+    else:
+        catalog.jobs.finish(job.id, state, now, error)
+    log.info("job finished", extra={"job": job.id, "state": state.value})
 
 
 def _error(

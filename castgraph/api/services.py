@@ -28,6 +28,9 @@ class Services:
     index_episode_ids: Callable[[], set[str]] = set
     graph: GraphStore | None = None
     """The knowledge graph (also inside ``indexer``), read by the Topics page."""
+    local_indexer: Indexer | None = None
+    """The indexes in this process's files only (with the distributed queue, workers write
+    the shared servers and this process brings its own files up to date from the catalog)."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's index writes (renames, deletions): two requests re-indexing
     one episode at once would interleave their delete-then-write of its entries."""

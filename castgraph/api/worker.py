@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from castgraph.api.jobrun import Clock, JobRunner, utcnow
 from castgraph.api.services import Services
@@ -136,9 +137,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def start_worker(settings: Settings, services: Services) -> Worker | None:
+class Background(Protocol):
+    """What serve runs beside the API: the in-process worker, or the queue's front."""
+
+    def wake(self) -> None: ...
+
+    def stop(self, timeout: float = 15.0) -> None: ...
+
+
+def start_worker(settings: Settings, services: Services) -> Background | None:
     """The server's worker, started; None when CASTGRAPH_WORKER is off or the indexes are
-    read-only (then this process is not the data directory's writer)."""
-    if not settings.worker or services.indexer is None:
+    read-only (then this process is not the data directory's writer). With CASTGRAPH_QUEUE_URL
+    the work goes to the queue's workers and this process only sends jobs and syncs its
+    indexes."""
+    if services.indexer is None:
+        return None
+    if settings.queue_url:
+        from castgraph.api.queue.front import QueueFront
+
+        return QueueFront(settings, services).start()
+    if not settings.worker:
         return None
     return Worker(settings, services).start()

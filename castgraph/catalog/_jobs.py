@@ -52,7 +52,7 @@ class JobStore:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise NotFoundError(f"no job {job_id}: GET /api/jobs lists them")
-            return _rows.job(row, _subscription_of(s, row))
+            return _rows.job(row, subscription_of(s, row))
 
     def all(self, limit: int = 50, state: JobState | None = None) -> list[Job]:
         """The latest jobs first."""
@@ -74,7 +74,7 @@ class JobStore:
                 # Row locks: concurrent takers skip the job being taken instead of queueing
                 # behind it, so each gets a different job in one round trip.
                 job_id = s.scalars(_oldest_queued().with_for_update(skip_locked=True)).first()
-                return None if job_id is None else _mark_taken(s, job_id, owner, now)
+                return None if job_id is None else mark_taken(s, job_id, owner, now)
         for _ in range(5):  # another worker may take the one we saw: look again
             with self._sessions() as s:
                 job_id = s.scalars(_oldest_queued()).first()
@@ -83,7 +83,7 @@ class JobStore:
             # A write transaction of its own: a SQLite reader that then writes would fail once
             # another process wrote since its read.
             with self._sessions() as s:
-                taken = _mark_taken(s, job_id, owner, now)
+                taken = mark_taken(s, job_id, owner, now)
             if taken is not None:
                 return taken
         return None
@@ -118,7 +118,7 @@ class JobStore:
             elif row.state == _RUNNING:
                 row.cancel_requested = True
             s.flush()
-            return _rows.job(row, _subscription_of(s, row))
+            return _rows.job(row, subscription_of(s, row))
 
     def release(self, job_id: int) -> None:
         """Back to the queue (the worker is stopping): another start finishes it."""
@@ -179,7 +179,7 @@ def _oldest_queued() -> Select[int]:
     return select(JobRow.id).where(JobRow.state == _QUEUED).order_by(JobRow.id).limit(1)
 
 
-def _mark_taken(s: Session, job_id: int, owner: str, now: datetime) -> Job | None:
+def mark_taken(s: Session, job_id: int, owner: str, now: datetime) -> Job | None:
     """Compare-and-set queued → running; None when another worker took the job first."""
     taken = s.execute(
         update(JobRow)
@@ -204,7 +204,7 @@ def _mark_taken(s: Session, job_id: int, owner: str, now: datetime) -> Job | Non
             .where(RunRow.id == row.run_id)
             .values(state=RunState.RUNNING.value, started_at=naive(now))
         )
-    return _rows.job(row, _subscription_of(s, row))
+    return _rows.job(row, subscription_of(s, row))
 
 
 def _set_run(
@@ -220,7 +220,7 @@ def _set_run(
     s.execute(update(RunRow).where(RunRow.id == row.run_id).values(**values))
 
 
-def _subscription_of(s: Session, row: JobRow) -> int | None:
+def subscription_of(s: Session, row: JobRow) -> int | None:
     if row.run_id is None:
         return None
     run = s.get(RunRow, row.run_id)

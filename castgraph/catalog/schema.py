@@ -46,6 +46,10 @@ class EpisodeRow(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
     )
+    # Who is processing the episode (a job of the distributed queue) and until when; an expired
+    # lease may be taken over (its worker died).
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     segments: Mapped[list[SegmentRow]] = relationship(
         back_populates="episode", cascade="all, delete-orphan", order_by="SegmentRow.ordinal"
@@ -227,3 +231,19 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class JobItemRow(Base):
+    """One episode of a job run by the distributed queue: its outcome once its steps end."""
+
+    __tablename__ = "job_items"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    episode_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ordinal: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(Text, default="")
+    # pending, then indexed, failed, skipped or cancelled
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

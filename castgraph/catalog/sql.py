@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from castgraph.catalog._analysis import (
@@ -21,6 +21,7 @@ from castgraph.catalog._analysis import (
 from castgraph.catalog._engine import make_engine, parse_url
 from castgraph.catalog._jobs import JobStore
 from castgraph.catalog._migrate import ensure_head
+from castgraph.catalog._queue import JobItemStore, LeaseStore
 from castgraph.catalog._speakers import (
     apply_guesses,
     display_name,
@@ -103,6 +104,16 @@ class SqlCatalog:
         """The job queue."""
         return JobStore(self._session)
 
+    @property
+    def leases(self) -> LeaseStore:
+        """Episode leases of the distributed queue."""
+        return LeaseStore(self._session)
+
+    @property
+    def job_items(self) -> JobItemStore:
+        """The episodes of each job the distributed queue runs."""
+        return JobItemStore(self._session)
+
     @contextmanager
     def _session(self) -> Iterator[Session]:
         if self._sessions is None:
@@ -125,6 +136,16 @@ class SqlCatalog:
 
     def register(self, item: MediaItem) -> Episode:
         """Add a resolved item as a queued episode, or return the existing one (refreshed)."""
+        try:
+            return self._register(item)
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # Another process registered the same item between our read and our insert
+            # (two workers planning one feed): it exists now, so refresh it instead.
+            return self._register(item)
+
+    def _register(self, item: MediaItem) -> Episode:
         with self._session() as s:
             row = s.scalars(
                 select(EpisodeRow).where(EpisodeRow.source_id == item.source_id)
@@ -168,6 +189,17 @@ class SqlCatalog:
             if state is not None:
                 query = query.where(EpisodeRow.state == state.value)
             return set(s.scalars(query).all())
+
+    def index_tokens(self) -> dict[str, str]:
+        """A token per indexed episode that changes whenever it is indexed again: what a
+        process compares to learn which of its own index files are behind the catalog."""
+        with self._session() as s:
+            rows = s.execute(
+                select(EpisodeRow.id, EpisodeRow.pipeline_version, EpisodeRow.updated_at).where(
+                    EpisodeRow.state == EpisodeState.INDEXED.value
+                )
+            ).all()
+            return {i: f"{version}|{updated.isoformat()}" for i, version, updated in rows}
 
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         with self._session() as s:

@@ -142,6 +142,27 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a subscription pauses after a bot check or HTTP 429.",
     )
+    # --- scale-out: Celery on Redis (issue 11) ---
+    queue_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://…): workers run `castgraph worker`, one `castgraph "
+        "beat` sends the tick; unset, serve's in-process worker does everything.",
+    )
+    worker_max_tasks: int = Field(
+        default=20, ge=1, description="Tasks a queue worker process runs before it is replaced."
+    )
+    lease_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="An episode's processing lease, renewed while a step works; a lease left to "
+        "expire (its worker died) is taken over.",
+    )
+    queue_visibility_timeout: float = Field(
+        default=12 * 3600.0,
+        gt=0,
+        description="Seconds before Redis gives an unacknowledged task to another worker: longer "
+        "than the longest episode's step.",
+    )
     ytdlp_sleep: float = Field(default=0.0, ge=0, description="Seconds between downloads.")
     ytdlp_rate_limit: str | None = Field(default=None, description="e.g. 2M (bytes/s).")
     ytdlp_cookies: Path | None = Field(default=None, description="A cookies.txt for yt-dlp.")

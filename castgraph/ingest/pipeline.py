@@ -55,6 +55,20 @@ SpeakerNamer = Callable[[Transcript, Sequence[str]], list[SpeakerGuess]]
 
 
 @dataclass(frozen=True, slots=True)
+class Fetched:
+    """What the download step hands to speech recognition."""
+
+    item: MediaItem
+    """The item with its details (exact date, duration, captions)."""
+    wav: Path | None
+    """The 16 kHz mono audio, unless the captions were taken alone (``--captions only``)."""
+    names: list[str]
+    """Names spelled right (metadata, voice registry): hints for Whisper and the speaker namer."""
+    captions: Transcript | None = None
+    """Human-made captions taken instead of speech recognition."""
+
+
+@dataclass(frozen=True, slots=True)
 class IngestOptions:
     """What the user asked for on the command line or in the API request."""
 
@@ -200,12 +214,12 @@ class IngestPipeline:
             elif (transcript := self._stored_transcript(episode, options)) is not None:
                 self.reanalyse(episode, transcript)
             else:
-                self._run_stages(episode, item, source, options, workdir)
+                self._run_stages(episode, item, source, options)
         except CastgraphError as exc:
-            return self._fail(episode, str(exc))
+            return self.fail(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
             log.exception("unexpected ingest error", extra={"episode_id": episode.id})
-            return self._fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
         (workdir / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
@@ -215,9 +229,16 @@ class IngestPipeline:
         item: MediaItem,
         source: Source,
         options: IngestOptions,
-        workdir: Path,
     ) -> None:
-        st = self._stages
+        fetched = self.fetch(episode, item, source, options)
+        transcript = self.recognise(episode, fetched, options)
+        self._analyse(self._store.register(fetched.item), transcript)
+
+    def fetch(
+        self, episode: Episode, item: MediaItem, source: Source, options: IngestOptions
+    ) -> Fetched:
+        """Details, captions and the audio: everything before speech recognition (the download
+        step of a distributed run, which leaves the audio in the media directory)."""
         self._store_state(episode, EpisodeState.DOWNLOADING)
         # Flat resolution (channels, feeds) may lack captions, exact dates and durations.
         item = source.details(item)
@@ -226,12 +247,20 @@ class IngestPipeline:
         captions = self._captions(item, options)
         wav: Path | None = None
         if not (captions is not None and options.captions == "only"):
-            wav = self._download(episode, item, source, workdir)
-        if captions is not None:
-            transcript = captions
+            wav = self._download(episode, item, source, self._media_dir / episode.id)
+        return Fetched(item, wav, names, captions)
+
+    def recognise(self, episode: Episode, fetched: Fetched, options: IngestOptions) -> Transcript:
+        """Speech recognition (unless captions were taken) and diarization; the transcript is
+        stored with its speakers named, and the episode left ``indexing``."""
+        st = self._stages
+        wav = fetched.wav
+        if fetched.captions is not None:
+            transcript = fetched.captions
         else:
-            assert wav is not None
-            transcript = self._transcribe(episode, wav, options, whisper_hints(names))
+            if wav is None or not wav.exists():
+                raise MediaError(f"the audio of {episode.title!r} is gone: download it again")
+            transcript = self._transcribe(episode, wav, options, whisper_hints(fetched.names))
         diarization = None
         if wav is not None and st.diarizer is not None:
             self._store_state(episode, EpisodeState.DIARIZING)
@@ -240,8 +269,25 @@ class IngestPipeline:
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
         self._store.save_transcript(episode.id, transcript, diarization)
-        self._name_speakers(episode.id, transcript, names)
-        self._analyse(self._store.register(item), transcript)
+        self._name_speakers(episode.id, transcript, fetched.names)
+        return transcript
+
+    def index_stored(self, episode: Episode) -> Episode:
+        """Chunk, extract and index the stored transcript, then mark the episode indexed (the
+        index step of a distributed run); a failure is recorded, never raised."""
+        try:
+            transcript = self._store.transcript(episode.id)
+            if transcript is None:
+                raise MediaError(f"{episode.title!r} has no stored transcript: ingest it again")
+            self._store_state(episode, EpisodeState.INDEXING)
+            self._analyse(episode, transcript)
+        except CastgraphError as exc:
+            return self.fail(episode, str(exc))
+        except Exception as exc:
+            log.exception("unexpected ingest error", extra={"episode_id": episode.id})
+            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+        (self._media_dir / episode.id / "audio.wav").unlink(missing_ok=True)
+        return self._store_state(episode, EpisodeState.INDEXED)
 
     def _analyse(self, episode: Episode, transcript: Transcript) -> None:
         st = self._stages
@@ -363,7 +409,8 @@ class IngestPipeline:
         log.info("episode state", extra={"episode_id": episode.id, "state": state.value})
         return episode
 
-    def _fail(self, episode: Episode, error: str) -> Episode:
+    def fail(self, episode: Episode, error: str) -> Episode:
+        """Record the episode's failure in the stage it was in."""
         stage = episode.state.value
         message = f"failed while {stage}: {error}" if stage != "queued" else error
         self._store.set_state(episode.id, EpisodeState.FAILED, message)

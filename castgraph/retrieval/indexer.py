@@ -44,7 +44,7 @@ class StoresIndexer:
     """
 
     def __init__(
-        self, keyword: ChunkIndex, vector: ChunkIndex | None, graph: EpisodeGraph | None
+        self, keyword: ChunkIndex | None, vector: ChunkIndex | None, graph: EpisodeGraph | None
     ) -> None:
         self._keyword = keyword
         self._vector = vector

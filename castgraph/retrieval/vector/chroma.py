@@ -38,6 +38,9 @@ from castgraph.retrieval.embeddings.base import TextEmbedder, batched
 
 logger = logging.getLogger(__name__)
 
+NOTHING_ON_DISK = "Nothing found on disk"
+"""Chroma's message for a vector segment not written yet (see ``search``)."""
+
 PAGE_SIZE = 1000
 """Records read per request when listing a whole collection."""
 
@@ -179,13 +182,21 @@ class ChromaVectorIndex:
             return []
         collection = self._require()
         vector = self.embedder.embed_query(query)
-        with self._guard("query"):
-            result = collection.query(
-                query_embeddings=[vector],
-                n_results=k,
-                where=where_clause(filters),
-                include=["distances"],
-            )
+        try:
+            with self._guard("query"):
+                result = collection.query(
+                    query_embeddings=[vector],
+                    n_results=k,
+                    where=where_clause(filters),
+                    include=["distances"],
+                )
+        except StorageError as exc:
+            # The embedded database answers this to a query that races the collection's very
+            # first write (its vector segment is not on disk yet): nothing to find, not a fault.
+            if NOTHING_ON_DISK not in str(exc):
+                raise
+            logger.warning("vector query before the first vectors were stored", extra={"k": k})
+            return []
         ids = result["ids"][0] if result["ids"] else []
         distances = (result["distances"] or [[]])[0]
         return [Hit(chunk_id=i, score=1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]

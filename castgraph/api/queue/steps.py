@@ -1,0 +1,387 @@
+"""The distributed queue's work, free of Celery: plan a job, then download → asr → index each
+episode, each step a separate task that may run on another machine.
+
+A job's planning records its episodes as items and sends one download step per episode. Each
+step takes the episode's lease for its job (``job-N``: a redelivered step of the same job takes
+it over at once, another job waits for it to be released or to expire), works, and sends the
+next step. The step that ends an episode records its outcome; the one that ends the job's last
+episode finishes the job (and its run) the way the in-process worker does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
+from castgraph.api.jobrun import (
+    Clock,
+    Tally,
+    default_sources,
+    finish_job,
+    options_of,
+    utcnow,
+)
+from castgraph.catalog import SqlCatalog
+from castgraph.core.errors import CastgraphError
+from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscription
+from castgraph.core.models import PIPELINE_VERSION, Episode, EpisodeState, MediaItem
+from castgraph.core.settings import Settings
+from castgraph.ingest.failures import classify, is_blocked, is_transient
+from castgraph.ingest.pipeline import Fetched, IngestOptions, IngestPipeline
+
+log = logging.getLogger(__name__)
+
+JOB, DOWNLOAD, ASR, INDEX, TICK = (
+    "castgraph.job",
+    "castgraph.download",
+    "castgraph.asr",
+    "castgraph.index",
+    "castgraph.tick",
+)
+Send = Callable[[str, list[Any]], None]
+"""Sends a task by name with its (JSON) arguments."""
+
+
+class RetryLater(Exception):  # noqa: N818 - a signal to the task wrapper, not an error
+    """Run this step again in ``seconds`` (a lease held elsewhere, or a transient failure)."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+@dataclass
+class StepContext:
+    """What a queue worker process holds: settings, its catalog, a pipeline built on first use."""
+
+    settings: Settings
+    catalog: SqlCatalog
+    make_pipeline: Callable[[ForwardingObserver], IngestPipeline]
+    send: Send
+    worker: str
+    clock: Clock = utcnow
+    forward: ForwardingObserver = field(default_factory=ForwardingObserver)
+    _pipeline: IngestPipeline | None = None
+
+    @property
+    def pipeline(self) -> IngestPipeline:
+        if self._pipeline is None:
+            self._pipeline = self.make_pipeline(self.forward)
+        return self._pipeline
+
+
+def owner(job_id: int) -> str:
+    return f"job-{job_id}"
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def run_job(ctx: StepContext, job_id: int) -> int:
+    """Resolve the job's source and send a download step per episode; returns how many."""
+    job = ctx.catalog.job_items.claim(job_id, ctx.worker, ctx.clock())
+    if job is None:
+        log.info("job not queued any more", extra={"job": job_id})
+        return 0
+    try:
+        return _plan(ctx, job)
+    except Exception as exc:  # a job must never stay running with nothing to run it
+        log.exception("job planning crashed", extra={"job": job_id})
+        tally = Tally(errors=[_error(f"unexpected {exc!r}", source=job.request.source)])
+        _finish(ctx, job, tally)
+        return 0
+
+
+def _plan(ctx: StepContext, job: Job) -> int:
+    job_id = job.id
+    sub = _subscription(ctx.catalog, job)
+    options = options_of(ctx.settings, job.request)
+    tally = Tally()
+    try:
+        sources = default_sources(ctx.settings, job.request.source, sub)
+    except CastgraphError as exc:
+        tally.errors.append(_error(str(exc), source=job.request.source))
+        _finish(ctx, job, tally)
+        return 0
+    report, todo = ctx.pipeline.plan(sources, options)
+    tally.errors += [_error(m, source=t) for t, m in report.source_errors]
+    tally.blocked = next((e for e in tally.errors if is_blocked(e.kind)), None)
+    tally.resolved = not tally.errors
+    tally.found, tally.skipped = report.resolved, report.skipped
+    counts = {"found": report.resolved, "todo": len(todo), "skipped": report.skipped}
+    ctx.catalog.jobs.set_progress(job_id, _progress("queued", None, 0, len(todo), counts))
+    pending = set(ctx.catalog.job_items.add(job_id, [(e.id, e.title) for e, _, _ in todo]))
+    if not pending:
+        _finish(ctx, job, tally)
+        return 0
+    texts = {id(source): text for text, source in sources}
+    for episode, item, source in todo:
+        if episode.id in pending:
+            ctx.send(DOWNLOAD, [job_id, episode.id, item_json(item), texts[id(source)]])
+    log.info("job planned", extra={"job": job_id, "episodes": len(pending)})
+    return len(pending)
+
+
+def tick(ctx: StepContext) -> int:
+    """The beat's tick: requeue jobs orphaned while planning, claim due subscriptions, and send
+    every queued job (a job is claimed once, so sending one twice is harmless)."""
+    now = ctx.clock()
+    ctx.catalog.job_items.requeue_orphans(now, ctx.settings.job_timeout)
+    ctx.catalog.subscriptions.claim_due(now)
+    queued = ctx.catalog.jobs.all(limit=500, state=JobState.QUEUED)
+    for job in reversed(queued):  # oldest first
+        ctx.send(JOB, [job.id])
+    return len(queued)
+
+
+# --- the episode steps -----------------------------------------------------------------------
+
+
+def download(
+    ctx: StepContext, job_id: int, episode_id: str, item: dict[str, Any], source: str, attempt: int
+) -> None:
+    if (begun := _begin(ctx, job_id, episode_id)) is None:
+        return
+    job, episode, options = begun
+    with _guard(ctx, job, episode, attempt):
+        if _done(episode, options):
+            _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "skipped"))
+            return
+        (_text, src), *_ = default_sources(ctx.settings, source, _subscription(ctx.catalog, job))
+        fetched = ctx.pipeline.fetch(episode, media_item(item), src, options)
+        if fetched.captions is not None:  # no speech recognition: straight to indexing
+            ctx.pipeline.recognise(episode, fetched, options)
+            ctx.send(INDEX, [job_id, episode_id])
+            return
+        ctx.send(ASR, [job_id, episode_id, fetched_json(fetched, ctx.settings.media_dir)])
+
+
+def asr(
+    ctx: StepContext, job_id: int, episode_id: str, fetched: dict[str, Any], attempt: int
+) -> None:
+    if (begun := _begin(ctx, job_id, episode_id)) is None:
+        return
+    job, episode, options = begun
+    with _guard(ctx, job, episode, attempt):
+        if episode.state not in (EpisodeState.INDEXING, EpisodeState.INDEXED):
+            ctx.pipeline.recognise(episode, fetched_of(fetched, ctx.settings.media_dir), options)
+        ctx.send(INDEX, [job_id, episode_id])
+
+
+def index(ctx: StepContext, job_id: int, episode_id: str, attempt: int) -> None:
+    if (begun := _begin(ctx, job_id, episode_id)) is None:
+        return
+    job, episode, _options = begun
+    with _guard(ctx, job, episode, attempt):
+        result = ctx.pipeline.index_stored(episode)
+        if result.state is not EpisodeState.INDEXED:
+            raise _StepError(result.error or "indexing failed")
+        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "indexed", attempts=attempt))
+
+
+class _StepError(Exception):
+    pass
+
+
+def _begin(
+    ctx: StepContext, job_id: int, episode_id: str
+) -> tuple[Job, Episode, IngestOptions] | None:
+    """The step's job, episode and options; None when the step has nothing left to do."""
+    job = ctx.catalog.jobs.get(job_id)
+    episode = ctx.catalog.get(episode_id)
+    if job.state is not JobState.RUNNING:
+        log.info("step dropped: its job ended", extra={"job": job_id, "episode_id": episode_id})
+        return None
+    if job.cancel_requested or _blocked(ctx, job_id):
+        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "cancelled"))
+        return None
+    return job, episode, options_of(ctx.settings, job.request)
+
+
+@contextmanager
+def _guard(ctx: StepContext, job: Job, episode: Episode, attempt: int) -> Iterator[None]:
+    """The episode's lease, progress and failure handling around one step."""
+    if not ctx.catalog.leases.acquire(episode.id, owner(job.id), ctx.clock(), _lease(ctx)):
+        raise RetryLater(min(60.0, _lease(ctx) / 4), f"episode {episode.id} is leased elsewhere")
+    ctx.forward.target = _observer(ctx, job.id, episode)
+    try:
+        with _renewing(ctx, job.id, episode.id):
+            yield
+    except JobStopped:
+        ctx.catalog.set_state(episode.id, EpisodeState.FAILED, "cancelled")
+        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "cancelled"))
+    except (CastgraphError, _StepError) as exc:
+        _failed(ctx, job, episode, str(exc), attempt)
+    except RetryLater:
+        raise
+    except Exception as exc:  # an episode must never be left pending by a bug
+        log.exception("step crashed", extra={"job": job.id, "episode_id": episode.id})
+        _failed(ctx, job, episode, f"unexpected {type(exc).__name__}: {exc}", attempt)
+    finally:
+        ctx.forward.target = None
+
+
+def _failed(ctx: StepContext, job: Job, episode: Episode, message: str, attempt: int) -> None:
+    kind = classify(message)
+    if is_transient(kind) and attempt < ctx.settings.retry_attempts:
+        delay = ctx.settings.retry_backoff * 2 ** (attempt - 1)
+        raise RetryLater(delay, message)
+    if ctx.catalog.get(episode.id).state is not EpisodeState.FAILED:
+        ctx.pipeline.fail(episode, message)
+    outcome = EpisodeOutcome(episode.id, episode.title, "failed", message, kind, attempt)
+    _end(ctx, job, outcome)
+
+
+def _end(ctx: StepContext, job: Job, outcome: EpisodeOutcome) -> None:
+    """Record an episode's outcome, release its lease, and finish the job after its last one."""
+    last = ctx.catalog.job_items.finish(job.id, outcome, ctx.clock())
+    ctx.catalog.leases.release(outcome.episode_id, owner(job.id))
+    log.info("episode ended", extra={"job": job.id, "episode_id": outcome.episode_id})
+    if last:
+        tally = _tally(ctx, ctx.catalog.jobs.get(job.id))
+        _finish(ctx, job, tally)
+
+
+def _tally(ctx: StepContext, job: Job) -> Tally:
+    counts = job.progress.counts
+    tally = Tally(found=counts.get("found", 0), skipped=counts.get("skipped", 0), resolved=True)
+    for outcome in ctx.catalog.job_items.outcomes(job.id):
+        if outcome.state == "skipped":
+            tally.skipped += 1
+            continue
+        tally.outcomes.append(outcome)
+        if outcome.state == "failed":
+            error = _error(outcome.error or "failed", episode_id=outcome.episode_id)
+            tally.errors.append(error)
+            if is_blocked(error.kind):
+                tally.blocked = error
+    return tally
+
+
+def _finish(ctx: StepContext, job: Job, tally: Tally) -> None:
+    state = JobState.SUCCEEDED if not tally.errors and tally.blocked is None else JobState.FAILED
+    if job.cancel_requested:
+        state = JobState.CANCELLED
+    sub = _subscription(ctx.catalog, job)
+    finish_job(ctx.settings, ctx.catalog, job, sub, tally, (state, tally.summary()), ctx.clock())
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _done(episode: Episode, options: IngestOptions) -> bool:
+    """Already processed at this version (another job got there first): nothing to redo."""
+    return (
+        not options.force
+        and episode.state is EpisodeState.INDEXED
+        and episode.pipeline_version == PIPELINE_VERSION
+    )
+
+
+def _blocked(ctx: StepContext, job_id: int) -> bool:
+    """Whether an earlier episode of the job hit a bot check or a 429: the rest waits."""
+    return any(
+        o.state == "failed" and is_blocked(o.kind or "")
+        for o in ctx.catalog.job_items.outcomes(job_id)
+    )
+
+
+def _lease(ctx: StepContext) -> float:
+    return ctx.settings.lease_seconds
+
+
+@contextmanager
+def _renewing(ctx: StepContext, job_id: int, episode_id: str) -> Iterator[None]:
+    """Renew the lease (and the job's heartbeat) while the step works."""
+    stop = threading.Event()
+    period = max(0.5, _lease(ctx) / 3)
+
+    def beat() -> None:
+        while not stop.wait(period):
+            try:
+                ctx.catalog.leases.acquire(episode_id, owner(job_id), ctx.clock(), _lease(ctx))
+                ctx.catalog.job_items.touch(job_id, ctx.clock())
+            except CastgraphError:
+                log.warning("lease renewal failed", extra={"episode_id": episode_id})
+
+    thread = threading.Thread(target=beat, name="castgraph-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _observer(ctx: StepContext, job_id: int, episode: Episode) -> JobObserver:
+    outcomes = ctx.catalog.job_items.outcomes(job_id)
+    observer = JobObserver(ctx.catalog.jobs, job_id, threading.Event())
+    observer.total = len(outcomes)
+    observer.index = sum(1 for o in outcomes if o.state != "pending")
+    observer.counts = dict(ctx.catalog.jobs.get(job_id).progress.counts)
+    for state in ("indexed", "failed"):
+        observer.counts[state] = sum(1 for o in outcomes if o.state == state)
+    observer.episode = episode
+    return observer
+
+
+def _progress(
+    stage: str, episode: Episode | None, index: int, total: int, counts: dict[str, int]
+) -> Any:
+    from castgraph.core.jobs import JobProgress
+
+    return JobProgress(
+        stage=stage,
+        percent=0.0 if total else None,
+        episode_id=episode.id if episode else None,
+        episode_title=episode.title if episode else None,
+        index=index,
+        total=total,
+        counts={**counts, "indexed": 0, "failed": 0},
+    )
+
+
+def _subscription(catalog: SqlCatalog, job: Job) -> Subscription | None:
+    if job.subscription_id is None:
+        return None
+    try:
+        return catalog.subscriptions.get(job.subscription_id)
+    except CastgraphError:
+        return None
+
+
+def _error(message: str, *, source: str | None = None, episode_id: str | None = None) -> RunError:
+    return RunError(classify(message), message, source, episode_id)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def item_json(item: MediaItem) -> dict[str, Any]:
+    data = asdict(item)
+    data["published"] = item.published.isoformat() if item.published else None
+    return data
+
+
+def media_item(data: dict[str, Any]) -> MediaItem:
+    published = data.get("published")
+    return MediaItem(**{**data, "published": date.fromisoformat(published) if published else None})
+
+
+def fetched_json(fetched: Fetched, media_dir: Path) -> dict[str, Any]:
+    """The download step's result for the asr step: the audio by its path in the media
+    directory (a volume every worker mounts), never by an absolute path of this machine."""
+    wav = str(fetched.wav.relative_to(media_dir)) if fetched.wav is not None else None
+    return {"item": item_json(fetched.item), "wav": wav, "names": list(fetched.names)}
+
+
+def fetched_of(data: dict[str, Any], media_dir: Path) -> Fetched:
+    wav = data.get("wav")
+    return Fetched(media_item(data["item"]), media_dir / wav if wav else None, list(data["names"]))
