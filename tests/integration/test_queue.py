@@ -19,6 +19,7 @@ import pytest
 from castgraph.catalog import SqlCatalog
 from castgraph.retrieval.keyword import KeywordIndex
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
+from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.procs import api, process, serve, wait_for
 from tests.redisserver import redis_server, redis_url  # noqa: F401
 
@@ -149,12 +150,14 @@ def test_a_worker_killed_mid_episode_is_replaced_and_nothing_doubles(
     _no_duplicates(env, catalog)
 
 
-def test_serve_worker_and_beat_ingest_a_subscription(
+def test_serve_worker_and_beat_ingest_a_subscription_on_postgresql(
     env: dict[str, str],
     audio_fixtures: Path,
     media_server: MediaServer,  # noqa: F811
+    postgres_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    env["CASTGRAPH_DATABASE_URL"] = postgres_url
     feed = _feed(media_server, audio_fixtures, tmp_path, 2)
     with (
         serve(env, tmp_path / "serve.log") as (base, _serve),
