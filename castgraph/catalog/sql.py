@@ -13,10 +13,12 @@ from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from castgraph.catalog import _builds
 from castgraph.catalog._analysis import (
     chunk_rows,
     chunks_of,
     entities_of,
+    episode_of,
     extraction_row,
     relations_of,
 )
@@ -30,7 +32,7 @@ from castgraph.catalog._speakers import (
     speaker_info,
 )
 from castgraph.catalog._subscriptions import SubscriptionStore
-from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, VoiceRow
+from castgraph.catalog.schema import Base, EpisodeRow, SegmentRow, SpeakerRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -145,12 +147,12 @@ class SqlCatalog:
             row.duration = item.duration or row.duration
             row.published = item.published or row.published
             s.flush()
-            return _episode(row)
+            return episode_of(row)
 
     def get(self, episode_id: str) -> Episode:
         """An episode by id or unique id prefix."""
         with self._session() as s:
-            return _episode(self._row(s, episode_id))
+            return episode_of(self._row(s, episode_id))
 
     def local_path(self, episode_id: str) -> str | None:
         """The file a local-file episode was ingested from (None for downloaded media)."""
@@ -161,7 +163,7 @@ class SqlCatalog:
         """Every episode, oldest published first."""
         with self._session() as s:
             rows = s.scalars(select(EpisodeRow)).all()
-            episodes = [_episode(r) for r in rows]
+            episodes = [episode_of(r) for r in rows]
         return sorted(episodes, key=lambda e: (e.published is None, e.published, e.title))
 
     def episode_ids(self, state: EpisodeState | None = EpisodeState.INDEXED) -> set[str]:
@@ -171,6 +173,14 @@ class SqlCatalog:
             if state is not None:
                 query = query.where(EpisodeRow.state == state.value)
             return set(s.scalars(query).all())
+
+    def live_builds(self) -> dict[str, int]:
+        """``{episode id: live build}`` of the indexed episodes (what search may return)."""
+        with self._session() as s:
+            query = select(EpisodeRow.id, EpisodeRow.build).where(
+                EpisodeRow.state == EpisodeState.INDEXED.value
+            )
+            return {str(i): int(b or 0) for i, b in s.execute(query).all()}
 
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         with self._session() as s:
@@ -184,7 +194,7 @@ class SqlCatalog:
         """Remove an episode, its segments and speakers from the catalog."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            episode = _episode(row)
+            episode = episode_of(row)
             s.execute(delete(VoiceRow).where(VoiceRow.episode_id == row.id))
             s.delete(row)
             return episode
@@ -192,11 +202,21 @@ class SqlCatalog:
     # --- transcripts ----------------------------------------------------------------------
 
     def save_transcript(
-        self, episode_id: str, transcript: Transcript, diarization: Diarization | None
+        self,
+        episode_id: str,
+        transcript: Transcript,
+        diarization: Diarization | None,
+        *,
+        build: int | None = None,
     ) -> list[str]:
-        """Replace the episode's segments and speakers in one transaction; names known voices."""
+        """Replace the episode's segments and speakers in one transaction; names known voices.
+        With ``build``, stage them for that build instead (the live ones stay)."""
         with self._session() as s:
             row = self._row(s, episode_id)
+            if build is not None:
+                segments = [_segment_row(i, seg) for i, seg in enumerate(transcript.segments)]
+                speakers = self._new_speakers(s, transcript, diarization)
+                return _builds.stage_transcript(row, build, transcript, segments, speakers)
             row.segments.clear()
             row.speakers.clear()
             row.chunks.clear()
@@ -207,22 +227,29 @@ class SqlCatalog:
             row.duration = transcript.duration or row.duration
             for ordinal, seg in enumerate(transcript.segments):
                 row.segments.append(_segment_row(ordinal, seg))
-            labels = sorted({seg.speaker for seg in transcript.segments if seg.speaker})
-            embeddings = diarization.embeddings if diarization else {}
-            voices = s.scalars(select(VoiceRow)).all()
-            for label in labels:
-                row.speakers.append(
-                    new_speaker(label, embeddings.get(label), voices, self._threshold)
-                )
+            row.speakers.extend(self._new_speakers(s, transcript, diarization))
             s.flush()
             return [display_name(sp) for sp in row.speakers]
 
-    def save_speaker_guesses(self, episode_id: str, guesses: Sequence[SpeakerGuess]) -> list[str]:
-        """Store names identified for the episode's speakers; confirmed names are kept as they
-        are, and confident guesses join the voice registry as guessed voices."""
+    def _new_speakers(
+        self, s: Session, transcript: Transcript, diarization: Diarization | None
+    ) -> list[SpeakerRow]:
+        labels = sorted({seg.speaker for seg in transcript.segments if seg.speaker})
+        embeddings = diarization.embeddings if diarization else {}
+        voices = s.scalars(select(VoiceRow)).all()
+        return [new_speaker(lb, embeddings.get(lb), voices, self._threshold) for lb in labels]
+
+    def save_speaker_guesses(
+        self, episode_id: str, guesses: Sequence[SpeakerGuess], *, build: int | None = None
+    ) -> list[str]:
+        """Store names identified for the episode's speakers (``build``: the staged ones);
+        confirmed names are kept as they are, and confident guesses join the voice registry
+        as guessed voices."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            apply_guesses(s, row, guesses)
+            if build is not None:
+                return _builds.stage_guesses(s, row, build, guesses)
+            apply_guesses(s, row.id, row.speakers, guesses)
             s.flush()
             return [display_name(sp) for sp in row.speakers]
 
@@ -246,10 +273,16 @@ class SqlCatalog:
         relations: Sequence[Relation],
         *,
         extractor: str = "offline",
+        build: int | None = None,
     ) -> EpisodeDocument:
-        """Replace the episode's chunks and extraction in one transaction; return the document."""
+        """Replace the episode's chunks and extraction in one transaction; return the document.
+        With ``build``, stage them and return the staged build's document."""
         with self._session() as s:
             row = self._row(s, episode_id)
+            if build is not None:
+                _builds.stage_analysis(row, build, chunks, entities, relations, extractor)
+                s.flush()
+                return _builds.staged_document(row, build)
             row.chunks.clear()
             row.extraction = None
             s.flush()
@@ -264,11 +297,43 @@ class SqlCatalog:
             row = self._row(s, episode_id)
             return self._document(row) if row.extraction is not None else None
 
+    # --- builds beside the live one (re-processing) ----------------------------------------
+
+    def begin_build(self, episode_id: str, *, keep_transcript: bool) -> int:
+        """Start (or restart) the build after the live one; return its number."""
+        with self._session() as s:
+            return _builds.begin(self._row(s, episode_id), keep_transcript=keep_transcript)
+
+    def set_build_state(self, episode_id: str, state: EpisodeState) -> None:
+        """Record the stage of the build in progress; the episode's own state stays."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            if row.pending is not None:
+                row.pending.state = state.value
+
+    def promote_build(self, episode_id: str, build: int) -> EpisodeDocument:
+        """Swap the staged build in, in one transaction; return the now-live document."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            _builds.promote(s, row, build)
+            return self._document(row)
+
+    def finish_build(self, episode_id: str) -> None:
+        """Forget the retired build (its index entries are gone)."""
+        with self._session() as s:
+            self._row(s, episode_id).retired_build = None
+
+    def fail_build(self, episode_id: str, error: str) -> None:
+        """Drop the staged build and record why; the live build stays searchable."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            row.pending, row.reprocess_error = None, error
+
     @staticmethod
     def _document(row: EpisodeRow) -> EpisodeDocument:
         names = names_of(row)
         return EpisodeDocument(
-            episode=_episode(row),
+            episode=episode_of(row),
             chunks=chunks_of(row, names),
             entities=entities_of(row.extraction),
             relations=relations_of(row.extraction),
@@ -339,7 +404,7 @@ class SqlCatalog:
                 s.flush()
                 speaker.voice_id = voice.id
             s.flush()
-            return _episode(row)
+            return episode_of(row)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -370,22 +435,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def _episode(row: EpisodeRow) -> Episode:
-    return Episode(
-        id=row.id,
-        source_id=row.source_id,
-        title=row.title,
-        url=row.url,
-        state=EpisodeState(row.state),
-        duration=row.duration,
-        published=row.published,
-        language=row.language,
-        speakers=[display_name(sp) for sp in row.speakers],
-        error=row.error,
-        pipeline_version=row.pipeline_version,
-    )
 
 
 def _segment_row(ordinal: int, seg: Segment) -> SegmentRow:
