@@ -90,10 +90,26 @@ class SearchService:
         """The ``k`` best moments for ``query``; an empty index gives []."""
         query = validate_query(query, k)
         filters = filters or SearchFilters()
+        results = self._filtered(query, filters)
+        if results is None:  # an index changed under this search (a swap retired a build)
+            log.debug("search repeated: ranked chunks went missing before their lookup")
+            results = self._filtered(query, filters, last=True) or []
+        if self._reranker is not None and results:
+            results = self._rerank(query, results)
+        return results[:k]
+
+    def _filtered(
+        self, query: str, filters: SearchFilters, *, last: bool = False
+    ) -> list[SearchResult] | None:
+        """Fused results of the episodes' live builds; None (unless ``last``) when ranked
+        chunks were gone by the time they were looked up: worth one more try, as a build may
+        have been swapped in and the old one removed meanwhile (indexes left inconsistent by a
+        crash cost the same second try until ``castgraph reindex`` drops their leftovers)."""
         rankings = self.rankings(query, filters)
         fused = reciprocal_rank_fusion(rankings, self._options.weights, k=self._options.rrf_k)
-        visible = self._visible()
         found = self._chunks.get([f.chunk_id for f in fused])
+        # Read after the lookup: a swap commits in the catalog before the old build goes.
+        visible = self._visible()
         if self._refresh is not None and _stale(visible, found.values()):
             self._refresh()
             visible = self._visible()
@@ -104,9 +120,9 @@ class SearchService:
             and _live(visible, found[f.chunk_id])
             and filters.matches(found[f.chunk_id])
         ]
-        if self._reranker is not None and results:
-            results = self._rerank(query, results)
-        return results[:k]
+        if not last and len(found) < len({f.chunk_id for f in fused}):
+            return None
+        return results
 
     def rankings(self, query: str, filters: SearchFilters) -> dict[str, list[Hit]]:
         """Each retriever's own ranking (for benchmarks and debugging)."""
