@@ -137,3 +137,83 @@ def builds_found(search: SearchService) -> list[int]:
 def texts(catalog: SqlCatalog, episode_id: str) -> str:
     """The episode's transcript as the catalog shows it."""
     return " ".join(s.text for s in catalog.segments(episode_id))
+
+
+Wrap = Callable[[object], object] | None
+"""Wraps the graph store the indexer writes through (a test's hook)."""
+
+
+class RealStores:
+    """The real keyword index, Chroma (hash embedder) and embedded graph under ``data``, with the
+    indexer and the search service the server would build over them."""
+
+    def __init__(self, data: Path, catalog: SqlCatalog, *, graph_wrapper: Wrap = None) -> None:
+        from castgraph.api.services import VisibleEpisodes
+        from castgraph.retrieval.embeddings.hashing import HashEmbedder
+        from castgraph.retrieval.graph.embedded import EmbeddedGraphStore
+        from castgraph.retrieval.graph.retriever import GraphRetriever
+        from castgraph.retrieval.indexer import StoresIndexer
+        from castgraph.retrieval.keyword import KeywordIndex
+        from castgraph.retrieval.vector import ChromaVectorIndex
+
+        embedder = HashEmbedder()
+        self.keyword = KeywordIndex(data / "keyword.sqlite").open()
+        self.vector = ChromaVectorIndex(embedder, path=data / "chroma").open()
+        self.graph = EmbeddedGraphStore(data / "graph.lbug").open()
+        graph = graph_wrapper(self.graph) if graph_wrapper else self.graph
+        self.indexer = StoresIndexer(self.keyword, self.vector, graph)
+        self.visible = VisibleEpisodes(catalog)  # the server's cache (1 s), not a fresh read
+        self.search = SearchService(
+            {
+                "keyword": self.keyword,
+                "vector": self.vector,
+                "graph": GraphRetriever(self.graph, embedder=embedder),
+            },
+            self.keyword,
+            visible=self.visible,
+            refresh=self.visible.invalidate,
+        )
+
+    def builds(self, episode_id: str) -> dict[str, set[int]]:
+        """The builds of the episode's entries in each index."""
+        return {
+            "keyword": {chunk_build(i) for i in self.keyword.chunk_ids(episode_id)},
+            "vector": {chunk_build(i) for i in self.vector.chunk_ids(episode_id)},
+            "graph": {chunk_build(c.id) for c in self.graph.chunks(episode_id)},
+        }
+
+    def close(self) -> None:
+        self.graph.close()
+        self.vector.close()
+        self.keyword.close()
+
+
+def _block(ready: Path) -> None:
+    ready.write_text("ready")
+    import time
+
+    time.sleep(3600)  # until the test kills this process
+
+
+def _killed_child(data: Path, at: str, ready: Path) -> None:
+    """Re-process the episode with ``--force`` and block ``at`` a stage (the test kills us)."""
+    from castgraph.retrieval.indexer import StoresIndexer
+
+    catalog = SqlCatalog(f"sqlite:///{data / 'c.db'}").open()
+    stores = RealStores(data, catalog)
+
+    class Blocking(StoresIndexer):
+        def stage(self, document: object, live_build: int) -> None:
+            super().stage(document, live_build)  # type: ignore[arg-type]
+            _block(ready)
+
+    indexer = Blocking(stores.keyword, stores.vector, stores.graph)
+    before = partial(_block, ready) if at == "transcribing" else None
+    ingest(pipeline(catalog, data / "media", indexer, Transcriber(NEW_TEXT, before)), force=True)
+    raise SystemExit("the re-process finished: it should have blocked")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _killed_child(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
