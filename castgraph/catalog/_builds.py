@@ -10,6 +10,7 @@ number, so its chunk ids (and index entries) are the same ones again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import select
@@ -43,6 +44,51 @@ from castgraph.core.models import (
     Relation,
     Transcript,
 )
+
+
+class BuildMethods:
+    """The catalog's build methods, mixed into ``SqlCatalog`` (which provides the primitives)."""
+
+    def _session(self) -> AbstractContextManager[Session]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _row(s: Session, episode_id: str) -> EpisodeRow:
+        raise NotImplementedError
+
+    @staticmethod
+    def _document(row: EpisodeRow) -> EpisodeDocument:
+        raise NotImplementedError
+
+    def begin_build(self, episode_id: str, *, keep_transcript: bool) -> int:
+        """Start (or restart) the build after the live one; return its number."""
+        with self._session() as s:
+            return begin(self._row(s, episode_id), keep_transcript=keep_transcript)
+
+    def set_build_state(self, episode_id: str, state: EpisodeState) -> None:
+        """Record the stage of the build in progress; the episode's own state stays."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            if row.pending is not None:
+                row.pending.state = state.value
+
+    def promote_build(self, episode_id: str, build: int) -> EpisodeDocument:
+        """Swap the staged build in, in one transaction; return the now-live document."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            promote(s, row, build)
+            return self._document(row)
+
+    def finish_build(self, episode_id: str) -> None:
+        """Forget the retired build (its index entries are gone)."""
+        with self._session() as s:
+            self._row(s, episode_id).retired_build = None
+
+    def fail_build(self, episode_id: str, error: str) -> None:
+        """Drop the staged build and record why; the live build stays searchable."""
+        with self._session() as s:
+            row = self._row(s, episode_id)
+            row.pending, row.reprocess_error = None, error
 
 
 def columns(row: SegmentRow | SpeakerRow | ChunkRow | ExtractionRow) -> dict[str, Any]:

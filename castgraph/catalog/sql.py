@@ -60,7 +60,7 @@ def episode_id_for(source_id: str) -> str:
     return hashlib.sha256(source_id.encode()).hexdigest()[:12]
 
 
-class SqlCatalog:
+class SqlCatalog(_builds.BuildMethods):
     """The catalog. ``open()`` creates the tables; every write is one transaction."""
 
     def __init__(self, url: str, *, voice_match_threshold: float = 0.8) -> None:
@@ -296,38 +296,6 @@ class SqlCatalog:
         with self._session() as s:
             row = self._row(s, episode_id)
             return self._document(row) if row.extraction is not None else None
-
-    # --- builds beside the live one (re-processing) ----------------------------------------
-
-    def begin_build(self, episode_id: str, *, keep_transcript: bool) -> int:
-        """Start (or restart) the build after the live one; return its number."""
-        with self._session() as s:
-            return _builds.begin(self._row(s, episode_id), keep_transcript=keep_transcript)
-
-    def set_build_state(self, episode_id: str, state: EpisodeState) -> None:
-        """Record the stage of the build in progress; the episode's own state stays."""
-        with self._session() as s:
-            row = self._row(s, episode_id)
-            if row.pending is not None:
-                row.pending.state = state.value
-
-    def promote_build(self, episode_id: str, build: int) -> EpisodeDocument:
-        """Swap the staged build in, in one transaction; return the now-live document."""
-        with self._session() as s:
-            row = self._row(s, episode_id)
-            _builds.promote(s, row, build)
-            return self._document(row)
-
-    def finish_build(self, episode_id: str) -> None:
-        """Forget the retired build (its index entries are gone)."""
-        with self._session() as s:
-            self._row(s, episode_id).retired_build = None
-
-    def fail_build(self, episode_id: str, error: str) -> None:
-        """Drop the staged build and record why; the live build stays searchable."""
-        with self._session() as s:
-            row = self._row(s, episode_id)
-            row.pending, row.reprocess_error = None, error
 
     @staticmethod
     def _document(row: EpisodeRow) -> EpisodeDocument:
