@@ -109,6 +109,13 @@ class RecordingIndex:
     def delete_episode(self, episode_id: str) -> None:
         self.chunks = {k: c for k, c in self.chunks.items() if c.episode_id != episode_id}
 
+    def chunk_ids(self, episode_id: str) -> set[str]:
+        return {k for k, c in self.chunks.items() if c.episode_id == episode_id}
+
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            self.chunks.pop(i, None)
+
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return {i: self.chunks[i] for i in ids if i in self.chunks}
 

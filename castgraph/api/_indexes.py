@@ -55,6 +55,7 @@ def build(
         visible=visible,
         options=_options(settings),
         reranker=_reranker(settings),
+        refresh=visible.invalidate,
     )
 
     def index_ids() -> set[str]:

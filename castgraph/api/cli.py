@@ -120,7 +120,8 @@ def _print_report(report: IngestReport) -> None:
         err.print(f"[red]source failed[/red] {_plain(text)}: {_plain(message)}", highlight=False)
     for episode in report.failed:
         err.print(
-            f"[red]failed[/red] {episode.id} {_plain(episode.title)}: {_plain(episode.error)}",
+            f"[red]failed[/red] {episode.id} {_plain(episode.title)}: "
+            f"{_plain(episode.error or episode.reprocess_error)}",
             highlight=False,
         )
     err.print(

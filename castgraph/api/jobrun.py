@@ -27,7 +27,7 @@ from castgraph.core.jobs import (
     RunState,
     Subscription,
 )
-from castgraph.core.models import EpisodeState
+from castgraph.core.models import Episode, EpisodeState
 from castgraph.core.ports import Source
 from castgraph.core.settings import Settings, captions_mode
 from castgraph.ingest.failures import classify, is_blocked, is_transient
@@ -190,23 +190,32 @@ class JobRunner:
                     result = self.pipeline.process(episode, item, source, options)
             except JobStopped as stop:
                 if not stop.requeue:  # cancelled: say so, the next run retries the episode
-                    self._services.catalog.set_state(episode.id, EpisodeState.FAILED, "cancelled")
+                    self._cancelled(episode)
                 raise
-            if result.state is EpisodeState.INDEXED:
+            error_text = result.error or result.reprocess_error
+            if result.state is EpisodeState.INDEXED and result.reprocess_error is None:
                 return EpisodeOutcome(episode.id, result.title, "indexed", attempts=attempt)
-            kind = classify(result.error)
+            kind = classify(error_text)
             if is_transient(kind) and attempt < attempts:
                 self._wait(observer, attempt)
                 episode = self._services.catalog.get(episode.id)
                 continue
-            error = _error(result.error or "failed", episode_id=episode.id, title=result.title)
+            error = _error(error_text or "failed", episode_id=episode.id, title=result.title)
             tally.errors.append(error)
             if is_blocked(kind):
                 tally.blocked = error
             return EpisodeOutcome(
-                episode.id, result.title, "failed", result.error, kind, attempts=attempt
+                episode.id, result.title, "failed", error_text, kind, attempts=attempt
             )
         raise AssertionError("unreachable: the last attempt returns")
+
+    def _cancelled(self, episode: Episode) -> None:
+        """A searchable episode keeps its live build (only the re-process is cancelled)."""
+        catalog = self._services.catalog
+        if episode.state is EpisodeState.INDEXED:
+            catalog.fail_build(episode.id, "cancelled")
+        else:
+            catalog.set_state(episode.id, EpisodeState.FAILED, "cancelled")
 
     def _wait(self, observer: JobObserver, attempt: int) -> None:
         """Back off before another try, waking early to stop (cancel or shutdown)."""

@@ -83,6 +83,16 @@ class EpisodeOut(BaseModel):
     published: str | None
     speakers: list[str]
     error: str | None
+    reprocessing: str | None = Field(
+        default=None,
+        description="The stage of a re-process running beside the searchable version "
+        "(null: none is); the episode stays searchable meanwhile.",
+    )
+    reprocess_error: str | None = Field(
+        default=None,
+        description="Why the last re-process failed; the previous version is still searchable.",
+    )
+    build: int = Field(default=0, description="The number of the searchable build.")
 
     @classmethod
     def of(cls, episode: Episode) -> EpisodeOut:
@@ -96,6 +106,9 @@ class EpisodeOut(BaseModel):
             published=episode.published.isoformat() if episode.published else None,
             speakers=episode.speakers,
             error=episode.error,
+            reprocessing=episode.reprocessing,
+            reprocess_error=episode.reprocess_error,
+            build=episode.build,
         )
 
 

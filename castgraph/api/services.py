@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from castgraph.catalog import SqlCatalog
-from castgraph.core.models import Episode, EpisodeState
+from castgraph.core.models import Episode
 from castgraph.core.ports import Indexer
 from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.graph.base import GraphStore
@@ -37,9 +37,13 @@ class Services:
 
     def visible_ids(self) -> set[str]:
         """Ids of the indexed episodes (what readers may cite)."""
+        return set(self.live_builds())
+
+    def live_builds(self) -> dict[str, int]:
+        """``{episode id: live build}`` of the indexed episodes: readers cite only those chunks."""
         if self.visible is not None:
             return self.visible()
-        return self.catalog.episode_ids(EpisodeState.INDEXED)
+        return self.catalog.live_builds()
 
     def indexed_ids(self) -> set[str]:
         """Episode ids present in any index (to find entries the catalog no longer has)."""
@@ -63,19 +67,20 @@ class Services:
 
 
 class VisibleEpisodes:
-    """The ids of indexed episodes, re-read from the catalog at most every ``ttl`` seconds."""
+    """``{episode id: live build}`` of the indexed episodes, re-read from the catalog at most
+    every ``ttl`` seconds (or on ``invalidate``: search does when a hit suggests a swap)."""
 
     def __init__(self, catalog: SqlCatalog, ttl: float = 1.0) -> None:
         self._catalog = catalog
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._ids: set[str] = set()
+        self._ids: dict[str, int] = {}
         self._read_at = float("-inf")
 
-    def __call__(self) -> set[str]:
+    def __call__(self) -> dict[str, int]:
         with self._lock:
             if time.monotonic() - self._read_at > self._ttl:
-                self._ids = self._catalog.episode_ids(EpisodeState.INDEXED)
+                self._ids = self._catalog.live_builds()
                 self._read_at = time.monotonic()
             return self._ids
 

@@ -7,18 +7,19 @@ sentence (exact times and speaker) through the catalog's copy of that chunk.
 
 Bounded for a page and a small graph drawing: depth 1, at most ``MAX_RELATED`` neighbours (the
 strongest relations), ``RELATION_MOMENTS`` moments per relation and ``limit`` mention moments.
-Only indexed episodes are cited (one being re-indexed is skipped until it is done).
+Only indexed episodes are cited, each by its live build's chunks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from castgraph.api._browse import Documents, EntityMatcher, chunk_start, moment
 from castgraph.api.browse_schemas import Moment, RelatedOut, TopicDetail, TopicOut
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import NotFoundError
+from castgraph.core.models import chunk_build
 from castgraph.core.text import entity_key
 from castgraph.retrieval.graph.base import GraphChunk, GraphEntity, GraphStore, RelationFact
 
@@ -47,7 +48,7 @@ def topics(graph: GraphStore, q: str | None = None, limit: int = DEFAULT_TOPICS)
 def topic(
     graph: GraphStore,
     catalog: SqlCatalog,
-    visible: Collection[str],
+    visible: Mapping[str, int],
     key: str,
     *,
     limit: int = DEFAULT_MOMENTS,
@@ -65,7 +66,7 @@ def topic(
     )
     shown = facts[:MAX_RELATED]
     others = list(dict.fromkeys(_other(f, k) for f in shown))
-    mentions = [m for m in graph.mentions([k, *others]) if m.chunk.episode_id in visible]
+    mentions = [m for m in graph.mentions([k, *others]) if _live(visible, m.chunk)]
     chunks = {m.chunk.id: m.chunk for m in mentions}
     ends = [entity, *(entities[o] for o in others if o in entities)]
     resolver = _Resolver(Documents(catalog), EntityMatcher(_forms(ends)))
@@ -86,6 +87,12 @@ def topic(
         related_total=len(facts),
         truncated=resolver.truncated or len(facts) > len(shown),
     )
+
+
+def _live(visible: Mapping[str, int], chunk: GraphChunk) -> bool:
+    """Whether the chunk is of its episode's live build (the graph may still hold the one a
+    re-process just replaced, for the moment between the catalog swap and the graph's)."""
+    return visible.get(chunk.episode_id) == chunk_build(chunk.id)
 
 
 def _other(fact: RelationFact, key: str) -> str:

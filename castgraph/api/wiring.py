@@ -162,7 +162,8 @@ def reindex(
     """Rewrite episodes from the catalog into the indexes; drop index entries of gone episodes.
 
     With ``reanalyse``, episodes analysed by an older pipeline version are re-chunked and
-    re-extracted from their stored transcript first (no speech recognition).
+    re-extracted from their stored transcript first (no speech recognition), beside their live
+    build when they are searchable.
     Returns (episodes reindexed, stale episodes removed).
     """
     assert services.indexer is not None
@@ -182,9 +183,14 @@ def reindex(
         document = store.document(episode.id)
         if document is None:
             continue
-        store.set_state(episode.id, EpisodeState.INDEXING)
+        # A searchable episode stays searchable: the indexes are written by id before its
+        # other entries (a retired build's leftovers, stale ordinals) are dropped.
+        if episode.state is not EpisodeState.INDEXED:
+            store.set_state(episode.id, EpisodeState.INDEXING)
         services.indexer.index(document)
         store.set_state(episode.id, EpisodeState.INDEXED)
+        if episode.retired_build is not None:
+            store.finish_build(episode.id)
         done += 1
     stale = set() if ids is not None else services.indexed_ids() - store.episode_ids(None)
     for episode_id in sorted(stale):

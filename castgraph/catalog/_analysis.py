@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from castgraph.catalog._speakers import display_name
 from castgraph.catalog.schema import ChunkRow, EpisodeRow, ExtractionRow
-from castgraph.core.models import Chunk, Entity, Relation, Sentence
+from castgraph.core.models import Chunk, Entity, Episode, EpisodeState, Relation, Sentence
 
 
 def chunk_rows(chunks: Sequence[Chunk]) -> list[ChunkRow]:
@@ -25,8 +26,10 @@ def chunk_rows(chunks: Sequence[Chunk]) -> list[ChunkRow]:
     ]
 
 
-def chunks_of(row: EpisodeRow, names: dict[str, str]) -> tuple[Chunk, ...]:
-    """The episode's chunks with speaker labels replaced by their current names."""
+def chunks_of(
+    row: EpisodeRow, names: dict[str, str], rows: Sequence[ChunkRow] | None = None
+) -> tuple[Chunk, ...]:
+    """The episode's chunks (or ``rows``, a staged build's) with speaker labels named."""
     return tuple(
         Chunk(
             id=c.id,
@@ -42,7 +45,7 @@ def chunks_of(row: EpisodeRow, names: dict[str, str]) -> tuple[Chunk, ...]:
             published=row.published,
             sentences=_sentences(c.sentences, names),
         )
-        for c in row.chunks
+        for c in (row.chunks if rows is None else rows)
     )
 
 
@@ -83,4 +86,24 @@ def relations_of(row: ExtractionRow | None) -> tuple[Relation, ...]:
     return tuple(
         Relation(source=str(s), target=str(t), type=str(k), chunk_ids=tuple(c), weight=float(w))
         for s, t, k, c, w in row.relations
+    )
+
+
+def episode_of(row: EpisodeRow) -> Episode:
+    return Episode(
+        id=row.id,
+        source_id=row.source_id,
+        title=row.title,
+        url=row.url,
+        state=EpisodeState(row.state),
+        duration=row.duration,
+        published=row.published,
+        language=row.language,
+        speakers=[display_name(sp) for sp in row.speakers],
+        error=row.error,
+        pipeline_version=row.pipeline_version,
+        build=row.build or 0,
+        reprocessing=row.pending.state if row.pending is not None else None,
+        reprocess_error=row.reprocess_error,
+        retired_build=row.retired_build,
     )

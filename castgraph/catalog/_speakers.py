@@ -110,13 +110,15 @@ def new_speaker(
     return row
 
 
-def apply_guesses(s: Session, row: EpisodeRow, guesses: Sequence[SpeakerGuess]) -> None:
+def apply_guesses(
+    s: Session, episode_id: str, speakers: Sequence[SpeakerRow], guesses: Sequence[SpeakerGuess]
+) -> None:
     """Store the transcript's guesses on the episode's speakers and register confident ones as
     guessed voices. A confirmed name is never touched; a voice-registry guess gives way to
     the transcript's when they disagree."""
     by_label = {g.label: g for g in guesses}
     taken = {entity_key(g.name) for g in guesses}
-    for sp in row.speakers:
+    for sp in speakers:
         guess = by_label.get(sp.label)
         if guess is None:
             if sp.guess_name and entity_key(sp.guess_name) in taken:
@@ -128,9 +130,9 @@ def apply_guesses(s: Session, row: EpisodeRow, guesses: Sequence[SpeakerGuess]) 
             sp.guess_name, sp.guess_confidence = guess.name, round(confidence, 3)
             sp.guess_evidence = {"start": guess.start, "end": guess.end, "text": guess.text}
     s.flush()
-    for sp in row.speakers:
+    for sp in speakers:
         if sp.label in by_label:
-            _register_voice(s, row.id, sp)
+            _register_voice(s, episode_id, sp)
 
 
 def _clear_guess(sp: SpeakerRow) -> None:

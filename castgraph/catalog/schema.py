@@ -42,6 +42,12 @@ class EpisodeRow(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     pipeline_version: Mapped[str] = mapped_column(String(16))
+    # The live build (null in catalogs written before builds: build 0). A re-process stages a
+    # new build in ``episode_builds`` and swaps it in; ``retired_build`` is the one it replaced
+    # until its index entries are removed; ``reprocess_error`` why the last re-process failed.
+    build: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retired_build: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reprocess_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
@@ -51,6 +57,9 @@ class EpisodeRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
+    pending: Mapped[BuildRow | None] = relationship(
+        back_populates="episode", cascade="all, delete-orphan"
+    )
     segments: Mapped[list[SegmentRow]] = relationship(
         back_populates="episode", cascade="all, delete-orphan", order_by="SegmentRow.ordinal"
     )
@@ -156,6 +165,32 @@ class ExtractionRow(Base):
     relations: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
 
     episode: Mapped[EpisodeRow] = relationship(back_populates="extraction")
+
+
+class BuildRow(Base):
+    """A build in progress beside the live one: what the swap makes live, in one transaction.
+
+    The lists hold the column values of segment, speaker and chunk rows (and the extraction);
+    null segments keep the live transcript (a re-analysis), null chunks: not analysed yet.
+    """
+
+    __tablename__ = "episode_builds"
+
+    episode_id: Mapped[str] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    build: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    transcript_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    speakers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    chunks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="pending")
 
 
 class SubscriptionRow(Base):

@@ -11,10 +11,12 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from castgraph.catalog import _builds
 from castgraph.catalog._analysis import (
     chunk_rows,
     chunks_of,
     entities_of,
+    episode_of,
     extraction_row,
     relations_of,
 )
@@ -30,7 +32,7 @@ from castgraph.catalog._speakers import (
     speaker_info,
 )
 from castgraph.catalog._subscriptions import SubscriptionStore
-from castgraph.catalog.schema import EpisodeRow, SegmentRow, VoiceRow
+from castgraph.catalog.schema import EpisodeRow, SegmentRow, SpeakerRow, VoiceRow
 from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -58,7 +60,7 @@ def episode_id_for(source_id: str) -> str:
     return hashlib.sha256(source_id.encode()).hexdigest()[:12]
 
 
-class SqlCatalog:
+class SqlCatalog(_builds.BuildMethods):
     """The catalog. ``open()`` migrates the schema; every write is one transaction."""
 
     def __init__(self, url: str, *, voice_match_threshold: float = 0.8) -> None:
@@ -163,12 +165,12 @@ class SqlCatalog:
             row.duration = item.duration or row.duration
             row.published = item.published or row.published
             s.flush()
-            return _episode(row)
+            return episode_of(row)
 
     def get(self, episode_id: str) -> Episode:
         """An episode by id or unique id prefix."""
         with self._session() as s:
-            return _episode(self._row(s, episode_id))
+            return episode_of(self._row(s, episode_id))
 
     def local_path(self, episode_id: str) -> str | None:
         """The file a local-file episode was ingested from (None for downloaded media)."""
@@ -179,7 +181,7 @@ class SqlCatalog:
         """Every episode, oldest published first."""
         with self._session() as s:
             rows = s.scalars(select(EpisodeRow)).all()
-            episodes = [_episode(r) for r in rows]
+            episodes = [episode_of(r) for r in rows]
         return sorted(episodes, key=lambda e: (e.published is None, e.published, e.title))
 
     def episode_ids(self, state: EpisodeState | None = EpisodeState.INDEXED) -> set[str]:
@@ -201,6 +203,14 @@ class SqlCatalog:
             ).all()
             return {i: f"{version}|{updated.isoformat()}" for i, version, updated in rows}
 
+    def live_builds(self) -> dict[str, int]:
+        """``{episode id: live build}`` of the indexed episodes (what search may return)."""
+        with self._session() as s:
+            query = select(EpisodeRow.id, EpisodeRow.build).where(
+                EpisodeRow.state == EpisodeState.INDEXED.value
+            )
+            return {str(i): int(b or 0) for i, b in s.execute(query).all()}
+
     def set_state(self, episode_id: str, state: EpisodeState, error: str | None = None) -> None:
         with self._session() as s:
             row = self._row(s, episode_id)
@@ -213,7 +223,7 @@ class SqlCatalog:
         """Remove an episode, its segments and speakers from the catalog."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            episode = _episode(row)
+            episode = episode_of(row)
             s.execute(delete(VoiceRow).where(VoiceRow.episode_id == row.id))
             s.delete(row)
             return episode
@@ -221,11 +231,21 @@ class SqlCatalog:
     # --- transcripts ----------------------------------------------------------------------
 
     def save_transcript(
-        self, episode_id: str, transcript: Transcript, diarization: Diarization | None
+        self,
+        episode_id: str,
+        transcript: Transcript,
+        diarization: Diarization | None,
+        *,
+        build: int | None = None,
     ) -> list[str]:
-        """Replace the episode's segments and speakers in one transaction; names known voices."""
+        """Replace the episode's segments and speakers in one transaction; names known voices.
+        With ``build``, stage them for that build instead (the live ones stay)."""
         with self._session() as s:
             row = self._row(s, episode_id)
+            if build is not None:
+                segments = [_segment_row(i, seg) for i, seg in enumerate(transcript.segments)]
+                speakers = self._new_speakers(s, transcript, diarization)
+                return _builds.stage_transcript(row, build, transcript, segments, speakers)
             row.segments.clear()
             row.speakers.clear()
             row.chunks.clear()
@@ -236,22 +256,29 @@ class SqlCatalog:
             row.duration = transcript.duration or row.duration
             for ordinal, seg in enumerate(transcript.segments):
                 row.segments.append(_segment_row(ordinal, seg))
-            labels = sorted({seg.speaker for seg in transcript.segments if seg.speaker})
-            embeddings = diarization.embeddings if diarization else {}
-            voices = s.scalars(select(VoiceRow)).all()
-            for label in labels:
-                row.speakers.append(
-                    new_speaker(label, embeddings.get(label), voices, self._threshold)
-                )
+            row.speakers.extend(self._new_speakers(s, transcript, diarization))
             s.flush()
             return [display_name(sp) for sp in row.speakers]
 
-    def save_speaker_guesses(self, episode_id: str, guesses: Sequence[SpeakerGuess]) -> list[str]:
-        """Store names identified for the episode's speakers; confirmed names are kept as they
-        are, and confident guesses join the voice registry as guessed voices."""
+    def _new_speakers(
+        self, s: Session, transcript: Transcript, diarization: Diarization | None
+    ) -> list[SpeakerRow]:
+        labels = sorted({seg.speaker for seg in transcript.segments if seg.speaker})
+        embeddings = diarization.embeddings if diarization else {}
+        voices = s.scalars(select(VoiceRow)).all()
+        return [new_speaker(lb, embeddings.get(lb), voices, self._threshold) for lb in labels]
+
+    def save_speaker_guesses(
+        self, episode_id: str, guesses: Sequence[SpeakerGuess], *, build: int | None = None
+    ) -> list[str]:
+        """Store names identified for the episode's speakers (``build``: the staged ones);
+        confirmed names are kept as they are, and confident guesses join the voice registry
+        as guessed voices."""
         with self._session() as s:
             row = self._row(s, episode_id)
-            apply_guesses(s, row, guesses)
+            if build is not None:
+                return _builds.stage_guesses(s, row, build, guesses)
+            apply_guesses(s, row.id, row.speakers, guesses)
             s.flush()
             return [display_name(sp) for sp in row.speakers]
 
@@ -275,10 +302,16 @@ class SqlCatalog:
         relations: Sequence[Relation],
         *,
         extractor: str = "offline",
+        build: int | None = None,
     ) -> EpisodeDocument:
-        """Replace the episode's chunks and extraction in one transaction; return the document."""
+        """Replace the episode's chunks and extraction in one transaction; return the document.
+        With ``build``, stage them and return the staged build's document."""
         with self._session() as s:
             row = self._row(s, episode_id)
+            if build is not None:
+                _builds.stage_analysis(row, build, chunks, entities, relations, extractor)
+                s.flush()
+                return _builds.staged_document(row, build)
             row.chunks.clear()
             row.extraction = None
             s.flush()
@@ -297,7 +330,7 @@ class SqlCatalog:
     def _document(row: EpisodeRow) -> EpisodeDocument:
         names = names_of(row)
         return EpisodeDocument(
-            episode=_episode(row),
+            episode=episode_of(row),
             chunks=chunks_of(row, names),
             entities=entities_of(row.extraction),
             relations=relations_of(row.extraction),
@@ -368,7 +401,7 @@ class SqlCatalog:
                 s.flush()
                 speaker.voice_id = voice.id
             s.flush()
-            return _episode(row)
+            return episode_of(row)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -392,22 +425,6 @@ class SqlCatalog:
         if len(matches) > 1:
             raise InputError(f"episode id prefix {episode_id!r} is ambiguous: give more characters")
         raise NotFoundError(f"no episode {episode_id!r}: `castgraph episodes` lists the ids")
-
-
-def _episode(row: EpisodeRow) -> Episode:
-    return Episode(
-        id=row.id,
-        source_id=row.source_id,
-        title=row.title,
-        url=row.url,
-        state=EpisodeState(row.state),
-        duration=row.duration,
-        published=row.published,
-        language=row.language,
-        speakers=[display_name(sp) for sp in row.speakers],
-        error=row.error,
-        pipeline_version=row.pipeline_version,
-    )
 
 
 def _segment_row(ordinal: int, seg: Segment) -> SegmentRow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -146,6 +147,14 @@ class Episode:
     speakers: list[str] = field(default_factory=list)
     error: str | None = None
     pipeline_version: str = PIPELINE_VERSION
+    build: int = 0
+    """The live build: what search, answers, the transcript page and the graph show."""
+    reprocessing: str | None = None
+    """The stage of a build in progress beside the live one (None: none is)."""
+    reprocess_error: str | None = None
+    """Why the last re-process failed (the live build stayed as it was)."""
+    retired_build: int | None = None
+    """A build replaced by the live one whose index entries are not yet removed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +194,22 @@ class Chunk:
         return self.speakers[0] if self.speakers else None
 
 
-def chunk_id(episode_id: str, ordinal: int) -> str:
-    """Stable chunk id: episode id + ordinal + pipeline version (design §2)."""
-    return f"{episode_id}-{ordinal:05d}-v{PIPELINE_VERSION}"
+def chunk_id(episode_id: str, ordinal: int, build: int = 0) -> str:
+    """Stable chunk id: episode id + ordinal + pipeline version (design §2), + build when not 0.
+
+    Build 0 keeps the id chunks had before builds existed, so older indexes stay findable.
+    """
+    suffix = f"-b{build}" if build else ""
+    return f"{episode_id}-{ordinal:05d}-v{PIPELINE_VERSION}{suffix}"
+
+
+_BUILD_SUFFIX = re.compile(r"-b(\d+)$")
+
+
+def chunk_build(chunk_id: str) -> int:
+    """The build a chunk id belongs to (0 for ids without a build suffix)."""
+    found = _BUILD_SUFFIX.search(chunk_id)
+    return int(found.group(1)) if found else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,14 +96,23 @@ class EpisodeStore(Protocol):
         ...
 
     def save_transcript(
-        self, episode_id: str, transcript: Transcript, diarization: Diarization | None
+        self,
+        episode_id: str,
+        transcript: Transcript,
+        diarization: Diarization | None,
+        *,
+        build: int | None = None,
     ) -> list[str]:
-        """Store segments and speakers atomically, replacing earlier ones; return speaker names."""
+        """Store segments and speakers atomically, replacing earlier ones; return speaker names.
+
+        With ``build`` (from ``begin_build``) they are staged beside the live build instead."""
         ...
 
-    def save_speaker_guesses(self, episode_id: str, guesses: Sequence[SpeakerGuess]) -> list[str]:
+    def save_speaker_guesses(
+        self, episode_id: str, guesses: Sequence[SpeakerGuess], *, build: int | None = None
+    ) -> list[str]:
         """Store the names identified for the episode's speaker labels (a rename always wins);
-        return the speakers' display names."""
+        return the speakers' display names. ``build``: name the staged build's speakers."""
         ...
 
     def voice_names(self) -> list[str]:
@@ -118,8 +127,33 @@ class EpisodeStore(Protocol):
         relations: Sequence[Relation],
         *,
         extractor: str = "offline",
+        build: int | None = None,
     ) -> EpisodeDocument:
-        """Store chunks and extraction atomically; return the document to index (named speakers)."""
+        """Store chunks and extraction atomically; return the document to index (named speakers).
+
+        With ``build`` they are staged, and the document is the staged build's."""
+        ...
+
+    def begin_build(self, episode_id: str, *, keep_transcript: bool) -> int:
+        """Start (or restart) a build beside the episode's live one; return its number.
+
+        ``keep_transcript``: the build re-derives from the live segments and speakers."""
+        ...
+
+    def set_build_state(self, episode_id: str, state: EpisodeState) -> None:
+        """Record the stage of the build in progress (the episode's ``state`` is untouched)."""
+        ...
+
+    def promote_build(self, episode_id: str, build: int) -> EpisodeDocument:
+        """Make the staged build live in one transaction; return the live document."""
+        ...
+
+    def finish_build(self, episode_id: str) -> None:
+        """Forget the retired build once its index entries are gone."""
+        ...
+
+    def fail_build(self, episode_id: str, error: str) -> None:
+        """Drop the staged build and record why; the live build stays as it was."""
         ...
 
     def document(self, episode_id: str) -> EpisodeDocument | None:
@@ -143,7 +177,18 @@ class Indexer(Protocol):
     """Writes a finished episode to the derived indexes (implemented in ``retrieval/``)."""
 
     def index(self, document: EpisodeDocument) -> None:
-        """Idempotently write the episode's chunks, entities and relations to every index."""
+        """Idempotently write the episode's chunks, entities and relations to every index; the
+        episode's other chunks go, except those of newer builds (one may be in progress)."""
+        ...
+
+    def stage(self, document: EpisodeDocument, live_build: int) -> None:
+        """Write a new build's chunks beside the live build's (keyword and vectors); entries of
+        any other build (a killed run's) go. The graph is left to ``retire``."""
+        ...
+
+    def retire(self, document: EpisodeDocument) -> None:
+        """After the swap: replace the episode's graph with ``document`` and remove the
+        episode's other chunks (older builds') from the keyword and vector indexes; idempotent."""
         ...
 
     def delete(self, episode_id: str) -> None:

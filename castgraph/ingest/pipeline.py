@@ -6,138 +6,62 @@ the stage it died in and the next run redoes that episode from the start; storin
 or an analysis replaces the previous one in one transaction, so re-runs never duplicate anything.
 An episode interrupted while indexing, whose analysis is already stored, is only re-indexed (the
 indexes write by stable ids). One failing episode is recorded with its error and the others go on.
+
+Re-processing an episode that is already searchable (``--force``, a pipeline-version bump) builds
+a new *build* beside the live one: its stages are recorded as the build's state, its rows are
+staged in the catalog and its chunks (ids carrying the build number) are written beside the
+live ones, and one catalog transaction swaps it in. Search shows only each episode's live
+build, so the old version stays searchable during the run and survives a failed or killed one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Protocol
 
 from castgraph.core.errors import CastgraphError, MediaError
 from castgraph.core.models import (
     PIPELINE_VERSION,
-    Chunk,
-    Diarization,
     Episode,
+    EpisodeDocument,
     EpisodeState,
     MediaItem,
-    SpeakerGuess,
     Transcript,
+    chunk_id,
 )
-from castgraph.core.ports import (
-    Diarizer,
-    EpisodeStore,
-    Extractor,
-    Indexer,
-    Source,
-    Transcriber,
+from castgraph.core.ports import EpisodeStore, Source
+from castgraph.ingest.ingest_types import (
+    CaptionLoader,
+    Chunker,
+    Fetched,
+    IngestOptions,
+    IngestReport,
+    NullObserver,
+    Observer,
+    SpeakerNamer,
+    Stages,
+    WorkItem,
 )
-from castgraph.core.settings import CaptionsMode
-from castgraph.ingest.chunking import chunk_transcript
-from castgraph.ingest.speakers import identify_speakers, metadata_names, whisper_hints
+from castgraph.ingest.speakers import metadata_names, whisper_hints
+
+__all__ = [
+    "CaptionLoader",
+    "Chunker",
+    "Fetched",
+    "IngestOptions",
+    "IngestPipeline",
+    "IngestReport",
+    "NullObserver",
+    "Observer",
+    "SpeakerNamer",
+    "Stages",
+    "WorkItem",
+]
 
 log = logging.getLogger(__name__)
-
-CaptionLoader = Callable[[MediaItem, str | None], Transcript | None]
-"""Returns the human-made captions of an item as a transcript (language hint), or None."""
-
-Chunker = Callable[[Episode, Transcript], list[Chunk]]
-
-WorkItem = tuple[Episode, MediaItem, Source]
-"""An episode that needs work, the item it was resolved from, and the source that fetches it."""
-
-SpeakerNamer = Callable[[Transcript, Sequence[str]], list[SpeakerGuess]]
-"""Guesses the names of a transcript's speaker labels, given names spelled right."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """What the download step hands to speech recognition."""
-
-    item: MediaItem
-    """The item with its details (exact date, duration, captions)."""
-    wav: Path | None
-    """The 16 kHz mono audio, unless the captions were taken alone (``--captions only``)."""
-    names: list[str]
-    """Names spelled right (metadata, voice registry): hints for Whisper and the speaker namer."""
-    captions: Transcript | None = None
-    """Human-made captions taken instead of speech recognition."""
-
-
-@dataclass(frozen=True, slots=True)
-class IngestOptions:
-    """What the user asked for on the command line or in the API request."""
-
-    limit: int | None = None
-    since: date | None = None
-    force: bool = False
-    language: str | None = None
-    captions: CaptionsMode = "never"
-    num_speakers: int | None = None
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """The outcome of one ingest run."""
-
-    resolved: int = 0
-    skipped: int = 0
-    indexed: list[Episode] = field(default_factory=list)
-    failed: list[Episode] = field(default_factory=list)
-    source_errors: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.source_errors
-
-
-class Observer(Protocol):
-    """Receives progress; the CLI draws progress bars from it, tests record it."""
-
-    def episode_started(self, episode: Episode, index: int, total: int) -> None: ...
-
-    def stage(self, episode: Episode, state: EpisodeState) -> None: ...
-
-    def progress(self, episode: Episode, done: float, total: float) -> None: ...
-
-    def episode_finished(self, episode: Episode) -> None: ...
-
-
-class NullObserver:
-    """An observer that ignores everything (``--quiet``)."""
-
-    def episode_started(self, episode: Episode, index: int, total: int) -> None:
-        pass
-
-    def stage(self, episode: Episode, state: EpisodeState) -> None:
-        pass
-
-    def progress(self, episode: Episode, done: float, total: float) -> None:
-        pass
-
-    def episode_finished(self, episode: Episode) -> None:
-        pass
-
-
-@dataclass
-class Stages:
-    """The stage implementations the pipeline runs (real backends or test fakes)."""
-
-    transcriber: Transcriber
-    diarizer: Diarizer | None
-    extract_wav: Callable[[Path, Path], float]
-    is_silent: Callable[[Path], bool]
-    assign_speakers: Callable[[Transcript, Diarization | None], Transcript]
-    load_captions: CaptionLoader | None = None
-    chunk: Chunker = chunk_transcript
-    extractor: Extractor | None = None
-    extractor_name: str = "offline"
-    indexer: Indexer | None = None
-    name_speakers: SpeakerNamer | None = identify_speakers
 
 
 class IngestPipeline:
@@ -155,6 +79,9 @@ class IngestPipeline:
         self._media_dir = media_dir
         self._observer: Observer = observer or NullObserver()
         self._loaded: set[str] = set()
+        # The build being staged beside the live one (None: the episode has no live build, and
+        # its rows are written directly, as in a first ingestion).
+        self._build: int | None = None
 
     def run(self, sources: Sequence[tuple[str, Source]], options: IngestOptions) -> IngestReport:
         """Resolve every source, then process each new or unfinished episode in order."""
@@ -162,9 +89,8 @@ class IngestPipeline:
         for index, (episode, item, source) in enumerate(todo):
             self._observer.episode_started(episode, index, len(todo))
             result = self.process(episode, item, source, options)
-            (report.indexed if result.state is EpisodeState.INDEXED else report.failed).append(
-                result
-            )
+            ok = result.state is EpisodeState.INDEXED and result.reprocess_error is None
+            (report.indexed if ok else report.failed).append(result)
             self._observer.episode_finished(result)
         return report
 
@@ -186,7 +112,7 @@ class IngestPipeline:
             report.resolved += len(items)
             for item in items:
                 episode = self._store.register(item)
-                if self._is_done(episode, options):
+                if self.is_done(episode, options):
                     report.skipped += 1
                 else:
                     todo.append((episode, item, source))
@@ -196,11 +122,15 @@ class IngestPipeline:
         return report, todo
 
     @staticmethod
-    def _is_done(episode: Episode, options: IngestOptions) -> bool:
+    def is_done(episode: Episode, options: IngestOptions) -> bool:
+        """Whether the episode needs no work: indexed at this version, nothing left pending."""
         return (
             not options.force
             and episode.state is EpisodeState.INDEXED
             and episode.pipeline_version == PIPELINE_VERSION
+            and episode.reprocessing is None  # a re-process was killed: finish it
+            and episode.reprocess_error is None  # or failed: try again
+            and episode.retired_build is None  # or its cleanup was cut short
         )
 
     def process(
@@ -208,6 +138,8 @@ class IngestPipeline:
     ) -> Episode:
         """Run one episode through every stage; a failure is recorded, never raised."""
         workdir = self._media_dir / episode.id
+        if episode.state is EpisodeState.INDEXED:
+            return self._reprocess(episode, item, source, options, workdir)
         try:
             if self._resumable(episode, options):
                 self._index(episode.id)
@@ -229,10 +161,10 @@ class IngestPipeline:
         item: MediaItem,
         source: Source,
         options: IngestOptions,
-    ) -> None:
+    ) -> EpisodeDocument:
         fetched = self.fetch(episode, item, source, options)
         transcript = self.recognise(episode, fetched, options)
-        self._analyse(self._store.register(fetched.item), transcript)
+        return self._analyse(self._store.register(fetched.item), transcript)
 
     def fetch(
         self, episode: Episode, item: MediaItem, source: Source, options: IngestOptions
@@ -268,7 +200,7 @@ class IngestPipeline:
             diarization = st.diarizer.diarize(wav, num_speakers=options.num_speakers)
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
-        self._store.save_transcript(episode.id, transcript, diarization)
+        self._store.save_transcript(episode.id, transcript, diarization, build=self._build)
         self._name_speakers(episode.id, transcript, fetched.names)
         return transcript
 
@@ -289,26 +221,120 @@ class IngestPipeline:
         (self._media_dir / episode.id / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
-    def _analyse(self, episode: Episode, transcript: Transcript) -> None:
+    def _analyse(self, episode: Episode, transcript: Transcript) -> EpisodeDocument:
         st = self._stages
-        chunks = st.chunk(episode, transcript)
+        build = episode.build if self._build is None else self._build
+        # The chunk ids carry the build, so that two builds' chunks can sit side by side.
+        chunks = [
+            replace(c, id=chunk_id(episode.id, c.ordinal, build))
+            for c in st.chunk(episode, transcript)
+        ]
         entities, relations = st.extractor.extract(chunks) if st.extractor else ([], [])
         document = self._store.save_analysis(
-            episode.id, chunks, entities, relations, extractor=st.extractor_name
+            episode.id, chunks, entities, relations, extractor=st.extractor_name, build=self._build
         )
         log.info(
             "episode analysed",
-            extra={"episode_id": episode.id, "chunks": len(chunks), "entities": len(entities)},
+            extra={"episode_id": episode.id, "chunks": len(chunks), "build": build},
         )
         if st.indexer is not None:
-            st.indexer.index(document)
+            if self._build is None:
+                st.indexer.index(document)
+            else:
+                st.indexer.stage(document, episode.build)
+        return document
 
     def reanalyse(self, episode: Episode, transcript: Transcript) -> None:
-        """Re-chunk, re-extract and re-index an episode from its stored transcript (no ASR)."""
+        """Re-chunk, re-extract and re-index an episode from its stored transcript (no ASR);
+        beside the live build when there is one. Raises what the stages raise."""
+        if episode.state is EpisodeState.INDEXED:
+            self._rebuild(episode, partial(self._rederive, episode, transcript), transcript)
+        else:
+            self._rederive(episode, transcript)
+
+    def _rederive(self, episode: Episode, transcript: Transcript) -> EpisodeDocument:
         log.info("re-analysing from the stored transcript", extra={"episode_id": episode.id})
         self._store_state(episode, EpisodeState.INDEXING)
         self._name_speakers(episode.id, transcript, self._known_names([episode.title]))
-        self._analyse(episode, transcript)
+        return self._analyse(episode, transcript)
+
+    def _reprocess(
+        self,
+        episode: Episode,
+        item: MediaItem,
+        source: Source,
+        options: IngestOptions,
+        workdir: Path,
+    ) -> Episode:
+        """Re-process a searchable episode beside its live build; a failure is recorded on the
+        episode (``reprocess_error``) and the live build stays as it was."""
+        try:
+            if self._only_cleanup(episode, options):
+                self._finish_swap(self._live_document(episode.id), None)
+            elif (transcript := self._stored_transcript(episode, options)) is not None:
+                self.reanalyse(episode, transcript)
+            else:
+                run = partial(self._run_stages, episode, item, source, options)
+                self._rebuild(episode, run, None)
+        except CastgraphError as exc:
+            return self._fail_build(episode, str(exc))
+        except Exception as exc:  # one bad episode must never stop the others
+            log.exception("unexpected re-process error", extra={"episode_id": episode.id})
+            return self._fail_build(episode, f"unexpected {type(exc).__name__}: {exc}")
+        (workdir / "audio.wav").unlink(missing_ok=True)
+        episode.state, episode.error, episode.reprocess_error = EpisodeState.INDEXED, None, None
+        self._observer.stage(episode, EpisodeState.INDEXED)
+        return episode
+
+    def _rebuild(
+        self,
+        episode: Episode,
+        stages: Callable[[], EpisodeDocument],
+        transcript: Transcript | None,
+    ) -> None:
+        """Stage a new build with ``stages`` and swap it in (``transcript``: re-derive from it)."""
+        build = self._store.begin_build(episode.id, keep_transcript=transcript is not None)
+        log.info("re-processing beside the live build", extra={"episode_id": episode.id})
+        self._build = build
+        try:
+            staged = stages()
+        finally:
+            self._build = None
+        live = self._store.promote_build(episode.id, build)
+        episode.build, episode.reprocessing, episode.pipeline_version = (
+            build,
+            None,
+            PIPELINE_VERSION,
+        )
+        log.info("build swapped in", extra={"episode_id": episode.id, "build": build})
+        self._finish_swap(live, staged)
+
+    def _finish_swap(self, live: EpisodeDocument, staged: EpisodeDocument | None) -> None:
+        """Give the graph the live build and drop the old build's index entries."""
+        indexer = self._stages.indexer
+        if indexer is not None:
+            if staged is None or live.chunks == staged.chunks:
+                indexer.retire(live)
+            else:  # speakers were renamed during the run: the staged entries name them wrong
+                indexer.index(live)
+        self._store.finish_build(live.episode.id)
+
+    def _live_document(self, episode_id: str) -> EpisodeDocument:
+        document = self._store.document(episode_id)
+        if document is None:
+            raise CastgraphError(f"episode {episode_id} is indexed but has no stored analysis")
+        return document
+
+    @staticmethod
+    def _only_cleanup(episode: Episode, options: IngestOptions) -> bool:
+        """Whether only the cleanup after a swap is left (the run was cut short after it)."""
+        return (
+            episode.retired_build is not None
+            and episode.reprocessing is None
+            and episode.reprocess_error is None
+            and not options.force
+            and episode.pipeline_version == PIPELINE_VERSION
+        )
 
     def _stored_transcript(self, episode: Episode, options: IngestOptions) -> Transcript | None:
         """The stored transcript of an episode processed by an older pipeline version.
@@ -378,7 +404,7 @@ class IngestPipeline:
         if namer is None:
             return
         guesses = namer(transcript, names)
-        shown = self._store.save_speaker_guesses(episode_id, guesses)
+        shown = self._store.save_speaker_guesses(episode_id, guesses, build=self._build)
         log.info("speakers named", extra={"episode_id": episode_id, "speakers": shown})
 
     def _transcribe(
@@ -403,10 +429,25 @@ class IngestPipeline:
             self._loaded.add(name)
 
     def _store_state(self, episode: Episode, state: EpisodeState) -> Episode:
-        self._store.set_state(episode.id, state)
-        episode.state, episode.error = state, None
+        if self._build is not None:  # re-processing: the episode stays indexed meanwhile
+            self._store.set_build_state(episode.id, state)
+            episode.reprocessing = state.value
+        else:
+            self._store.set_state(episode.id, state)
+            episode.state, episode.error = state, None
         self._observer.stage(episode, state)
-        log.info("episode state", extra={"episode_id": episode.id, "state": state.value})
+        log.info(
+            "episode state",
+            extra={"episode_id": episode.id, "state": state.value, "build": self._build},
+        )
+        return episode
+
+    def _fail_build(self, episode: Episode, error: str) -> Episode:
+        stage = episode.reprocessing
+        message = f"re-process failed while {stage}: {error}" if stage else error
+        self._store.fail_build(episode.id, message)
+        episode.reprocessing, episode.reprocess_error = None, message
+        log.error("re-process failed", extra={"episode_id": episode.id, "error": message})
         return episode
 
     def fail(self, episode: Episode, error: str) -> Episode:

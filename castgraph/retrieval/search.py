@@ -1,19 +1,21 @@
 """Hybrid search: vector, keyword and graph retrievers fused by reciprocal rank.
 
-Only episodes the catalog marks ``indexed`` are visible, so an episode that is being (re)indexed
-never shows half-written results.
+Only episodes the catalog marks ``indexed`` are visible, so an episode that is being indexed
+for the first time never shows half-written results; and of a visible episode only its live
+build's chunks are, so a re-process running beside it (or a build it replaced whose entries are
+not yet removed) never shows, and one search never mixes two builds of an episode.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from castgraph.core.errors import InputError
-from castgraph.core.models import Chunk
+from castgraph.core.models import Chunk, chunk_build
 from castgraph.core.timefmt import moment_link
 from castgraph.retrieval.base import Hit, Retriever, SearchFilters
 from castgraph.retrieval.fusion import RRF_K, reciprocal_rank_fusion
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 RETRIEVERS = ("vector", "keyword", "graph")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+
+Visible = Mapping[str, int] | Collection[str]
+"""``{episode id: live build}``; a plain collection of ids filters by episode only."""
 
 
 class ChunkLookup(Protocol):
@@ -67,13 +72,15 @@ class SearchService:
         retrievers: Mapping[str, Retriever],
         chunks: ChunkLookup,
         *,
-        visible: Callable[[], set[str]],
+        visible: Callable[[], Visible],
         options: SearchOptions | None = None,
         reranker: Reranker | None = None,
+        refresh: Callable[[], None] | None = None,
     ) -> None:
         self._retrievers = dict(retrievers)
         self._chunks = chunks
         self._visible = visible
+        self._refresh = refresh
         self._options = options or SearchOptions()
         self._reranker = reranker
 
@@ -83,20 +90,39 @@ class SearchService:
         """The ``k`` best moments for ``query``; an empty index gives []."""
         query = validate_query(query, k)
         filters = filters or SearchFilters()
+        results = self._filtered(query, filters)
+        if results is None:  # an index changed under this search (a swap retired a build)
+            log.debug("search repeated: ranked chunks went missing before their lookup")
+            results = self._filtered(query, filters, last=True) or []
+        if self._reranker is not None and results:
+            results = self._rerank(query, results)
+        return results[:k]
+
+    def _filtered(
+        self, query: str, filters: SearchFilters, *, last: bool = False
+    ) -> list[SearchResult] | None:
+        """Fused results of the episodes' live builds; None (unless ``last``) when ranked
+        chunks were gone by the time they were looked up: worth one more try, as a build may
+        have been swapped in and the old one removed meanwhile (indexes left inconsistent by a
+        crash cost the same second try until ``castgraph reindex`` drops their leftovers)."""
         rankings = self.rankings(query, filters)
         fused = reciprocal_rank_fusion(rankings, self._options.weights, k=self._options.rrf_k)
-        visible = self._visible()
         found = self._chunks.get([f.chunk_id for f in fused])
+        # Read after the lookup: a swap commits in the catalog before the old build goes.
+        visible = self._visible()
+        if self._refresh is not None and _stale(visible, found.values()):
+            self._refresh()
+            visible = self._visible()
         results = [
             SearchResult(found[f.chunk_id], f.score, _signals(f.ranks))
             for f in fused
             if f.chunk_id in found
-            and found[f.chunk_id].episode_id in visible
+            and _live(visible, found[f.chunk_id])
             and filters.matches(found[f.chunk_id])
         ]
-        if self._reranker is not None and results:
-            results = self._rerank(query, results)
-        return results[:k]
+        if not last and len(found) < len({f.chunk_id for f in fused}):
+            return None
+        return results
 
     def rankings(self, query: str, filters: SearchFilters) -> dict[str, list[Hit]]:
         """Each retriever's own ranking (for benchmarks and debugging)."""
@@ -134,6 +160,26 @@ def validate_query(query: str, k: int) -> str:
     if not 1 <= k <= MAX_K:
         raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
     return text
+
+
+def _live(visible: Visible, chunk: Chunk) -> bool:
+    if isinstance(visible, Mapping):
+        return visible.get(chunk.episode_id) == chunk_build(chunk.id)
+    return chunk.episode_id in visible
+
+
+def _stale(visible: Visible, chunks: Iterable[Chunk]) -> bool:
+    """Whether a cached ``visible`` may predate a swap: some visible episode was found only in
+    another build than the live one it names (a re-process finished and removed the old one)."""
+    if not isinstance(visible, Mapping):
+        return False
+    live: set[str] = set()
+    other: set[str] = set()
+    for chunk in chunks:
+        build = visible.get(chunk.episode_id)
+        if build is not None:
+            (live if chunk_build(chunk.id) == build else other).add(chunk.episode_id)
+    return bool(other - live)
 
 
 def _signals(ranks: Mapping[str, int]) -> dict[str, int | None]:

@@ -292,7 +292,9 @@ def test_unusable_captions_fall_back_to_asr_in_prefer_mode(
     prefer = pipeline.run([("feed", FakeSource([item]))], IngestOptions(captions="prefer"))
     assert [e.title for e in prefer.indexed] == ["c"]
     only = pipeline.run([("feed", FakeSource([item]))], IngestOptions(captions="only", force=True))
-    assert "HTTP 404" in (only.failed[0].error or "")
+    # a searchable episode keeps its version: the failed re-process is recorded beside it
+    assert "HTTP 404" in (only.failed[0].reprocess_error or "")
+    assert catalog.get(only.failed[0].id).state is EpisodeState.INDEXED
 
 
 def test_a_source_that_crashes_does_not_stop_the_others(

@@ -136,6 +136,12 @@ class _Indexer:
     def index(self, document: object) -> None:
         self.sentences.append(sum(len(c.sentences) for c in document.chunks))  # type: ignore[attr-defined]
 
+    def stage(self, document: object, live_build: int) -> None:
+        self.index(document)
+
+    def retire(self, document: object) -> None:
+        pass
+
     def delete(self, episode_id: str) -> None:
         pass
 

@@ -33,6 +33,7 @@ ROUTES = {
     steps.DOWNLOAD: "download",
     steps.ASR: "asr",
     steps.INDEX: "index",
+    steps.REPROCESS: "asr",
 }
 
 
@@ -95,6 +96,10 @@ def _register(app: Celery, settings: Settings) -> None:
     @task(name=steps.ASR, bind=True)
     def asr(self: Task, job_id: int, episode_id: str, fetched: dict[str, Any]) -> None:
         retrying(self, steps.asr, job_id, episode_id, fetched, _attempt(self))
+
+    @task(name=steps.REPROCESS, bind=True)
+    def reprocess(self: Task, job_id: int, episode_id: str, item: dict[str, Any], src: str) -> None:
+        retrying(self, steps.reprocess, job_id, episode_id, item, src, _attempt(self))
 
     @task(name=steps.INDEX, bind=True)
     def index(self: Task, job_id: int, episode_id: str) -> None:

@@ -31,19 +31,20 @@ from castgraph.api.jobrun import (
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError
 from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscription
-from castgraph.core.models import PIPELINE_VERSION, Episode, EpisodeState, MediaItem
+from castgraph.core.models import Episode, EpisodeState, MediaItem
 from castgraph.core.settings import Settings
 from castgraph.ingest.failures import classify, is_blocked, is_transient
 from castgraph.ingest.pipeline import Fetched, IngestOptions, IngestPipeline
 
 log = logging.getLogger(__name__)
 
-JOB, DOWNLOAD, ASR, INDEX, TICK = (
+JOB, DOWNLOAD, ASR, INDEX, TICK, REPROCESS = (
     "castgraph.job",
     "castgraph.download",
     "castgraph.asr",
     "castgraph.index",
     "castgraph.tick",
+    "castgraph.reprocess",
 )
 Send = Callable[[str, list[Any]], None]
 """Sends a task by name with its (JSON) arguments."""
@@ -151,8 +152,11 @@ def download(
         return
     job, episode, options = begun
     with _guard(ctx, job, episode, attempt):
-        if _done(episode, options):
+        if IngestPipeline.is_done(episode, options):
             _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "skipped"))
+            return
+        if episode.state is EpisodeState.INDEXED:  # searchable: rebuild beside it, in one step
+            ctx.send(REPROCESS, [job_id, episode_id, item, source])
             return
         (_text, src), *_ = default_sources(ctx.settings, source, _subscription(ctx.catalog, job))
         fetched = ctx.pipeline.fetch(episode, media_item(item), src, options)
@@ -183,6 +187,22 @@ def index(ctx: StepContext, job_id: int, episode_id: str, attempt: int) -> None:
         result = ctx.pipeline.index_stored(episode)
         if result.state is not EpisodeState.INDEXED:
             raise _StepError(result.error or "indexing failed")
+        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "indexed", attempts=attempt))
+
+
+def reprocess(
+    ctx: StepContext, job_id: int, episode_id: str, item: dict[str, Any], source: str, attempt: int
+) -> None:
+    """Re-process a searchable episode beside its live build: download, speech recognition and
+    indexing in one step (the new build is staged by one pipeline), on the asr queue."""
+    if (begun := _begin(ctx, job_id, episode_id)) is None:
+        return
+    job, episode, options = begun
+    with _guard(ctx, job, episode, attempt):
+        (_text, src), *_ = default_sources(ctx.settings, source, _subscription(ctx.catalog, job))
+        result = ctx.pipeline.process(episode, media_item(item), src, options)
+        if result.state is not EpisodeState.INDEXED or result.reprocess_error is not None:
+            raise _StepError(result.reprocess_error or result.error or "re-processing failed")
         _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "indexed", attempts=attempt))
 
 
@@ -233,7 +253,8 @@ def _failed(ctx: StepContext, job: Job, episode: Episode, message: str, attempt:
     if is_transient(kind) and attempt < ctx.settings.retry_attempts:
         delay = ctx.settings.retry_backoff * 2 ** (attempt - 1)
         raise RetryLater(delay, message)
-    if ctx.catalog.get(episode.id).state is not EpisodeState.FAILED:
+    # A failed re-process is recorded on the episode by the pipeline, its live build kept.
+    if ctx.catalog.get(episode.id).state not in (EpisodeState.FAILED, EpisodeState.INDEXED):
         ctx.pipeline.fail(episode, message)
     outcome = EpisodeOutcome(episode.id, episode.title, "failed", message, kind, attempt)
     _end(ctx, job, outcome)
@@ -274,15 +295,6 @@ def _finish(ctx: StepContext, job: Job, tally: Tally) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _done(episode: Episode, options: IngestOptions) -> bool:
-    """Already processed at this version (another job got there first): nothing to redo."""
-    return (
-        not options.force
-        and episode.state is EpisodeState.INDEXED
-        and episode.pipeline_version == PIPELINE_VERSION
-    )
 
 
 def _blocked(ctx: StepContext, job_id: int) -> bool:

@@ -45,5 +45,5 @@ async def get_topic(
 ) -> TopicDetail:
     """An entity, the moments that mention it (oldest first) and up to 25 related entities
     (depth 1, strongest first), each relation with up to 3 moments that state it."""
-    visible = await run_in_threadpool(services.visible_ids)
+    visible = await run_in_threadpool(services.live_builds)
     return await run_in_threadpool(topics.topic, graph, services.catalog, visible, key, limit=limit)

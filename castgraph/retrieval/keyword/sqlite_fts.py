@@ -135,6 +135,17 @@ class KeywordIndex:
         """Remove every chunk of ``episode_id`` (no error when there is none)."""
         self.replace_episode(episode_id, [])
 
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        """Remove the chunks ``ids``, all in one transaction (unknown ids are ignored)."""
+        if ids:
+            with self._write("delete chunks") as conn:
+                self._delete_rids(conn, self._rids_of(conn, list(ids)))
+
+    def chunk_ids(self, episode_id: str) -> set[str]:
+        """The ids of every chunk of ``episode_id``."""
+        sql = "SELECT id FROM chunks WHERE episode_id = ?"
+        return {str(r[0]) for r in self._fetch("read", sql, (episode_id,))}
+
     def optimize(self) -> None:
         """Merge the FTS5 index into one segment; worth it after a bulk load or reindex."""
         with self._write("optimize") as conn:

@@ -149,6 +149,21 @@ class ChromaVectorIndex:
         with self._lock, self._guard("delete"):
             collection.delete(where={"episode_id": episode_id})
 
+    def delete_chunks(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        if not ids:
+            return
+        collection = self._require()
+        with self._lock, self._guard("delete"):
+            collection.delete(ids=list(ids))
+
+    def chunk_ids(self, episode_id: str) -> set[str]:
+        """The ids of every chunk of an episode."""
+        collection = self._require()
+        with self._guard("get"):
+            found = collection.get(where={"episode_id": episode_id}, include=[])
+        return {str(i) for i in found["ids"]}
+
     def has_episode(self, episode_id: str) -> bool:
         collection = self._require()
         with self._guard("get"):

@@ -11,9 +11,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("episodes") as batch:
-        batch.add_column(sa.Column("lease_owner", sa.String(128), nullable=True))
-        batch.add_column(sa.Column("lease_until", sa.DateTime(), nullable=True))
+    # Only what is missing: a catalog adopted from before revisions may already have some of it
+    # (written by a castgraph that created tables from its models).
+    inspector = sa.inspect(op.get_bind())
+    present = {c["name"] for c in inspector.get_columns("episodes")}
+    columns = [
+        sa.Column("lease_owner", sa.String(128), nullable=True),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+    ]
+    missing = [c for c in columns if c.name not in present]
+    if missing:
+        with op.batch_alter_table("episodes") as batch:
+            for column in missing:
+                batch.add_column(column)
+    if inspector.has_table("job_items"):
+        return
     op.create_table(
         "job_items",
         sa.Column(
