@@ -66,6 +66,7 @@ def stages(settings: Settings, indexer: Indexer | None = None) -> Stages:
         compute_type=settings.whisper_compute_type,
         beam_size=settings.whisper_beam_size,
         cpu_threads=settings.cpu_threads,
+        batch_size=settings.resolved_whisper_batch_size,
     )
     diarizer = make_diarizer(
         settings.diarizer,

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
     whisper_beam_size: int = Field(default=5, ge=1, le=10)
+    whisper_batch_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="Windows faster-whisper decodes at once (its batched pipeline); unset: 16 on "
+        "CUDA, 0 (sequential) on CPU.",
+    )
     cpu_threads: int = Field(default=0, ge=0, description="0 = one per core.")
     language: str | None = None
 
@@ -157,6 +163,12 @@ class Settings(BaseSettings):
         description="An episode's processing lease, renewed while a step works; a lease left to "
         "expire (its worker died) is taken over.",
     )
+    media_root: Path | None = Field(
+        default=None,
+        validation_alias="CASTGRAPH_MEDIA_DIR",
+        description="Downloaded media ($CASTGRAPH_DATA_DIR/media when unset): a volume the "
+        "download and asr workers and the API servers share, when each keeps its own data dir.",
+    )
     queue_visibility_timeout: float = Field(
         default=12 * 3600.0,
         gt=0,
@@ -219,8 +231,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'catalog.db'}"
 
     @property
+    def resolved_whisper_batch_size(self) -> int:
+        if self.whisper_batch_size is not None:
+            return self.whisper_batch_size
+        return 16 if self.whisper_device.startswith("cuda") else 0
+
+    @property
     def media_dir(self) -> Path:
-        return self.data_dir / "media"
+        return self.media_root or self.data_dir / "media"
 
     @property
     def keyword_path(self) -> Path:

@@ -304,3 +304,16 @@ def test_converted_checkpoint_loads_with_whisper_load_model(models_dir: Path) ->
     model = whisper.load_model(str(models_dir / "openai-whisper" / "base.pt"), device="cpu")
     assert model.dims.n_text_layer == 6 and model.dims.n_vocab == 51865
     assert model.is_multilingual
+
+
+def test_the_batched_pipeline_gives_the_same_words_with_timings(asr: ASR, models_dir: Path) -> None:
+    """The batched pipeline (what CUDA workers use) run on CPU: the same JFK words, timed."""
+    batched = make_transcriber(
+        "faster-whisper", model="base", models_dir=models_dir, cpu_threads=2, batch_size=4
+    )
+    transcript = batched.transcribe(asr.wav("en_jfk"), language="en")
+    assert normalize_text(" ".join(s.text for s in transcript.segments), "en") == normalize_text(
+        JFK, "en"
+    )
+    [americans] = [w for w in transcript.words if w.text.strip(",.").lower() == "americans"]
+    assert americans.start <= 1.8 <= americans.end

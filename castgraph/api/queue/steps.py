@@ -22,6 +22,7 @@ from typing import Any
 from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
 from castgraph.api.jobrun import (
     Clock,
+    SourcesFactory,
     Tally,
     default_sources,
     finish_job,
@@ -32,6 +33,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError
 from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscription
 from castgraph.core.models import Episode, EpisodeState, MediaItem
+from castgraph.core.ports import Source
 from castgraph.core.settings import Settings
 from castgraph.ingest.failures import classify, is_blocked, is_transient
 from castgraph.ingest.pipeline import Fetched, IngestOptions, IngestPipeline
@@ -68,8 +70,15 @@ class StepContext:
     send: Send
     worker: str
     clock: Clock = utcnow
+    sources: SourcesFactory | None = None
+    """The sources of a request (default: the configured yt-dlp/RSS/local ones)."""
     forward: ForwardingObserver = field(default_factory=ForwardingObserver)
     _pipeline: IngestPipeline | None = None
+
+    def sources_of(self, text: str, sub: Subscription | None) -> list[tuple[str, Source]]:
+        if self.sources is not None:
+            return self.sources(text, sub)
+        return default_sources(self.settings, text, sub)
 
     @property
     def pipeline(self) -> IngestPipeline:
@@ -106,7 +115,7 @@ def _plan(ctx: StepContext, job: Job) -> int:
     options = options_of(ctx.settings, job.request)
     tally = Tally()
     try:
-        sources = default_sources(ctx.settings, job.request.source, sub)
+        sources = ctx.sources_of(job.request.source, sub)
     except CastgraphError as exc:
         tally.errors.append(_error(str(exc), source=job.request.source))
         _finish(ctx, job, tally)
@@ -158,7 +167,7 @@ def download(
         if episode.state is EpisodeState.INDEXED:  # searchable: rebuild beside it, in one step
             ctx.send(REPROCESS, [job_id, episode_id, item, source])
             return
-        (_text, src), *_ = default_sources(ctx.settings, source, _subscription(ctx.catalog, job))
+        (_text, src), *_ = ctx.sources_of(source, _subscription(ctx.catalog, job))
         fetched = ctx.pipeline.fetch(episode, media_item(item), src, options)
         if fetched.captions is not None:  # no speech recognition: straight to indexing
             ctx.pipeline.recognise(episode, fetched, options)
@@ -199,7 +208,7 @@ def reprocess(
         return
     job, episode, options = begun
     with _guard(ctx, job, episode, attempt):
-        (_text, src), *_ = default_sources(ctx.settings, source, _subscription(ctx.catalog, job))
+        (_text, src), *_ = ctx.sources_of(source, _subscription(ctx.catalog, job))
         result = ctx.pipeline.process(episode, media_item(item), src, options)
         if result.state is not EpisodeState.INDEXED or result.reprocess_error is not None:
             raise _StepError(result.reprocess_error or result.error or "re-processing failed")

@@ -20,11 +20,13 @@ def make_transcriber(
     compute_type: str = "int8",
     beam_size: int = 5,
     cpu_threads: int = 0,
+    batch_size: int = 0,
 ) -> Transcriber:
     """The backend called ``name``, not loaded yet (call ``load()``); imports it lazily.
 
     ``compute_type`` applies to faster-whisper; openai-whisper runs float32 on CPU and float16
-    on GPU. ``cpu_threads=0`` means one thread per core.
+    on GPU. ``cpu_threads=0`` means one thread per core. ``batch_size`` > 0 runs faster-whisper's
+    batched pipeline (windows decoded together: the GPU's way).
     """
     if name == "faster-whisper":
         from castgraph.ingest.transcribe.faster_whisper import FasterWhisperTranscriber
@@ -36,6 +38,7 @@ def make_transcriber(
             compute_type=compute_type,
             beam_size=beam_size,
             cpu_threads=cpu_threads,
+            batch_size=batch_size,
         )
     if name == "openai-whisper":
         from castgraph.ingest.transcribe.openai_whisper import OpenAIWhisperTranscriber

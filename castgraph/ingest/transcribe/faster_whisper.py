@@ -35,6 +35,7 @@ class FasterWhisperTranscriber:
         cpu_threads: int = 0,
         vad: bool = True,
         vad_parameters: dict[str, Any] | None = None,
+        batch_size: int = 0,
     ) -> None:
         self.model_name = model
         self.models_dir = models_dir
@@ -44,14 +45,17 @@ class FasterWhisperTranscriber:
         self.cpu_threads = thread_count(cpu_threads)
         self.vad = vad
         self.vad_parameters = dict(VAD_PARAMETERS if vad_parameters is None else vad_parameters)
+        self.batch_size = batch_size
         self._model: Any = None
+        self._runner: Any = None
+        """What transcribes: the model itself, or the batched pipeline over it."""
 
     def load(self) -> None:
         """Resolve the model (local files first) and load it; idempotent."""
         if self._model is not None:
             return
         try:
-            from faster_whisper import WhisperModel
+            from faster_whisper import BatchedInferencePipeline, WhisperModel
         except ImportError as e:
             raise DependencyError("faster-whisper") from e
         from castgraph.modelfiles import resolve_whisper
@@ -73,6 +77,11 @@ class FasterWhisperTranscriber:
                 f"cannot load faster-whisper model {self.model_name!r} from {where}: {e}; "
                 "install the offline models with  castgraph models install"
             ) from e
+        # The batched pipeline decodes VAD-cut windows together: several times the throughput
+        # on a GPU, at the cost of context carried from one window to the next.
+        self._runner = (
+            BatchedInferencePipeline(model=self._model) if self.batch_size > 0 else self._model
+        )
 
     def transcribe(
         self,
@@ -93,7 +102,8 @@ class FasterWhisperTranscriber:
         if is_silent(audio):
             return Transcript(language=language or "", segments=(), duration=duration)
         try:
-            raw_segments, info = self._model.transcribe(
+            batched = {"batch_size": self.batch_size} if self.batch_size > 0 else {}
+            raw_segments, info = self._runner.transcribe(
                 audio,
                 language=language,
                 beam_size=self.beam_size,
@@ -101,6 +111,7 @@ class FasterWhisperTranscriber:
                 vad_filter=self.vad,
                 vad_parameters=self.vad_parameters,
                 hotwords=prompt_text(hints),
+                **batched,
             )
             segments = _collect(raw_segments, duration, progress)
         except ValueError as e:

@@ -1,6 +1,8 @@
 """Episode leases and job items: the distributed queue (Celery) processes an episode in one
 worker at a time and tracks each episode of a job."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ def upgrade() -> None:
     # (written by a castgraph that created tables from its models).
     inspector = sa.inspect(op.get_bind())
     present = {c["name"] for c in inspector.get_columns("episodes")}
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("lease_owner", sa.String(128), nullable=True),
         sa.Column("lease_until", sa.DateTime(), nullable=True),
     ]

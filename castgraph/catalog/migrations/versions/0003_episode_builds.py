@@ -10,6 +10,8 @@ Revises: 0002
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -24,7 +26,7 @@ def upgrade() -> None:
     # (written by a castgraph that created tables from its models).
     inspector = sa.inspect(op.get_bind())
     present = {c["name"] for c in inspector.get_columns("episodes")}
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("build", sa.Integer(), nullable=True),
         sa.Column("retired_build", sa.Integer(), nullable=True),
         sa.Column("reprocess_error", sa.Text(), nullable=True),
