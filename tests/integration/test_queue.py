@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ from typing import Any
 import pytest
 
 from castgraph.catalog import SqlCatalog
+from castgraph.core.settings import Settings
+from castgraph.retrieval.embeddings import make_embedder
+from castgraph.retrieval.embeddings.base import TextEmbedder
 from castgraph.retrieval.keyword import KeywordIndex
+from castgraph.retrieval.vector import ChromaVectorIndex
+from tests.integration.test_chroma_index import chroma_server  # noqa: F401
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.procs import api, process, serve, wait_for
@@ -117,7 +123,7 @@ def test_two_workers_racing_for_the_same_episodes_process_each_once(
             assert sorted(states) == ["indexed", "skipped"]
         transcribed = _log_lines(tmp_path, '"state": "transcribing"')
         assert len(transcribed) == 2, transcribed
-        wait_for(lambda: _searchable(base, "country"), 60, "the keyword index to sync")
+        _wait_synced(base, per_episode)
     _no_duplicates(env, catalog)
 
 
@@ -146,7 +152,7 @@ def test_a_worker_killed_mid_episode_is_replaced_and_nothing_doubles(
         assert catalog.leases.holder(outcome.episode_id) == (None, None)
         redone = _log_lines(tmp_path, '"state": "transcribing"', "worker-2.log")
         assert redone, "the second worker did not take the killed step over"
-        wait_for(lambda: _searchable(base, "country"), 60, "the keyword index to sync")
+        _wait_synced(base, [outcome.episode_id])
     _no_duplicates(env, catalog)
 
 
@@ -155,9 +161,13 @@ def test_serve_worker_and_beat_ingest_a_subscription_on_postgresql(
     audio_fixtures: Path,
     media_server: MediaServer,  # noqa: F811
     postgres_url: str,  # noqa: F811
+    chroma_server: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    """The production layout, less Neo4j: the catalog in PostgreSQL, vectors in a Chroma server
+    (written by the workers), keyword index and graph in serve's own files (synced)."""
     env["CASTGRAPH_DATABASE_URL"] = postgres_url
+    env["CASTGRAPH_CHROMA_URL"] = chroma_server
     feed = _feed(media_server, audio_fixtures, tmp_path, 2)
     with (
         serve(env, tmp_path / "serve.log") as (base, _serve),
@@ -173,17 +183,36 @@ def test_serve_worker_and_beat_ingest_a_subscription_on_postgresql(
             ("Episode 0", "indexed"),
             ("Episode 1", "indexed"),
         ]
-        for episode in episodes:  # each one in this server's own keyword index
-            found = wait_for(
-                lambda e=episode: _searchable(base, f"country&episode={e['id']}"),
-                60,
-                "the keyword index to sync",
-            )
-            assert {h["episode_id"] for h in found} == {episode["id"]}
+        _wait_synced(base, [e["id"] for e in episodes])
+        for episode in episodes:
+            vector = api(base, "GET", f"/api/search?q=country&episode={episode['id']}", KEY)
+            assert any(h["signals"]["vector"] for h in vector["results"])  # from the server
+        catalog = _catalog(env)
+        with ChromaVectorIndex(_embedder(env), path=None, url=chroma_server) as vectors:
+            for episode in episodes:
+                document = catalog.document(episode["id"])
+                assert document is not None
+                assert vectors.chunk_ids(episode["id"]) == {c.id for c in document.chunks}
         asr_log = (tmp_path / "worker-asr.log").read_text(errors="replace")
         assert '"state": "transcribing"' in asr_log  # speech recognition ran on the asr queue
         io_log = (tmp_path / "worker-io.log").read_text(errors="replace")
         assert '"state": "transcribing"' not in io_log
+
+
+def _embedder(env: dict[str, str]) -> TextEmbedder:
+    settings = Settings(models_dir=Path(env["CASTGRAPH_MODELS_DIR"]))
+    return make_embedder(settings.embedding_model, models_dir=settings.resolved_models_dir)
+
+
+def _wait_synced(base: str, episode_ids: Iterable[str]) -> None:
+    """Until each episode is found by this server's own keyword index (synced from the catalog)."""
+    for episode_id in episode_ids:
+        found = wait_for(
+            lambda e=episode_id: _searchable(base, f"country&episode={e}"),
+            60,
+            f"the keyword index to hold {episode_id}",
+        )
+        assert {h["episode_id"] for h in found} == {episode_id}
 
 
 def _finished_runs(base: str) -> list[dict[str, Any]]:

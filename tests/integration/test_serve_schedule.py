@@ -12,17 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import procs
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
-from tests.netutil import free_port
+from tests.procs import serve, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,48 +44,11 @@ def env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``castgraph serve`` on a free port, ready; SIGKILLed afterwards if still running."""
-    port = free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _healthy(base, proc), 120, f"the server to start (log: {log})")
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-
-
-def _healthy(base: str, proc: subprocess.Popen[bytes]) -> bool:
-    assert proc.poll() is None, "the server exited"
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+serving = serve  # ``castgraph serve`` on a free port (tests.procs)
 
 
 def api(base: str, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(
-        method, f"{base}{path}", json=body, headers={"X-API-Key": KEY}, timeout=30
-    )
-    assert response.status_code < 400, response.text
-    return response.json() if response.content else None
+    return procs.api(base, method, path, KEY, body)
 
 
 def cli(env: dict[str, str], *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
