@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from castgraph.catalog import _rows
 from castgraph.catalog._jobs import mark_taken
@@ -52,6 +52,24 @@ class LeaseStore:
                 .execution_options(synchronize_session=False)
             )
             return getattr(taken, "rowcount", 0) == 1
+
+    def renew(self, episode_id: str, owner: str, now: datetime, seconds: float) -> bool:
+        """Hold a lease ``owner`` still holds until at least ``now + seconds`` (never shorter,
+        never re-taken once released)."""
+        until = naive(now) + timedelta(seconds=seconds)
+        with self._sessions() as s:
+            renewed = s.execute(
+                update(EpisodeRow)
+                .where(EpisodeRow.id == episode_id, EpisodeRow.lease_owner == owner)
+                .values(
+                    lease_until=case(
+                        (EpisodeRow.lease_until > until, EpisodeRow.lease_until), else_=until
+                    ),
+                    updated_at=EpisodeRow.updated_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return getattr(renewed, "rowcount", 0) == 1
 
     def release(self, episode_id: str, owner: str) -> None:
         with self._sessions() as s:
@@ -141,6 +159,75 @@ class JobItemStore:
                 .where(JobItemRow.job_id == job_id, JobItemRow.state == PENDING)
             )
             return left == 0
+
+    def attempt(self, job_id: int, episode_id: str) -> int:
+        """Count one more try of the episode's current step; returns the count."""
+        with self._sessions() as s:
+            s.execute(
+                update(JobItemRow)
+                .where(JobItemRow.job_id == job_id, JobItemRow.episode_id == episode_id)
+                .values(attempts=JobItemRow.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            count = s.scalar(
+                select(JobItemRow.attempts).where(
+                    JobItemRow.job_id == job_id, JobItemRow.episode_id == episode_id
+                )
+            )
+            return int(count or 1)
+
+    def reset_attempts(self, job_id: int, episode_id: str) -> None:
+        """The next step starts counting its own tries."""
+        with self._sessions() as s:
+            s.execute(
+                update(JobItemRow)
+                .where(JobItemRow.job_id == job_id, JobItemRow.episode_id == episode_id)
+                .values(attempts=0)
+                .execution_options(synchronize_session=False)
+            )
+
+    def pending(self, job_id: int) -> int:
+        with self._sessions() as s:
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(JobItemRow)
+                    .where(JobItemRow.job_id == job_id, JobItemRow.state == PENDING)
+                )
+                or 0
+            )
+
+    def claim_end(self, job_id: int, now: datetime) -> bool:
+        """The right to finish a running job (compare-and-set on its end time); a claim older
+        than a minute is one whose finisher died, and may be taken again."""
+        at = naive(now)
+        with self._sessions() as s:
+            claimed = s.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == job_id,
+                    JobRow.state == JobState.RUNNING.value,
+                    or_(JobRow.ended_at.is_(None), JobRow.ended_at < at - timedelta(minutes=1)),
+                )
+                .values(ended_at=at)
+                .execution_options(synchronize_session=False)
+            )
+            return getattr(claimed, "rowcount", 0) == 1
+
+    def ended_but_running(self) -> list[int]:
+        """Running jobs whose every episode has ended (whoever ended the last one died before
+        finishing the job)."""
+        with self._sessions() as s:
+            pending = (
+                select(JobItemRow.job_id)
+                .where(JobItemRow.job_id == JobRow.id, JobItemRow.state == PENDING)
+                .exists()
+            )
+            has_items = select(JobItemRow.job_id).where(JobItemRow.job_id == JobRow.id).exists()
+            query = select(JobRow.id).where(
+                JobRow.state == JobState.RUNNING.value, has_items, ~pending
+            )
+            return list(s.scalars(query))
 
     def outcomes(self, job_id: int) -> list[EpisodeOutcome]:
         with self._sessions() as s:

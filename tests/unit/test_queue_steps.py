@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from castgraph.api.queue import steps
+from castgraph.api.queue import episodes, steps
 from castgraph.catalog import SqlCatalog
-from castgraph.core.jobs import IngestRequest, JobState, RunState, Subscription
+from castgraph.core.errors import MediaError
+from castgraph.core.jobs import EpisodeOutcome, IngestRequest, JobState, RunState, Subscription
 from castgraph.core.models import EpisodeState, MediaItem
 from castgraph.core.ports import Source
 from castgraph.core.settings import Settings
@@ -67,15 +68,15 @@ class Rig:
     def clock(self) -> datetime:
         return self.now
 
-    def deliver(self, name: str | None = None, attempt: int = 1) -> tuple[str, list[Any]]:
+    def deliver(self, name: str | None = None) -> tuple[str, list[Any]]:
         """Run the oldest sent task (of ``name``), as a worker would."""
         task, args = self.broker.take(name)
         run: dict[str, Callable[..., Any]] = {
             steps.JOB: lambda *a: steps.run_job(self.ctx, *a),
-            steps.DOWNLOAD: lambda *a: steps.download(self.ctx, *a, attempt),
-            steps.ASR: lambda *a: steps.asr(self.ctx, *a, attempt),
-            steps.INDEX: lambda *a: steps.index(self.ctx, *a, attempt),
-            steps.REPROCESS: lambda *a: steps.reprocess(self.ctx, *a, attempt),
+            steps.DOWNLOAD: lambda *a: episodes.download(self.ctx, *a),
+            steps.ASR: lambda *a: episodes.asr(self.ctx, *a),
+            steps.INDEX: lambda *a: episodes.index(self.ctx, *a),
+            steps.REPROCESS: lambda *a: episodes.reprocess(self.ctx, *a),
         }
         run[task](*args)
         return task, args
@@ -115,7 +116,7 @@ def test_an_episode_leased_by_another_job_waits_then_is_found_done(tmp_path: Pat
         rig.deliver(steps.DOWNLOAD)
     rig.drain()  # the first job's asr and index end the episode and release the lease
     rig.broker(steps.DOWNLOAD, _download_args(rig, second.id))
-    rig.deliver(steps.DOWNLOAD, attempt=2)
+    rig.deliver(steps.DOWNLOAD)
     assert [o.state for o in rig.catalog.job_items.outcomes(second.id)] == ["skipped"]
     assert rig.catalog.jobs.get(second.id).state is JobState.SUCCEEDED
     assert len(rig.transcriber.hints) == 1  # transcribed once
@@ -143,7 +144,7 @@ def test_transient_failures_retry_and_permanent_ones_end_the_episode(tmp_path: P
     assert later.value.seconds == rig.settings.retry_backoff
     rig.deliver(steps.DOWNLOAD)  # feed:2, a 404: failed for good
     rig.broker(steps.DOWNLOAD, _download_args(rig, job.id, "feed:1"))
-    rig.deliver(steps.DOWNLOAD, attempt=2)
+    rig.deliver(steps.DOWNLOAD)
     rig.drain()
     outcomes = {o.title: o for o in rig.catalog.job_items.outcomes(job.id)}
     assert outcomes["Ep 1"].state == "indexed"
@@ -197,3 +198,75 @@ def _download_args(rig: Rig, job_id: int, source_id: str = "feed:1") -> list[Any
     item: MediaItem = next(i for i in rig.source.items if i.source_id == source_id)
     episode = next(e for e in rig.catalog.list_episodes() if e.source_id == source_id)
     return [job_id, episode.id, steps.item_json(item), FEED]
+
+
+def test_a_job_whose_finisher_died_is_finished_by_the_tick(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, FlakySource([_item(1)], {}))
+    job = rig.catalog.jobs.submit(IngestRequest(FEED), T0)
+    rig.broker(steps.JOB, [job.id])
+    rig.deliver(steps.JOB)
+    (item,) = rig.catalog.job_items.outcomes(job.id)
+    # The last episode's outcome is recorded, then its worker dies before finishing the job.
+    outcome = EpisodeOutcome(item.episode_id, item.title, "indexed")
+    assert rig.catalog.job_items.finish(job.id, outcome, T0)
+    assert rig.catalog.jobs.get(job.id).state is JobState.RUNNING
+    rig.broker.sent.clear()
+    steps.tick(rig.ctx)
+    assert rig.catalog.jobs.get(job.id).state is JobState.SUCCEEDED
+    steps.tick(rig.ctx)  # once only
+    assert rig.catalog.jobs.get(job.id).state is JobState.SUCCEEDED
+
+
+def test_a_step_that_keeps_killing_its_worker_fails_the_episode(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, FlakySource([_item(1)], {}))
+    job = rig.catalog.jobs.submit(IngestRequest(FEED), T0)
+    rig.broker(steps.JOB, [job.id])
+    rig.deliver(steps.JOB)
+    name, args = rig.broker.sent[0]
+    for _ in range(rig.settings.retry_attempts):  # each delivery died mid-step
+        rig.catalog.job_items.attempt(job.id, args[1])
+    rig.deliver(steps.DOWNLOAD)
+    (outcome,) = rig.catalog.job_items.outcomes(job.id)
+    assert outcome.state == "failed" and "worker died" in (outcome.error or "")
+    assert rig.catalog.jobs.get(job.id).state is JobState.FAILED
+    assert name == steps.DOWNLOAD and not rig.broker.sent
+
+
+def test_cancelling_a_reprocess_keeps_the_episode_searchable(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, FlakySource([_item(1)], {}))
+    first = rig.catalog.jobs.submit(IngestRequest(FEED), T0)
+    rig.broker(steps.JOB, [first.id])
+    rig.drain()
+    again = rig.catalog.jobs.submit(IngestRequest(FEED, force=True), T0)
+    rig.broker(steps.JOB, [again.id])
+    rig.deliver(steps.JOB)
+    rig.catalog.jobs.cancel(again.id, T0)  # running: stops at its next step
+    rig.drain()
+    (episode,) = rig.catalog.list_episodes()
+    assert episode.state is EpisodeState.INDEXED and episode.build == 0
+    assert [o.state for o in rig.catalog.job_items.outcomes(again.id)] == ["cancelled"]
+    assert rig.catalog.jobs.get(again.id).state is JobState.CANCELLED
+
+
+def test_a_released_lease_is_not_renewed_and_a_handoff_never_shortens_it(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, FlakySource([_item(1)], {}))
+    leases, episode = rig.catalog.leases, rig.catalog.register(_item(1))
+    assert leases.acquire(episode.id, "job-1", T0, 60)
+    assert leases.renew(episode.id, "job-1", T0, 3600)
+    assert leases.renew(episode.id, "job-1", T0, 60)  # a routine renewal after a hand-off
+    assert leases.holder(episode.id) == ("job-1", T0 + timedelta(seconds=3600))
+    leases.release(episode.id, "job-1")
+    assert not leases.renew(episode.id, "job-1", T0, 60)
+    assert leases.holder(episode.id) == (None, None)
+
+
+def test_an_audio_path_outside_the_media_directory_is_refused(tmp_path: Path) -> None:
+    item = steps.item_json(_item(1))
+    media = tmp_path / "media"
+    assert (
+        steps.fetched_of({"item": item, "wav": "ep/audio.wav", "names": []}, media).wav
+        == (media / "ep" / "audio.wav").resolve()
+    )
+    for wav in ("../secret.wav", "/etc/passwd"):
+        with pytest.raises(MediaError):
+            steps.fetched_of({"item": item, "wav": wav, "names": []}, media)

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from castgraph.api.queue import steps
-from castgraph.core.errors import DependencyError, InputError
+from castgraph.api.queue import episodes, steps
+from castgraph.core.errors import DependencyError, InputError, StorageError
 from castgraph.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUEUES = ("download", "asr", "index")
+STORAGE_RETRY_SECONDS = 10.0
+"""Wait before a step that met a catalog error runs again."""
 ROUTES = {
     steps.TICK: "download",
     steps.JOB: "download",
@@ -80,6 +82,9 @@ def _register(app: Celery, settings: Settings) -> None:
         except steps.RetryLater as later:
             log.info("step retried later", extra={"task": task.name, "reason": str(later)})
             raise task.retry(countdown=later.seconds, max_retries=None) from later
+        except StorageError as exc:  # the catalog briefly unreachable: never drop the step
+            log.warning("catalog error, step retried", extra={"task": task.name, "error": exc})
+            raise task.retry(countdown=STORAGE_RETRY_SECONDS, max_retries=None) from exc
 
     @task(name=steps.TICK, bind=True, acks_late=False)
     def tick(self: Task) -> None:
@@ -91,23 +96,19 @@ def _register(app: Celery, settings: Settings) -> None:
 
     @task(name=steps.DOWNLOAD, bind=True)
     def download(self: Task, job_id: int, episode_id: str, item: dict[str, Any], src: str) -> None:
-        retrying(self, steps.download, job_id, episode_id, item, src, _attempt(self))
+        retrying(self, episodes.download, job_id, episode_id, item, src)
 
     @task(name=steps.ASR, bind=True)
     def asr(self: Task, job_id: int, episode_id: str, fetched: dict[str, Any]) -> None:
-        retrying(self, steps.asr, job_id, episode_id, fetched, _attempt(self))
+        retrying(self, episodes.asr, job_id, episode_id, fetched)
 
     @task(name=steps.REPROCESS, bind=True)
     def reprocess(self: Task, job_id: int, episode_id: str, item: dict[str, Any], src: str) -> None:
-        retrying(self, steps.reprocess, job_id, episode_id, item, src, _attempt(self))
+        retrying(self, episodes.reprocess, job_id, episode_id, item, src)
 
     @task(name=steps.INDEX, bind=True)
     def index(self: Task, job_id: int, episode_id: str) -> None:
-        retrying(self, steps.index, job_id, episode_id, _attempt(self))
-
-
-def _attempt(task: Task) -> int:
-    return int(task.request.retries or 0) + 1
+        retrying(self, episodes.index, job_id, episode_id)
 
 
 class _Contexts:

@@ -11,15 +11,13 @@ episode finishes the job (and its run) the way the in-process worker does.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from castgraph.api.jobprogress import ForwardingObserver, JobObserver, JobStopped
+from castgraph.api.jobprogress import ForwardingObserver
 from castgraph.api.jobrun import (
     Clock,
     SourcesFactory,
@@ -30,13 +28,13 @@ from castgraph.api.jobrun import (
     utcnow,
 )
 from castgraph.catalog import SqlCatalog
-from castgraph.core.errors import CastgraphError
+from castgraph.core.errors import CastgraphError, MediaError
 from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscription
-from castgraph.core.models import Episode, EpisodeState, MediaItem
+from castgraph.core.models import Episode, MediaItem
 from castgraph.core.ports import Source
 from castgraph.core.settings import Settings
-from castgraph.ingest.failures import classify, is_blocked, is_transient
-from castgraph.ingest.pipeline import Fetched, IngestOptions, IngestPipeline
+from castgraph.ingest.failures import classify, is_blocked
+from castgraph.ingest.pipeline import Fetched, IngestPipeline
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,7 @@ def run_job(ctx: StepContext, job_id: int) -> int:
 
 def _plan(ctx: StepContext, job: Job) -> int:
     job_id = job.id
-    sub = _subscription(ctx.catalog, job)
+    sub = subscription(ctx.catalog, job)
     options = options_of(ctx.settings, job.request)
     tally = Tally()
     try:
@@ -144,6 +142,8 @@ def tick(ctx: StepContext) -> int:
     every queued job (a job is claimed once, so sending one twice is harmless)."""
     now = ctx.clock()
     ctx.catalog.job_items.requeue_orphans(now, ctx.settings.job_timeout)
+    for job_id in ctx.catalog.job_items.ended_but_running():  # its finisher died
+        finish_once(ctx, job_id)
     ctx.catalog.subscriptions.claim_due(now)
     queued = ctx.catalog.jobs.all(limit=500, state=JobState.QUEUED)
     for job in reversed(queued):  # oldest first
@@ -151,132 +151,27 @@ def tick(ctx: StepContext) -> int:
     return len(queued)
 
 
-# --- the episode steps -----------------------------------------------------------------------
+# --- ending episodes and jobs ----------------------------------------------------------------
 
 
-def download(
-    ctx: StepContext, job_id: int, episode_id: str, item: dict[str, Any], source: str, attempt: int
-) -> None:
-    if (begun := _begin(ctx, job_id, episode_id)) is None:
-        return
-    job, episode, options = begun
-    with _guard(ctx, job, episode, attempt):
-        if IngestPipeline.is_done(episode, options):
-            _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "skipped"))
-            return
-        if episode.state is EpisodeState.INDEXED:  # searchable: rebuild beside it, in one step
-            ctx.send(REPROCESS, [job_id, episode_id, item, source])
-            return
-        (_text, src), *_ = ctx.sources_of(source, _subscription(ctx.catalog, job))
-        fetched = ctx.pipeline.fetch(episode, media_item(item), src, options)
-        if fetched.captions is not None:  # no speech recognition: straight to indexing
-            ctx.pipeline.recognise(episode, fetched, options)
-            ctx.send(INDEX, [job_id, episode_id])
-            return
-        ctx.send(ASR, [job_id, episode_id, fetched_json(fetched, ctx.settings.media_dir)])
-
-
-def asr(
-    ctx: StepContext, job_id: int, episode_id: str, fetched: dict[str, Any], attempt: int
-) -> None:
-    if (begun := _begin(ctx, job_id, episode_id)) is None:
-        return
-    job, episode, options = begun
-    with _guard(ctx, job, episode, attempt):
-        if episode.state not in (EpisodeState.INDEXING, EpisodeState.INDEXED):
-            ctx.pipeline.recognise(episode, fetched_of(fetched, ctx.settings.media_dir), options)
-        ctx.send(INDEX, [job_id, episode_id])
-
-
-def index(ctx: StepContext, job_id: int, episode_id: str, attempt: int) -> None:
-    if (begun := _begin(ctx, job_id, episode_id)) is None:
-        return
-    job, episode, _options = begun
-    with _guard(ctx, job, episode, attempt):
-        result = ctx.pipeline.index_stored(episode)
-        if result.state is not EpisodeState.INDEXED:
-            raise _StepError(result.error or "indexing failed")
-        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "indexed", attempts=attempt))
-
-
-def reprocess(
-    ctx: StepContext, job_id: int, episode_id: str, item: dict[str, Any], source: str, attempt: int
-) -> None:
-    """Re-process a searchable episode beside its live build: download, speech recognition and
-    indexing in one step (the new build is staged by one pipeline), on the asr queue."""
-    if (begun := _begin(ctx, job_id, episode_id)) is None:
-        return
-    job, episode, options = begun
-    with _guard(ctx, job, episode, attempt):
-        (_text, src), *_ = ctx.sources_of(source, _subscription(ctx.catalog, job))
-        result = ctx.pipeline.process(episode, media_item(item), src, options)
-        if result.state is not EpisodeState.INDEXED or result.reprocess_error is not None:
-            raise _StepError(result.reprocess_error or result.error or "re-processing failed")
-        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "indexed", attempts=attempt))
-
-
-class _StepError(Exception):
-    pass
-
-
-def _begin(
-    ctx: StepContext, job_id: int, episode_id: str
-) -> tuple[Job, Episode, IngestOptions] | None:
-    """The step's job, episode and options; None when the step has nothing left to do."""
-    job = ctx.catalog.jobs.get(job_id)
-    episode = ctx.catalog.get(episode_id)
-    if job.state is not JobState.RUNNING:
-        log.info("step dropped: its job ended", extra={"job": job_id, "episode_id": episode_id})
-        return None
-    if job.cancel_requested or _blocked(ctx, job_id):
-        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "cancelled"))
-        return None
-    return job, episode, options_of(ctx.settings, job.request)
-
-
-@contextmanager
-def _guard(ctx: StepContext, job: Job, episode: Episode, attempt: int) -> Iterator[None]:
-    """The episode's lease, progress and failure handling around one step."""
-    if not ctx.catalog.leases.acquire(episode.id, owner(job.id), ctx.clock(), _lease(ctx)):
-        raise RetryLater(min(60.0, _lease(ctx) / 4), f"episode {episode.id} is leased elsewhere")
-    ctx.forward.target = _observer(ctx, job.id, episode)
-    try:
-        with _renewing(ctx, job.id, episode.id):
-            yield
-    except JobStopped:
-        ctx.catalog.set_state(episode.id, EpisodeState.FAILED, "cancelled")
-        _end(ctx, job, EpisodeOutcome(episode.id, episode.title, "cancelled"))
-    except (CastgraphError, _StepError) as exc:
-        _failed(ctx, job, episode, str(exc), attempt)
-    except RetryLater:
-        raise
-    except Exception as exc:  # an episode must never be left pending by a bug
-        log.exception("step crashed", extra={"job": job.id, "episode_id": episode.id})
-        _failed(ctx, job, episode, f"unexpected {type(exc).__name__}: {exc}", attempt)
-    finally:
-        ctx.forward.target = None
-
-
-def _failed(ctx: StepContext, job: Job, episode: Episode, message: str, attempt: int) -> None:
-    kind = classify(message)
-    if is_transient(kind) and attempt < ctx.settings.retry_attempts:
-        delay = ctx.settings.retry_backoff * 2 ** (attempt - 1)
-        raise RetryLater(delay, message)
-    # A failed re-process is recorded on the episode by the pipeline, its live build kept.
-    if ctx.catalog.get(episode.id).state not in (EpisodeState.FAILED, EpisodeState.INDEXED):
-        ctx.pipeline.fail(episode, message)
-    outcome = EpisodeOutcome(episode.id, episode.title, "failed", message, kind, attempt)
-    _end(ctx, job, outcome)
-
-
-def _end(ctx: StepContext, job: Job, outcome: EpisodeOutcome) -> None:
+def end_episode(ctx: StepContext, job: Job, outcome: EpisodeOutcome) -> None:
     """Record an episode's outcome, release its lease, and finish the job after its last one."""
-    last = ctx.catalog.job_items.finish(job.id, outcome, ctx.clock())
+    items = ctx.catalog.job_items
+    last = items.finish(job.id, outcome, ctx.clock())
     ctx.catalog.leases.release(outcome.episode_id, owner(job.id))
     log.info("episode ended", extra={"job": job.id, "episode_id": outcome.episode_id})
-    if last:
-        tally = _tally(ctx, ctx.catalog.jobs.get(job.id))
-        _finish(ctx, job, tally)
+    # ``last`` is False for a redelivered step whose outcome was recorded before: if the worker
+    # that recorded it died before finishing the job, nothing is pending and this one finishes it.
+    if last or items.pending(job.id) == 0:
+        finish_once(ctx, job.id)
+
+
+def finish_once(ctx: StepContext, job_id: int) -> None:
+    """Finish a job whose episodes all ended, unless another process is doing it right now."""
+    if not ctx.catalog.job_items.claim_end(job_id, ctx.clock()):
+        return
+    job = ctx.catalog.jobs.get(job_id)
+    _finish(ctx, job, _tally(ctx, job))
 
 
 def _tally(ctx: StepContext, job: Job) -> Tally:
@@ -299,14 +194,14 @@ def _finish(ctx: StepContext, job: Job, tally: Tally) -> None:
     state = JobState.SUCCEEDED if not tally.errors and tally.blocked is None else JobState.FAILED
     if job.cancel_requested:
         state = JobState.CANCELLED
-    sub = _subscription(ctx.catalog, job)
+    sub = subscription(ctx.catalog, job)
     finish_job(ctx.settings, ctx.catalog, job, sub, tally, (state, tally.summary()), ctx.clock())
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _blocked(ctx: StepContext, job_id: int) -> bool:
+def blocked(ctx: StepContext, job_id: int) -> bool:
     """Whether an earlier episode of the job hit a bot check or a 429: the rest waits."""
     return any(
         o.state == "failed" and is_blocked(o.kind or "")
@@ -314,43 +209,8 @@ def _blocked(ctx: StepContext, job_id: int) -> bool:
     )
 
 
-def _lease(ctx: StepContext) -> float:
+def lease_seconds(ctx: StepContext) -> float:
     return ctx.settings.lease_seconds
-
-
-@contextmanager
-def _renewing(ctx: StepContext, job_id: int, episode_id: str) -> Iterator[None]:
-    """Renew the lease (and the job's heartbeat) while the step works."""
-    stop = threading.Event()
-    period = max(0.5, _lease(ctx) / 3)
-
-    def beat() -> None:
-        while not stop.wait(period):
-            try:
-                ctx.catalog.leases.acquire(episode_id, owner(job_id), ctx.clock(), _lease(ctx))
-                ctx.catalog.job_items.touch(job_id, ctx.clock())
-            except CastgraphError:
-                log.warning("lease renewal failed", extra={"episode_id": episode_id})
-
-    thread = threading.Thread(target=beat, name="castgraph-lease", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def _observer(ctx: StepContext, job_id: int, episode: Episode) -> JobObserver:
-    outcomes = ctx.catalog.job_items.outcomes(job_id)
-    observer = JobObserver(ctx.catalog.jobs, job_id, threading.Event())
-    observer.total = len(outcomes)
-    observer.index = sum(1 for o in outcomes if o.state != "pending")
-    observer.counts = dict(ctx.catalog.jobs.get(job_id).progress.counts)
-    for state in ("indexed", "failed"):
-        observer.counts[state] = sum(1 for o in outcomes if o.state == state)
-    observer.episode = episode
-    return observer
 
 
 def _progress(
@@ -369,7 +229,7 @@ def _progress(
     )
 
 
-def _subscription(catalog: SqlCatalog, job: Job) -> Subscription | None:
+def subscription(catalog: SqlCatalog, job: Job) -> Subscription | None:
     if job.subscription_id is None:
         return None
     try:
@@ -404,5 +264,10 @@ def fetched_json(fetched: Fetched, media_dir: Path) -> dict[str, Any]:
 
 
 def fetched_of(data: dict[str, Any], media_dir: Path) -> Fetched:
+    """The download step's result; an audio path outside the media directory is refused (a
+    message from the broker is not trusted to name any file)."""
     wav = data.get("wav")
-    return Fetched(media_item(data["item"]), media_dir / wav if wav else None, list(data["names"]))
+    path = (media_dir / wav).resolve() if wav else None
+    if path is not None and not path.is_relative_to(media_dir.resolve()):
+        raise MediaError(f"refused an audio path outside the media directory: {wav!r}")
+    return Fetched(media_item(data["item"]), path, list(data["names"]))
