@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from castgraph.catalog import _rows
 from castgraph.catalog._jobs import mark_taken
 from castgraph.catalog._rows import Sessions, naive
-from castgraph.catalog.schema import EpisodeRow, JobItemRow, JobRow
-from castgraph.core.jobs import EpisodeOutcome, Job, JobState
+from castgraph.catalog.schema import EpisodeRow, JobItemRow, JobRow, RunRow
+from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunState
 
 PENDING = "pending"
 
@@ -266,10 +267,26 @@ class JobItemStore:
                 )
             )
             if ids:
-                s.execute(
-                    update(JobRow)
-                    .where(JobRow.id.in_(ids))
-                    .values(state=JobState.QUEUED.value, owner=None, error="worker died: requeued")
-                    .execution_options(synchronize_session=False)
-                )
+                self._requeue(s, ids, "worker died: requeued")
             return ids
+
+    def requeue(self, job_id: int, reason: str) -> None:
+        """A running job back to the queue (its planning is to be tried again)."""
+        with self._sessions() as s:
+            self._requeue(s, [job_id], reason)
+
+    @staticmethod
+    def _requeue(s: Session, ids: list[int], reason: str) -> None:
+        s.execute(
+            update(JobRow)
+            .where(JobRow.id.in_(ids), JobRow.state == JobState.RUNNING.value)
+            .values(state=JobState.QUEUED.value, owner=None, error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        runs = select(JobRow.run_id).where(JobRow.id.in_(ids), JobRow.run_id.is_not(None))
+        s.execute(
+            update(RunRow)
+            .where(RunRow.id.in_(runs))
+            .values(state=RunState.QUEUED.value)
+            .execution_options(synchronize_session=False)
+        )

@@ -12,7 +12,7 @@ import pytest
 
 from castgraph.api.queue import episodes, steps
 from castgraph.catalog import SqlCatalog
-from castgraph.core.errors import MediaError
+from castgraph.core.errors import MediaError, SourceError
 from castgraph.core.jobs import EpisodeOutcome, IngestRequest, JobState, RunState, Subscription
 from castgraph.core.models import EpisodeState, MediaItem
 from castgraph.core.ports import Source
@@ -270,3 +270,38 @@ def test_an_audio_path_outside_the_media_directory_is_refused(tmp_path: Path) ->
     for wav in ("../secret.wav", "/etc/passwd"):
         with pytest.raises(MediaError):
             steps.fetched_of({"item": item, "wav": wav, "names": []}, media)
+
+
+class BlinkingFeed(FlakySource):
+    """A feed whose listing fails with ``errors`` first, one per try."""
+
+    def __init__(self, items: list[MediaItem], errors: list[str]) -> None:
+        super().__init__(items, {})
+        self.errors = errors
+
+    def resolve(self, source: str, **kwargs: Any) -> list[MediaItem]:
+        if self.errors:
+            raise SourceError(self.errors.pop(0))
+        return super().resolve(source, **kwargs)
+
+
+def test_a_transient_listing_failure_is_planned_again(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, BlinkingFeed([_item(1)], ["HTTP Error 503: Service Unavailable"]))
+    job = rig.catalog.jobs.submit(IngestRequest(FEED), T0)
+    rig.broker(steps.JOB, [job.id])
+    with pytest.raises(steps.RetryLater):
+        rig.deliver(steps.JOB)
+    assert rig.catalog.jobs.get(job.id).state is JobState.QUEUED  # claimable by the retry
+    rig.broker(steps.JOB, [job.id])
+    rig.drain()
+    assert rig.catalog.jobs.get(job.id).state is JobState.SUCCEEDED
+
+
+def test_a_requeued_orphan_puts_its_run_back_in_the_queue(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, FlakySource([_item(1)], {}))
+    sub, _ = rig.catalog.subscriptions.add(IngestRequest(FEED), "*/5 * * * * *", "UTC", T0)
+    run = rig.catalog.subscriptions.run_now(sub.id, T0)
+    assert rig.catalog.job_items.claim(run.job_id or 0, "dead-worker", T0) is not None
+    assert rig.catalog.subscriptions.get_run(run.id).state is RunState.RUNNING
+    rig.catalog.job_items.requeue_orphans(T0 + timedelta(hours=1), rig.settings.job_timeout)
+    assert rig.catalog.subscriptions.get_run(run.id).state is RunState.QUEUED

@@ -33,7 +33,7 @@ from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscri
 from castgraph.core.models import Episode, MediaItem
 from castgraph.core.ports import Source
 from castgraph.core.settings import Settings
-from castgraph.ingest.failures import classify, is_blocked
+from castgraph.ingest.failures import classify, is_blocked, is_transient
 from castgraph.ingest.pipeline import Fetched, IngestPipeline
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ def run_job(ctx: StepContext, job_id: int) -> int:
         return 0
     try:
         return _plan(ctx, job)
+    except RetryLater:
+        raise
     except Exception as exc:  # a job must never stay running with nothing to run it
         log.exception("job planning crashed", extra={"job": job_id})
         tally = Tally(errors=[_error(f"unexpected {exc!r}", source=job.request.source)])
@@ -119,7 +121,13 @@ def _plan(ctx: StepContext, job: Job) -> int:
         _finish(ctx, job, tally)
         return 0
     report, todo = ctx.pipeline.plan(sources, options)
-    tally.errors += [_error(m, source=t) for t, m in report.source_errors]
+    errors = [_error(m, source=t) for t, m in report.source_errors]
+    if any(is_transient(e.kind) for e in errors) and job.attempts < ctx.settings.retry_attempts:
+        # A network blip or a 5xx while listing: plan again later, as the in-process worker does.
+        ctx.catalog.job_items.requeue(job_id, errors[0].message)
+        delay = ctx.settings.retry_backoff * 2 ** (job.attempts - 1)
+        raise RetryLater(delay, errors[0].message)
+    tally.errors += errors
     tally.blocked = next((e for e in tally.errors if is_blocked(e.kind)), None)
     tally.resolved = not tally.errors
     tally.found, tally.skipped = report.resolved, report.skipped
