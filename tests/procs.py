@@ -20,6 +20,22 @@ from tests.netutil import free_port
 CLI = [sys.executable, "-m", "castgraph.api.cli"]
 
 
+def server_env(tmp_path: Path, models_dir: Path, key: str, **extra: str) -> dict[str, str]:
+    """The environment of castgraph processes under test: their own data dir, the local models,
+    private URLs allowed (the feed is on loopback), a one-second tick, no retry waits."""
+    env = dict(os.environ)
+    env.update(
+        CASTGRAPH_DATA_DIR=str(tmp_path / "data"),
+        CASTGRAPH_MODELS_DIR=str(models_dir),
+        CASTGRAPH_ALLOW_PRIVATE_URLS="1",
+        CASTGRAPH_TICK_SECONDS="1",
+        CASTGRAPH_RETRY_BACKOFF="0",
+        CASTGRAPH_API_KEY=key,
+    )
+    env.update(extra)
+    return env
+
+
 def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
     """``check()``'s first truthy result, polled until a deadline (then an AssertionError)."""
     deadline = time.monotonic() + seconds

@@ -9,6 +9,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
+from castgraph.retrieval.embeddings.base import TextEmbedder
 from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.indexer import StoresIndexer
 from castgraph.retrieval.rerank import Reranker
@@ -23,18 +24,13 @@ def build(
     read_only: bool = False,
 ) -> Services:
     """Open keyword, vector and graph stores (registering their ``close`` in ``closers``)."""
-    from castgraph.retrieval.embeddings import make_embedder
     from castgraph.retrieval.keyword import KeywordIndex
     from castgraph.retrieval.vector import ChromaVectorIndex
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keyword = KeywordIndex(settings.keyword_path).open()
     closers.append(keyword.close)
-    embedder = make_embedder(
-        settings.embedding_model,
-        models_dir=settings.resolved_models_dir,
-        device=settings.embedding_device,
-    )
+    embedder = _embedder(settings)
     vector = ChromaVectorIndex(
         embedder,
         path=None if settings.chroma_url else settings.chroma_path,
@@ -80,21 +76,26 @@ def build(
     )
 
 
+def _embedder(settings: Settings) -> TextEmbedder:
+    """The configured embedder, not loaded yet."""
+    from castgraph.retrieval.embeddings import make_embedder
+
+    return make_embedder(
+        settings.embedding_model,
+        models_dir=settings.resolved_models_dir,
+        device=settings.embedding_device,
+    )
+
+
 def shared_indexer(settings: Settings, closers: list[Callable[[], None]]) -> StoresIndexer | None:
     """The indexes a queue worker writes: only the shared servers (the Chroma server, Neo4j).
     Local files (the keyword index, embedded vectors and graph) belong to each ``castgraph
     serve``, which brings them up to date from the catalog (``IndexSync``)."""
-    from castgraph.retrieval.embeddings import make_embedder
     from castgraph.retrieval.vector import ChromaVectorIndex
 
     vector = None
     if settings.chroma_url:
-        embedder = make_embedder(
-            settings.embedding_model,
-            models_dir=settings.resolved_models_dir,
-            device=settings.embedding_device,
-        )
-        vector = ChromaVectorIndex(embedder, path=None, url=settings.chroma_url).open()
+        vector = ChromaVectorIndex(_embedder(settings), path=None, url=settings.chroma_url).open()
         closers.append(vector.close)
     graph = _graph(settings, False) if settings.graph_backend == "neo4j" else None
     if graph is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,7 @@ from castgraph.core.errors import InputError
 from castgraph.core.settings import Settings
 
 
-def _app(settings: Settings):  # type: ignore[no-untyped-def]
+def _app(settings: Settings) -> Any:
     from castgraph.api.queue.app import make_app
 
     return make_app(settings)

@@ -26,7 +26,7 @@ from castgraph.retrieval.vector import ChromaVectorIndex
 from tests.integration.test_chroma_index import chroma_server  # noqa: F401
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
-from tests.procs import api, process, serve, wait_for
+from tests.procs import api, process, serve, server_env, wait_for
 from tests.redisserver import redis_server, redis_url  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,22 +36,17 @@ KEY = "queue-test-key-0123"
 
 @pytest.fixture
 def env(tmp_path: Path, models_dir: Path, redis_url: str) -> dict[str, str]:  # noqa: F811
-    env = dict(os.environ)
-    env.update(
-        CASTGRAPH_DATA_DIR=str(tmp_path / "data"),
-        CASTGRAPH_MODELS_DIR=str(models_dir),
-        CASTGRAPH_ALLOW_PRIVATE_URLS="1",
+    return server_env(
+        tmp_path,
+        models_dir,
+        KEY,
         CASTGRAPH_CPU_THREADS="1",
-        CASTGRAPH_TICK_SECONDS="1",
-        CASTGRAPH_RETRY_BACKOFF="0",
-        CASTGRAPH_API_KEY=KEY,
         CASTGRAPH_LOG_LEVEL="INFO",
         CASTGRAPH_LOG_FORMAT="json",
         CASTGRAPH_QUEUE_URL=redis_url,
         CASTGRAPH_LEASE_SECONDS="4",
         CASTGRAPH_QUEUE_VISIBILITY_TIMEOUT="8",
     )
-    return env
 
 
 def _mp3(src: Path, dst: Path) -> bytes:

@@ -20,7 +20,7 @@ import pytest
 
 from tests import procs
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
-from tests.procs import serve, wait_for
+from tests.procs import serve, server_env, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,18 +30,9 @@ KEY = "integration-key-0123"
 
 @pytest.fixture
 def env(tmp_path: Path, models_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        CASTGRAPH_DATA_DIR=str(tmp_path / "data"),
-        CASTGRAPH_MODELS_DIR=str(models_dir),
-        CASTGRAPH_ALLOW_PRIVATE_URLS="1",
-        CASTGRAPH_CPU_THREADS="2",
-        CASTGRAPH_TICK_SECONDS="1",
-        CASTGRAPH_RETRY_BACKOFF="0",
-        CASTGRAPH_API_KEY=KEY,
-        CASTGRAPH_LOG_LEVEL="WARNING",
+    return server_env(
+        tmp_path, models_dir, KEY, CASTGRAPH_CPU_THREADS="2", CASTGRAPH_LOG_LEVEL="WARNING"
     )
-    return env
 
 
 serving = serve  # ``castgraph serve`` on a free port (tests.procs)

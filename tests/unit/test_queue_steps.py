@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from castgraph.api.cli import app
 from castgraph.api.queue import episodes, steps
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import MediaError, SourceError
@@ -305,3 +307,30 @@ def test_a_requeued_orphan_puts_its_run_back_in_the_queue(tmp_path: Path) -> Non
     assert rig.catalog.subscriptions.get_run(run.id).state is RunState.RUNNING
     rig.catalog.job_items.requeue_orphans(T0 + timedelta(hours=1), rig.settings.job_timeout)
     assert rig.catalog.subscriptions.get_run(run.id).state is RunState.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("args", "url", "message"),
+    [
+        (["worker", "--queues", "asr,gpu"], "redis://127.0.0.1:1/0", "--queues 'asr,gpu'"),
+        (["worker", "--queues", " , "], "redis://127.0.0.1:1/0", "name one or more of"),
+        (["worker"], None, "set CASTGRAPH_QUEUE_URL"),
+        (["beat"], None, "set CASTGRAPH_QUEUE_URL"),
+    ],
+)
+def test_worker_and_beat_refuse_bad_input_before_starting(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    url: str | None,
+    message: str,
+) -> None:
+    monkeypatch.setenv("CASTGRAPH_DATA_DIR", str(tmp_path))
+    if url:
+        monkeypatch.setenv("CASTGRAPH_QUEUE_URL", url)
+    else:
+        monkeypatch.delenv("CASTGRAPH_QUEUE_URL", raising=False)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert not (tmp_path / "celerybeat-schedule").exists()

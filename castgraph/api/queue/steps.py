@@ -29,8 +29,15 @@ from castgraph.api.jobrun import (
 )
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import CastgraphError, MediaError
-from castgraph.core.jobs import EpisodeOutcome, Job, JobState, RunError, Subscription
-from castgraph.core.models import Episode, MediaItem
+from castgraph.core.jobs import (
+    EpisodeOutcome,
+    Job,
+    JobProgress,
+    JobState,
+    RunError,
+    Subscription,
+)
+from castgraph.core.models import MediaItem
 from castgraph.core.ports import Source
 from castgraph.core.settings import Settings
 from castgraph.ingest.failures import classify, is_blocked, is_transient
@@ -132,7 +139,8 @@ def _plan(ctx: StepContext, job: Job) -> int:
     tally.resolved = not tally.errors
     tally.found, tally.skipped = report.resolved, report.skipped
     counts = {"found": report.resolved, "todo": len(todo), "skipped": report.skipped}
-    ctx.catalog.jobs.set_progress(job_id, _progress("queued", None, 0, len(todo), counts))
+    counts |= {"indexed": 0, "failed": 0}
+    ctx.catalog.jobs.set_progress(job_id, _planned(len(todo), counts))
     pending = set(ctx.catalog.job_items.add(job_id, [(e.id, e.title) for e, _, _ in todo]))
     if not pending:
         _finish(ctx, job, tally)
@@ -221,20 +229,10 @@ def lease_seconds(ctx: StepContext) -> float:
     return ctx.settings.lease_seconds
 
 
-def _progress(
-    stage: str, episode: Episode | None, index: int, total: int, counts: dict[str, int]
-) -> Any:
-    from castgraph.core.jobs import JobProgress
-
-    return JobProgress(
-        stage=stage,
-        percent=0.0 if total else None,
-        episode_id=episode.id if episode else None,
-        episode_title=episode.title if episode else None,
-        index=index,
-        total=total,
-        counts={**counts, "indexed": 0, "failed": 0},
-    )
+def _planned(total: int, counts: dict[str, int]) -> JobProgress:
+    """A planned job's progress: nothing done yet."""
+    percent = 0.0 if total else None
+    return JobProgress(stage="queued", percent=percent, total=total, counts=counts)
 
 
 def subscription(catalog: SqlCatalog, job: Job) -> Subscription | None:
