@@ -99,6 +99,7 @@ def test_a_killed_server_loses_and_doubles_no_run(
     media_server: MediaServer,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    env = {**env, "CASTGRAPH_LOG_LEVEL": "INFO"}  # claims, sweeps and collapses, for a failure
     conv = audio_fixtures / "en_conversation_2spk" / "conversation.wav"
     jfk = audio_fixtures / "en_jfk" / "jfk.flac"
     media_server.add_file("a.mp3", _mp3(conv, tmp_path / "a.mp3"))
@@ -138,7 +139,10 @@ def test_a_killed_server_loses_and_doubles_no_run(
     time.sleep(21)  # two due times pass while nothing runs
     restarted_at = datetime.now(UTC)  # before the start: due times after it are not missed ones
     with serving(env, log) as (base, proc):
-        wait_for(lambda: _missed(base, killed_at, restarted_at), 120, "the missed due time")
+        try:
+            wait_for(lambda: _missed(base, killed_at, restarted_at), 300, "the missed due time")
+        except AssertionError as exc:
+            raise AssertionError(_schedule_state(base, log, killed_at, restarted_at)) from exc
         time.sleep(2)  # a second claim of the missed due times would show up by now
         runs = api(base, "GET", "/api/runs?subscription=1&limit=500")
     due = [datetime.fromisoformat(r["due_at"]) for r in runs]
@@ -149,11 +153,28 @@ def test_a_killed_server_loses_and_doubles_no_run(
 
 
 def _idle_with_time_to_spare(base: str) -> bool:
+    """No run or job open and the next due time more than 4 s ahead, read between two reads of
+    the subscription that agree (a due time claimed between the reads would open a run)."""
+    before = api(base, "GET", "/api/subscriptions/1")["next_due_at"]
     runs = api(base, "GET", "/api/runs?subscription=1")
-    sub = api(base, "GET", "/api/subscriptions/1")
-    ahead = datetime.fromisoformat(sub["next_due_at"]) - datetime.now(UTC)
-    open_runs = [r for r in runs if r["state"] in ("queued", "running")]
-    return not open_runs and ahead.total_seconds() > 4
+    jobs = api(base, "GET", "/api/jobs")
+    after = api(base, "GET", "/api/subscriptions/1")["next_due_at"]
+    ahead = datetime.fromisoformat(after) - datetime.now(UTC)
+    busy = [x for x in [*runs, *jobs] if x["state"] in ("queued", "running")]
+    return before == after and not busy and ahead.total_seconds() > 4
+
+
+def _schedule_state(base: str, log: Path, after: datetime, before: datetime) -> str:
+    """What the schedule looked like when a wait failed: for a report that explains itself."""
+    runs = api(base, "GET", "/api/runs?subscription=1&limit=500")
+    keys = ("id", "due_at", "trigger", "state", "found", "ingested", "skipped", "note", "errors")
+    lines = [f"window: {after.isoformat()} .. {before.isoformat()}"]
+    lines.append(f"subscription: {api(base, 'GET', '/api/subscriptions/1')}")
+    lines += [f"run: { {k: r.get(k) for k in keys} }" for r in runs[:8]]
+    lines += [f"job: {j}" for j in api(base, "GET", "/api/jobs")[:5]]
+    text = log.read_text(errors="replace").splitlines()
+    lines += [line for line in text if '" 200 OK' not in line][-60:]
+    return "\n".join(lines)
 
 
 def _missed(
