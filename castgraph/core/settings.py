@@ -237,7 +237,9 @@ class Settings(BaseSettings):
     ) -> VectorBackend | None:
         # chroma_url is declared (so validated) first.
         if value == "chroma-server" and not info.data.get("chroma_url"):
-            raise ValueError("chroma-server needs CASTGRAPH_CHROMA_URL (e.g. http://localhost:8001)")
+            raise ValueError(
+                "chroma-server needs CASTGRAPH_CHROMA_URL (e.g. http://localhost:8001)"
+            )
         return value
 
     @property

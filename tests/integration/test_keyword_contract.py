@@ -1,9 +1,9 @@
 """The ``KeywordIndex`` contract, run against every backend (today SQLite FTS5).
 
 Each test gets a fresh, empty store; calling ``open_store()`` again opens another index on the
-same store (how reopening is tested). A new backend adds an entry to ``BACKENDS`` (and the
-settings that choose it to ``SETTINGS``). What only SQLite has (term statistics, schema
-upgrades, the pruned ranking) stays in tests/unit/test_keyword_index.py.
+same store (how reopening is tested). A new backend adds an entry to ``BACKENDS``, to
+``SETTINGS`` (the settings that choose it) and to ``SHARED``. What only SQLite has (term
+statistics, schema upgrades, the pruned ranking) stays in tests/unit/test_keyword_index.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each test gets a fresh, empty store; calling ``open_store()`` again opens another index on the
 same store (how reopening is tested). The hash embedder keeps the ranking deterministic: these
 tests are about the index, not about the quality of a model. A new backend adds an entry to
-``BACKENDS`` (and the settings that choose it to ``SETTINGS``).
+``BACKENDS`` and ``SHARED``, and the settings that choose it to ``_settings``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ NO_FILTERS = SearchFilters()
 
 
 def _embedded(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> OpenStore:
+    # batch_size=3: several batches per episode
     return lambda: ChromaVectorIndex(
         HashEmbedder(), path=tmp_path / "chroma", collection=name, batch_size=3
     )
@@ -41,7 +42,7 @@ def _server(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> OpenSt
 
 
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path, str], OpenStore]] = {
-    "chroma": _embedded,  # batch_size=3: several batches per episode
+    "chroma": _embedded,
     "chroma-server": _server,
 }
 
@@ -264,10 +265,10 @@ def test_the_factory_builds_the_backend_settings_choose(
     embedder.name = f"hash-{uuid.uuid4().hex[:8]}"  # its own collection on the shared server
     index = vector_index(_settings(request, tmp_path, backend), embedder)
     assert index.shared is SHARED[backend]
-    with_index = index.open()
+    opened = index.open()
     try:
-        with_index.upsert(CHUNKS[:2])
-        assert ids(with_index.search(CHUNKS[1].text, 1, NO_FILTERS)) == [CHUNKS[1].id]
+        opened.upsert(CHUNKS[:2])
+        assert ids(opened.search(CHUNKS[1].text, 1, NO_FILTERS)) == [CHUNKS[1].id]
     finally:
-        with_index.close()
+        opened.close()
     assert (tmp_path / "chroma").exists() is not SHARED[backend]  # a server keeps no local file
