@@ -43,7 +43,7 @@ from castgraph.retrieval.embeddings import make_embedder  # noqa: E402
 from castgraph.retrieval.graph import make_graph_store  # noqa: E402
 from castgraph.retrieval.graph.retriever import GraphRetriever  # noqa: E402
 from castgraph.retrieval.indexer import StoresIndexer  # noqa: E402
-from castgraph.retrieval.keyword import KeywordIndex  # noqa: E402
+from castgraph.retrieval.keyword import SqliteKeywordIndex  # noqa: E402
 from castgraph.retrieval.search import SearchService  # noqa: E402
 from castgraph.retrieval.vector import ChromaVectorIndex  # noqa: E402
 
@@ -96,7 +96,7 @@ def documents(data_dir: Path, max_tokens: int) -> list[EpisodeDocument]:
 def build(work: Path, embedder_name: str, docs: list[EpisodeDocument], models_dir: Path):  # type: ignore[no-untyped-def]
     """Open fresh indexes in ``work`` and write ``docs``; returns the searches per mode."""
     embedder = make_embedder(embedder_name, models_dir=models_dir)
-    keyword = KeywordIndex(work / "keyword.sqlite").open()
+    keyword = SqliteKeywordIndex(work / "keyword.sqlite").open()
     vector = ChromaVectorIndex(embedder, path=work / "chroma").open()
     graph = make_graph_store("embedded", path=work / "graph.lbug").open()
     indexer = StoresIndexer(keyword, vector, graph)
@@ -130,7 +130,7 @@ def _hits(chunk: Chunk, gold: Gold, titles: dict[str, str]) -> bool:
 
 
 def score(
-    questions: list[Question], search: Search, lookup: KeywordIndex, titles: dict[str, str]
+    questions: list[Question], search: Search, lookup: SqliteKeywordIndex, titles: dict[str, str]
 ) -> dict[str, float]:
     """Mean recall@1/5/10, MRR and start±15s over the questions."""
     rows: dict[str, list[float]] = defaultdict(list)

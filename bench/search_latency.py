@@ -586,14 +586,14 @@ def stage_targets(embedder_class: type) -> list[tuple[str, Any, str]]:
     from castgraph.retrieval.graph.cypher import CypherGraphStore
     from castgraph.retrieval.graph.linking import EntityLinker
     from castgraph.retrieval.graph.retriever import GraphRetriever
-    from castgraph.retrieval.keyword import KeywordIndex
+    from castgraph.retrieval.keyword import SqliteKeywordIndex
     from castgraph.retrieval.vector import ChromaVectorIndex
 
     return [
         ("SearchService.search (all)", search.SearchService, "search"),
         ("vector retriever", ChromaVectorIndex, "search"),
         ("  query embedding", embedder_class, "embed_query"),
-        ("keyword retriever", KeywordIndex, "search"),
+        ("keyword retriever", SqliteKeywordIndex, "search"),
         ("graph retriever", GraphRetriever, "search"),
         ("  entity linking", EntityLinker, "link"),
         ("    graph version check", CypherGraphStore, "version"),
@@ -602,7 +602,7 @@ def stage_targets(embedder_class: type) -> list[tuple[str, Any, str]]:
         ("  relations query", CypherGraphStore, "relations"),
         ("fusion (RRF)", search, "reciprocal_rank_fusion"),
         ("visible episodes", VisibleEpisodes, "__call__"),
-        ("chunk lookup (keyword.get)", KeywordIndex, "get"),
+        ("chunk lookup (keyword.get)", SqliteKeywordIndex, "get"),
     ]
 
 

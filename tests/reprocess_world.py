@@ -153,11 +153,11 @@ class RealStores:
         from castgraph.retrieval.graph.embedded import EmbeddedGraphStore
         from castgraph.retrieval.graph.retriever import GraphRetriever
         from castgraph.retrieval.indexer import StoresIndexer
-        from castgraph.retrieval.keyword import KeywordIndex
+        from castgraph.retrieval.keyword import SqliteKeywordIndex
         from castgraph.retrieval.vector import ChromaVectorIndex
 
         embedder = HashEmbedder()
-        self.keyword = KeywordIndex(data / "keyword.sqlite").open()
+        self.keyword = SqliteKeywordIndex(data / "keyword.sqlite").open()
         self.vector = ChromaVectorIndex(embedder, path=data / "chroma").open()
         self.graph = EmbeddedGraphStore(data / "graph.lbug").open()
         graph = graph_wrapper(self.graph) if graph_wrapper else self.graph

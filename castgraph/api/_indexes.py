@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from castgraph.api.services import Services, VisibleEpisodes
 from castgraph.catalog import SqlCatalog
@@ -11,9 +12,13 @@ from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
 from castgraph.retrieval.embeddings.base import TextEmbedder
 from castgraph.retrieval.graph.retriever import GraphRetriever
-from castgraph.retrieval.indexer import StoresIndexer
+from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer
 from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
+
+if TYPE_CHECKING:
+    from castgraph.retrieval.keyword import KeywordIndex
+    from castgraph.retrieval.vector import VectorIndex
 
 
 def build(
@@ -24,18 +29,14 @@ def build(
     read_only: bool = False,
 ) -> Services:
     """Open keyword, vector and graph stores (registering their ``close`` in ``closers``)."""
-    from castgraph.retrieval.keyword import KeywordIndex
-    from castgraph.retrieval.vector import ChromaVectorIndex
+    from castgraph.retrieval.keyword import keyword_index
+    from castgraph.retrieval.vector import vector_index
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keyword = KeywordIndex(settings.keyword_path).open()
+    keyword = keyword_index(settings).open()
     closers.append(keyword.close)
     embedder = _embedder(settings)
-    vector = ChromaVectorIndex(
-        embedder,
-        path=None if settings.chroma_url else settings.chroma_path,
-        url=settings.chroma_url,
-    ).open()
+    vector = vector_index(settings, embedder).open()
     closers.append(vector.close)
     retrievers: dict[str, Retriever] = {"vector": vector, "keyword": keyword}
     graph_retriever: GraphRetriever | None = None
@@ -59,8 +60,8 @@ def build(
         return ids | graph.episode_ids() if graph is not None else ids
 
     local = StoresIndexer(
-        keyword,
-        None if settings.chroma_url else vector,
+        None if keyword.shared else keyword,
+        None if vector.shared else vector,
         graph if settings.graph_backend == "embedded" else None,
     )
     return Services(
@@ -88,19 +89,28 @@ def _embedder(settings: Settings) -> TextEmbedder:
 
 
 def shared_indexer(settings: Settings, closers: list[Callable[[], None]]) -> StoresIndexer | None:
-    """The indexes a queue worker writes: only the shared servers (the Chroma server, Neo4j).
+    """The indexes a queue worker writes: only the shared servers (a Chroma server, Neo4j).
     Local files (the keyword index, embedded vectors and graph) belong to each ``castgraph
     serve``, which brings them up to date from the catalog (``IndexSync``)."""
-    from castgraph.retrieval.vector import ChromaVectorIndex
+    from castgraph.retrieval.keyword import keyword_index
+    from castgraph.retrieval.vector import vector_index
 
-    vector = None
-    if settings.chroma_url:
-        vector = ChromaVectorIndex(_embedder(settings), path=None, url=settings.chroma_url).open()
-        closers.append(vector.close)
+    keyword = _opened_if_shared(keyword_index(settings), closers)
+    vector = _opened_if_shared(vector_index(settings, _embedder(settings)), closers)
     graph = _graph(settings, False) if settings.graph_backend == "neo4j" else None
     if graph is not None:
         closers.append(graph.close)
-    return StoresIndexer(None, vector, graph) if vector or graph else None
+    return StoresIndexer(keyword, vector, graph) if keyword or vector or graph else None
+
+
+def _opened_if_shared(
+    index: KeywordIndex | VectorIndex, closers: list[Callable[[], None]]
+) -> ChunkIndex | None:
+    """``index`` opened when it lives in a shared server, else None (serve syncs its files)."""
+    if not index.shared:
+        return None
+    closers.append(index.open().close)
+    return index
 
 
 def _graph(settings: Settings, read_only: bool):  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ TranscriberName = Literal["faster-whisper", "openai-whisper"]
 DiarizerName = Literal["embedding", "pyannote", "none"]
 CaptionsMode = Literal["never", "prefer", "only"]
 GraphBackend = Literal["embedded", "neo4j", "none"]
+VectorBackend = Literal["chroma", "chroma-server"]
+KeywordBackend = Literal["sqlite"]
 ExtractorName = Literal["offline", "llm", "none"]
 GeneratorName = Literal["auto", "extractive", "openai", "llamacpp"]
 
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
     )
     embedding_device: str = "cpu"
     chroma_url: str | None = Field(default=None, description="Chroma server; local files if unset.")
+    vector_backend: VectorBackend | None = Field(
+        default=None,
+        description="chroma (local files) or chroma-server (CHROMA_URL); unset: chroma-server "
+        "when CHROMA_URL is set, else chroma.",
+    )
+    keyword_backend: KeywordBackend = "sqlite"
     graph_backend: GraphBackend = "embedded"
     neo4j_uri: str | None = None
     neo4j_user: str = "neo4j"
@@ -221,6 +229,25 @@ class Settings(BaseSettings):
         if not value and info.data.get("api_key") is None:
             raise ValueError("false needs CASTGRAPH_API_KEY (the key that opens the reads)")
         return value
+
+    @field_validator("vector_backend")
+    @classmethod
+    def _server_needs_a_url(
+        cls, value: VectorBackend | None, info: ValidationInfo
+    ) -> VectorBackend | None:
+        # chroma_url is declared (so validated) first.
+        if value == "chroma-server" and not info.data.get("chroma_url"):
+            raise ValueError(
+                "chroma-server needs CASTGRAPH_CHROMA_URL (e.g. http://localhost:8001)"
+            )
+        return value
+
+    @property
+    def resolved_vector_backend(self) -> VectorBackend:
+        """The explicit vector backend, else the one the Chroma URL implies."""
+        if self.vector_backend is not None:
+            return self.vector_backend
+        return "chroma-server" if self.chroma_url else "chroma"
 
     @property
     def resolved_models_dir(self) -> Path:

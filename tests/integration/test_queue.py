@@ -21,9 +21,9 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
 from castgraph.retrieval.embeddings import make_embedder
 from castgraph.retrieval.embeddings.base import TextEmbedder
-from castgraph.retrieval.keyword import KeywordIndex
+from castgraph.retrieval.keyword import SqliteKeywordIndex
 from castgraph.retrieval.vector import ChromaVectorIndex
-from tests.integration.test_chroma_index import chroma_server  # noqa: F401
+from tests.chromaserver import chroma_server  # noqa: F401
 from tests.mediaserver import FeedEpisode, MediaServer, media_server  # noqa: F401
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.procs import api, process, serve, server_env, wait_for
@@ -82,7 +82,7 @@ def _catalog(env: dict[str, str]) -> SqlCatalog:
 
 def _no_duplicates(env: dict[str, str], catalog: SqlCatalog) -> None:
     """Every indexed episode's chunks once in the keyword index: as many as the catalog has."""
-    with KeywordIndex(Path(env["CASTGRAPH_DATA_DIR"]) / "keyword.sqlite") as keyword:
+    with SqliteKeywordIndex(Path(env["CASTGRAPH_DATA_DIR"]) / "keyword.sqlite") as keyword:
         for episode_id in catalog.episode_ids():
             document = catalog.document(episode_id)
             assert document is not None

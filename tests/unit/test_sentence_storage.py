@@ -22,7 +22,7 @@ from castgraph.core.models import (
 )
 from castgraph.ingest.chunking import chunk_transcript
 from castgraph.ingest.pipeline import IngestOptions, IngestPipeline, Stages
-from castgraph.retrieval.keyword.sqlite_fts import KeywordIndex
+from castgraph.retrieval.keyword.sqlite_fts import SqliteKeywordIndex
 
 ITEM = MediaItem(source_id="t:1", url="https://x/1.mp3", title="Uno", published=date(2024, 1, 2))
 
@@ -97,13 +97,13 @@ def test_keyword_index_round_trips_sentences_and_upgrades_schema_1(tmp_path: Pat
     episode = Episode("e1", "t:1", "Uno", "https://x/1.mp3")
     chunks = chunk_transcript(episode, TRANSCRIPT)
     path = tmp_path / "kw.db"
-    with KeywordIndex(path) as index:
+    with SqliteKeywordIndex(path) as index:
         index.add(chunks)
         assert index.get([chunks[0].id])[chunks[0].id].sentences == chunks[0].sentences
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE chunks DROP COLUMN sentences")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    with KeywordIndex(path) as index:  # an index written by the previous version
+    with SqliteKeywordIndex(path) as index:  # an index written by the previous version
         assert index.get([chunks[0].id])[chunks[0].id].sentences == ()
         assert index.search("observatorio", 5)
         index.replace_episode("e1", chunks)

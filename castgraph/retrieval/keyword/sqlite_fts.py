@@ -55,8 +55,8 @@ POOL_SIZE = 200
 """Candidates re-scored with every query term when some terms were too common to rank."""
 
 
-class KeywordIndex:
-    """A BM25 (FTS5) index of chunks in one SQLite file; safe to share between threads.
+class SqliteKeywordIndex:
+    """The ``KeywordIndex`` port on SQLite FTS5: one local file; safe to share between threads.
 
     Each thread reads through its own connection (WAL lets readers run beside the writer);
     writes are serialised by a lock. Call ``open()`` (or use ``with``) before anything else.
@@ -71,7 +71,12 @@ class KeywordIndex:
         self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._open = False
 
-    def open(self) -> KeywordIndex:
+    @property
+    def shared(self) -> bool:
+        """Always False: each ``castgraph serve`` keeps its own file in step with the catalog."""
+        return False
+
+    def open(self) -> SqliteKeywordIndex:
         """Create the file and schema when missing; returns ``self``."""
         with self._errors("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +104,7 @@ class KeywordIndex:
         for conn in conns:
             conn.close()
 
-    def __enter__(self) -> KeywordIndex:
+    def __enter__(self) -> SqliteKeywordIndex:
         return self.open()
 
     def __exit__(
@@ -111,11 +116,13 @@ class KeywordIndex:
         self.close()
 
     def add(self, chunks: Sequence[Chunk]) -> None:
-        """Insert or replace ``chunks`` by id, all in one transaction."""
-        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in chunks]
+        """Insert or replace ``chunks`` by id, all in one transaction (the last of a repeated id
+        wins, as in the vector index)."""
+        unique = list({c.id: c for c in chunks}.values())
+        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in unique]
         if rows:
             with self._write("add chunks") as conn:
-                self._delete_rids(conn, self._rids_of(conn, [c.id for c in chunks]))
+                self._delete_rids(conn, self._rids_of(conn, [c.id for c in unique]))
                 self._insert(conn, rows)
 
     def upsert(self, chunks: Sequence[Chunk]) -> None:
@@ -124,11 +131,12 @@ class KeywordIndex:
 
     def replace_episode(self, episode_id: str, chunks: Sequence[Chunk]) -> None:
         """Atomically swap every chunk of ``episode_id`` for ``chunks`` (e.g. after re-chunking)."""
-        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in chunks]
+        unique = list({c.id: c for c in chunks}.values())
+        rows = [(row_of(c), " ".join(analyze(c.text, c.language))) for c in unique]
         with self._write("replace episode") as conn:
             old = conn.execute("SELECT rid FROM chunks WHERE episode_id = ?", (episode_id,))
             self._delete_rids(conn, [int(r[0]) for r in old])
-            self._delete_rids(conn, self._rids_of(conn, [c.id for c in chunks]))
+            self._delete_rids(conn, self._rids_of(conn, [c.id for c in unique]))
             self._insert(conn, rows)
 
     def delete_episode(self, episode_id: str) -> None:

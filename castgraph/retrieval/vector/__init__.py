@@ -1,11 +1,36 @@
-"""Vector retrieval: chunk embeddings in Chroma (embedded database or ``chroma run`` server).
+"""Vector retrieval: the ``VectorIndex`` port, its backends and the factory that picks one.
 
-Importing this package does not import chromadb; connecting does (``ChromaVectorIndex.open()``
-or the first call that needs the collection).
+Backends: ``chroma`` (an embedded database in the data directory) and ``chroma-server`` (a
+``chroma run`` server). Importing this package does not import chromadb; connecting does
+(``open()`` or the first call that needs the collection).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from castgraph.core.errors import InputError
+from castgraph.retrieval.vector.base import VectorIndex
 from castgraph.retrieval.vector.chroma import ChromaVectorIndex, collection_name, where_clause
 
-__all__ = ["ChromaVectorIndex", "collection_name", "where_clause"]
+if TYPE_CHECKING:
+    from castgraph.core.settings import Settings
+    from castgraph.retrieval.embeddings.base import TextEmbedder
+
+__all__ = ["ChromaVectorIndex", "VectorIndex", "collection_name", "vector_index", "where_clause"]
+
+
+def vector_index(settings: Settings, embedder: TextEmbedder) -> VectorIndex:
+    """The vector index ``settings`` choose (``resolved_vector_backend``), not yet opened.
+
+    A backend's module is imported here, so an optional client library is needed only when
+    that backend is chosen.
+    """
+    backend = settings.resolved_vector_backend
+    if backend == "chroma":
+        return ChromaVectorIndex(embedder, path=settings.chroma_path)
+    if backend == "chroma-server":
+        if not settings.chroma_url:  # Settings refuses this too; kept for hand-built ones
+            raise InputError("the chroma-server vector backend needs CASTGRAPH_CHROMA_URL")
+        return ChromaVectorIndex(embedder, url=settings.chroma_url)
+    raise InputError(f"unknown vector backend {backend!r}")

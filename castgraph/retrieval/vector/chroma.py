@@ -49,7 +49,7 @@ Where = dict[str, Any]
 
 
 class ChromaVectorIndex:
-    """Chunk vectors in Chroma, implementing ``Retriever`` and the indexer's ``ChunkIndex``."""
+    """Chunk vectors in Chroma: the ``VectorIndex`` port (backends chroma, chroma-server)."""
 
     def __init__(
         self,
@@ -75,6 +75,11 @@ class ChromaVectorIndex:
     def collection_name(self) -> str:
         """The collection for this embedder (loads the model to learn its dimension)."""
         return collection_name(self.base_collection, self.embedder.name, self.embedder.dimension)
+
+    @property
+    def shared(self) -> bool:
+        """A server is shared by every process (workers write it); a database path is not."""
+        return self.url is not None
 
     @property
     def location(self) -> str:
