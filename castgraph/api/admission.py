@@ -118,7 +118,9 @@ async def _admitted(request: Request) -> AsyncIterator[None]:
     control: Admission = request.app.state.admission
     if not await control.acquire():
         retry = max(1, math.ceil(control.wait))
-        log.info(
+        # Debug: the access log already shows each 503, and an overloaded server should not
+        # write more per request.
+        log.debug(
             "request refused: server busy",
             extra={"path": request.url.path, "in_flight": control.held, "limit": control.limit},
         )
