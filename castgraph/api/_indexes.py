@@ -53,7 +53,10 @@ def build(
         options=_options(settings),
         reranker=_reranker(settings),
         refresh=visible.invalidate,
+        # Enough retriever threads that the admitted searches never queue for one.
+        threads=settings.max_inflight * max(1, len(retrievers) - 1),
     )
+    closers.append(search.close)  # closed first: no retriever thread outlives its store
 
     def index_ids() -> set[str]:
         ids = keyword.episode_ids() | vector.episode_ids()

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from castgraph import __version__
+from castgraph.api.admission import admission, widen_threadpool
 from castgraph.api.auth import ReadAccess
 from castgraph.api.ratelimit import rate_limits
 from castgraph.api.routes import (
@@ -59,6 +60,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        widen_threadpool(settings.max_inflight)  # the loop that serves is running now
         if services is None:
             from castgraph.api.wiring import open_services
 
@@ -84,6 +86,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     )
     app.state.settings = settings
     app.state.rate_limits = rate_limits(settings)
+    app.state.admission = admission(settings)
     app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

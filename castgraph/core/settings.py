@@ -135,6 +135,16 @@ class Settings(BaseSettings):
     rate_limit_search: int = Field(
         default=120, ge=0, description="Searches per minute per client (/api/search); 0 = off."
     )
+    max_inflight: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Searches and answers (/api/search, /api/chat, /v1/chat/completions) served "
+        "at once; past it, requests wait ADMISSION_WAIT_MS, then get 503 with Retry-After.",
+    )
+    admission_wait_ms: int = Field(
+        default=250, ge=0, le=10_000, description="How long a request waits for a free slot."
+    )
     public_url: str | None = Field(
         default=None,
         description="The server's address as readers reach it (e.g. behind a proxy): the base of "

@@ -4,13 +4,21 @@ Only episodes the catalog marks ``indexed`` are visible, so an episode that is b
 for the first time never shows half-written results; and of a visible episode only its live
 build's chunks are, so a re-process running beside it (or a build it replaced whose entries are
 not yet removed) never shows, and one search never mixes two builds of an episode.
+
+The retrievers of one query run concurrently: the calling thread runs the first and a bounded
+thread pool owned by the service (or one it is given) runs the others, so a query takes about as
+long as its slowest retriever rather than the sum of all three.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 RETRIEVERS = ("vector", "keyword", "graph")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+DEFAULT_THREADS = 8
+"""Retriever threads of a service that is given no pool and no size (the CLI, benchmarks)."""
 
 Visible = Mapping[str, int] | Collection[str]
 """``{episode id: live build}``; a plain collection of ids filters by episode only."""
@@ -76,13 +86,25 @@ class SearchService:
         options: SearchOptions | None = None,
         reranker: Reranker | None = None,
         refresh: Callable[[], None] | None = None,
+        executor: Executor | None = None,
+        threads: int = DEFAULT_THREADS,
     ) -> None:
+        """``executor`` runs retrievers beside the calling thread (its owner shuts it down);
+        without one, the service starts its own pool of at most ``threads`` threads on first
+        use and shuts it down in ``close()``."""
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
         self._retrievers = dict(retrievers)
         self._chunks = chunks
         self._visible = visible
         self._refresh = refresh
         self._options = options or SearchOptions()
         self._reranker = reranker
+        self._executor = executor
+        self._owns_executor = executor is None
+        self._threads = threads
+        self._pool_lock = threading.Lock()
+        self._closed = False
 
     def search(
         self, query: str, k: int = 10, filters: SearchFilters | None = None
@@ -125,20 +147,56 @@ class SearchService:
         return results
 
     def rankings(self, query: str, filters: SearchFilters) -> dict[str, list[Hit]]:
-        """Each retriever's own ranking (for benchmarks and debugging)."""
-        rankings: dict[str, list[Hit]] = {}
-        for name, retriever in self._retrievers.items():
-            started = time.perf_counter()
-            rankings[name] = retriever.search(query, self._options.candidates, filters)
-            log.debug(
-                "retriever done",
-                extra={
-                    "retriever": name,
-                    "hits": len(rankings[name]),
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+        """Each retriever's own ranking (for benchmarks and debugging), in retriever order.
+
+        The retrievers run concurrently; when any fails, the others are waited for (no work
+        outlives the query) and the first failure in retriever order is raised."""
+        names = list(self._retrievers)
+        pool = self._pool() if len(names) > 1 else None
+        if pool is None:  # one retriever, or a closed service: no hand-off to another thread
+            return {name: self._run(name, query, filters) for name in names}
+        futures: dict[str, Future[list[Hit]]] = {
+            # Each task gets its own copy of the caller's context (log fields, tracing).
+            name: pool.submit(contextvars.copy_context().run, self._run, name, query, filters)
+            for name in names[1:]
+        }
+        try:
+            rankings = {names[0]: self._run(names[0], query, filters)}
+        finally:  # even when the first failed: no retriever outlives its query
+            wait_all(futures.values())
+        for name, future in futures.items():
+            rankings[name] = future.result()  # raises the retriever's own exception
         return rankings
+
+    def close(self) -> None:
+        """Stop the service's own retriever threads (after the searches in flight); searches
+        after this run their retrievers one after another. Safe to call twice."""
+        with self._pool_lock:
+            self._closed = True
+            pool, self._executor = self._executor, None
+        if pool is not None and self._owns_executor:
+            pool.shutdown(wait=True)
+
+    def _pool(self) -> Executor | None:
+        with self._pool_lock:
+            if self._executor is None and not self._closed:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._threads, thread_name_prefix="castgraph-retriever"
+                )
+            return self._executor
+
+    def _run(self, name: str, query: str, filters: SearchFilters) -> list[Hit]:
+        started = time.perf_counter()
+        hits = self._retrievers[name].search(query, self._options.candidates, filters)
+        log.debug(
+            "retriever done",
+            extra={
+                "retriever": name,
+                "hits": len(hits),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return hits
 
     def _rerank(self, query: str, results: list[SearchResult]) -> list[SearchResult]:
         assert self._reranker is not None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from castgraph.api.admission import Admitted
 from castgraph.api.chat_schemas import ChatRequest, ChatResponse, Source
 from castgraph.api.deps import AnswersDep
 from castgraph.api.ratelimit import ChatRateLimit
@@ -20,14 +21,17 @@ router = APIRouter(prefix="/api", tags=["chat"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "Malformed request"},
     429: {"model": ErrorOut, "description": "Too many questions from this client (Retry-After)"},
-    503: {"model": ErrorOut, "description": "The LLM endpoint failed (non-streaming)"},
+    503: {
+        "model": ErrorOut,
+        "description": "The server is busy (Retry-After), or the LLM endpoint failed",
+    },
 }
 
 
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    dependencies=[ChatRateLimit],
+    dependencies=[ChatRateLimit, Admitted],
     responses={
         **_ERRORS,
         200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},

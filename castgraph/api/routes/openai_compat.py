@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from castgraph.api.admission import Admitted
 from castgraph.api.chat_schemas import CompletionRequest
 from castgraph.api.deps import AnswersDep, SettingsDep
 from castgraph.api.media import absolute_link
@@ -38,7 +39,7 @@ async def models() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "castgraph"}]}
 
 
-@router.post("/chat/completions", dependencies=[ChatRateLimit])
+@router.post("/chat/completions", dependencies=[ChatRateLimit, Admitted])
 async def completions(
     body: CompletionRequest, request: Request, answers: AnswersDep, settings: SettingsDep
 ) -> Any:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from castgraph.api.admission import Admitted
 from castgraph.api.deps import SearchDep
 from castgraph.api.ratelimit import SearchRateLimit
 from castgraph.api.schemas import ErrorOut, SearchHit, SearchResponse
@@ -21,10 +22,11 @@ router = APIRouter(prefix="/api", tags=["search"])
 @router.get(
     "/search",
     response_model=SearchResponse,
-    dependencies=[SearchRateLimit],
+    dependencies=[SearchRateLimit, Admitted],
     responses={
         422: {"model": ErrorOut, "description": "Empty, oversized or malformed query"},
         429: {"model": ErrorOut, "description": "Too many searches from this client (Retry-After)"},
+        503: {"model": ErrorOut, "description": "The server is busy (Retry-After)"},
     },
 )
 async def search(
