@@ -7,7 +7,7 @@ People (given name + surname), places and organisations are drawn Zipf-like too,
 mentioned everywhere and most rarely; they are capitalised, so the offline extractor finds them.
 
 Chunks are made of whole sentences from a fixed pool (``sentence_pool``): a chunk's vector can
-then be composed from its sentences' vectors, embedded once (see ``bench/search_latency.py``).
+then be composed from its sentences' vectors, embedded once (see ``bench/_latency_vectors.py``).
 Everything is deterministic for a given seed.
 """
 
@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from itertools import accumulate
-
-import numpy as np
 
 
 def _words(text: str, sep: str | None = None) -> list[str]:
@@ -287,13 +285,6 @@ def episode(pool: SentencePool, index: int, chunks: int = 200, seed: int = 13) -
     title = f"{index:04d} · {topic.capitalize()} {vocab.prep[0]} {vocab.places.draw(rng)}"
     published = date(2020, 1, 1) + timedelta(days=3 * index)
     return SyntheticEpisode(f"synthetic-{index:05d}", title, lang, published, tuple(made))
-
-
-def compose(sentence_vectors: np.ndarray, indexes: tuple[int, ...]) -> list[float]:
-    """A chunk's vector: the L2-normalised mean of its sentences' vectors."""
-    mean = sentence_vectors[list(indexes)].mean(axis=0)
-    norm = float(np.linalg.norm(mean)) or 1.0
-    return [float(x) for x in mean / norm]
 
 
 ES_QUERY = (

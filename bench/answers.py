@@ -35,7 +35,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -319,8 +318,9 @@ def main() -> None:
     titles = rb._titles(docs)
     published = {titles[d.episode.id]: d.episode.published for d in docs}
     answerable = [q for q in questions if q.answerable]
-    with tempfile.TemporaryDirectory() as work:
-        _, _, search = rb.build(Path(work), args.embedder, docs, args.models_dir)
+    data_dir = rb.build(docs, args.embedder, 0, args.models_dir)
+    with rb.searching(data_dir, args.embedder, args.models_dir) as services:
+        search = services.search
         embedder = make_embedder(args.embedder, models_dir=args.models_dir)
         print(
             f"{len(questions)} questions ({len(answerable)} answerable, "

@@ -3,8 +3,19 @@ approach), keyword only (BM25), graph only and the fused pipeline, on one questi
 
 The corpus is the demo channel plus the shared fixtures, ingested for real (ASR, diarization)
 into ``--data-dir`` once (``castgraph demo`` + ``castgraph ingest``); every configuration then
-re-chunks and re-extracts the stored transcripts and builds its own indexes, so chunk sizes and
-embedders are compared on the same transcripts in one run.
+re-chunks and re-extracts the stored transcripts and writes them into fresh indexes through the
+ordinary path (catalog, ``services.indexer``, searched through ``services.search`` as wired by
+the settings, so ``CASTGRAPH_*`` variables such as ``CASTGRAPH_GRAPH_HOPS`` apply), so chunk
+sizes and embedders are compared on the same transcripts in one run. Built indexes are cached in
+``bench/.cache/retrieval-indexes/`` and rebuilt when the documents, embedder, distractors or the
+index-writing code change (``--rebuild`` forces it, ``--reuse-stale`` ignores code changes).
+
+Distractors (``--distractors 0,10000,100000``): that many synthetic chunks (the search-latency
+generator, ``bench/_synthetic.py``; episodes of 200 chunks, their entities from the same offline
+extractor, composed sentence vectors: ``bench/_latency_vectors.py``) are indexed beside the corpus
+like real chunks, one index per size; they never share an id or title with a real episode, so
+a distractor in the top k only pushes gold moments down. With distractors and no
+``--embedders``/``--chunk-tokens``, one embedder and the server's chunk size are used.
 
 Metrics per question (gold = episode + time span; a result hits a gold moment when it is from
 that episode and its span overlaps the gold span): recall@k = share of the question's gold
@@ -12,25 +23,33 @@ moments hit in the top k; MRR = 1 / rank of the first hit; start±15s = the top 
 within 15 s of a gold moment's start.
 
     python bench/retrieval.py [--data-dir DIR] [--embedders use-multilingual-v3,all-MiniLM-L6-v2]
-                              [--chunk-tokens 96,160,256]
+                              [--chunk-tokens 96,160,256] [--distractors 0,10000,100000]
+                              [--pool 16000] [--rebuild] [--reuse-stale] [--by-kind]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import _synthetic as synth  # noqa: E402
+from _latency_build import CACHE, code_fingerprint, fill, settings_for  # noqa: E402
+from _latency_vectors import composer  # noqa: E402
 from questions import Gold, Question, load_questions  # noqa: E402
 
 from castgraph.catalog import SqlCatalog  # noqa: E402
@@ -38,15 +57,12 @@ from castgraph.core.models import Chunk, EpisodeDocument, Transcript  # noqa: E4
 from castgraph.demo import build_demo  # noqa: E402
 from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript  # noqa: E402
 from castgraph.ingest.extract import make_extractor  # noqa: E402
-from castgraph.retrieval.base import Hit, SearchFilters  # noqa: E402
-from castgraph.retrieval.embeddings import make_embedder  # noqa: E402
-from castgraph.retrieval.graph import make_graph_store  # noqa: E402
-from castgraph.retrieval.graph.retriever import GraphRetriever  # noqa: E402
-from castgraph.retrieval.indexer import StoresIndexer  # noqa: E402
-from castgraph.retrieval.keyword import SqliteKeywordIndex  # noqa: E402
-from castgraph.retrieval.search import SearchService  # noqa: E402
-from castgraph.retrieval.vector import ChromaVectorIndex  # noqa: E402
+from castgraph.retrieval.base import SearchFilters  # noqa: E402
 
+INDEX_CACHE = CACHE / "retrieval-indexes"
+EMBEDDERS, CHUNK_TOKENS = "use-multilingual-v3,all-MiniLM-L6-v2", "96,160,256"
+BASELINE_R5 = 0.949  # fused R@5 at 0 distractors before issue 12 (its target: no lower)
+MAX_DROP = 0.05  # fused R@5 at the most distractors: at most 5 points below 0 distractors
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "audio"
 FIXTURE_FILES = [
     "en_conversation_2spk/conversation.wav",
@@ -58,7 +74,8 @@ FIXTURE_FILES = [
     "es_mls_1spk/13697_11991_000000.opus",
 ]
 MODES = ("vector", "keyword", "graph", "fused")
-Search = Callable[[str, int], list[Hit]]
+METRICS = ("R@1", "R@5", "R@10", "MRR", "start±15s")
+Ranked = list[list[str]]  # per question, the chunk ids ranked
 
 
 def prepare_corpus(data_dir: Path) -> None:
@@ -93,59 +110,97 @@ def documents(data_dir: Path, max_tokens: int) -> list[EpisodeDocument]:
     return docs
 
 
-def build(work: Path, embedder_name: str, docs: list[EpisodeDocument], models_dir: Path):  # type: ignore[no-untyped-def]
-    """Open fresh indexes in ``work`` and write ``docs``; returns the searches per mode."""
-    embedder = make_embedder(embedder_name, models_dir=models_dir)
-    keyword = SqliteKeywordIndex(work / "keyword.sqlite").open()
-    vector = ChromaVectorIndex(embedder, path=work / "chroma").open()
-    graph = make_graph_store("embedded", path=work / "graph.lbug").open()
-    indexer = StoresIndexer(keyword, vector, graph)
-    for doc in docs:
-        indexer.index(doc)
-    graph_retriever = GraphRetriever(graph, embedder=embedder)
-    visible = {d.episode.id for d in docs}
-    service = SearchService(
-        {"vector": vector, "keyword": keyword, "graph": graph_retriever},
-        keyword,
-        visible=lambda: visible,
-    )
+def build(
+    docs: list[EpisodeDocument],
+    embedder: str,
+    distractors: int,
+    models_dir: Path,
+    *,
+    pool: int = 16000,
+    rebuild: bool = False,
+    reuse_stale: bool = False,
+    real_vectors: bool = False,
+) -> Path:
+    """A data directory holding ``docs`` and ``distractors`` synthetic chunks in every index,
+    built through the ordinary indexing path; cached under ``bench/.cache/retrieval-indexes``
+    and rebuilt when the documents, the embedder, the pool or the index-writing code change."""
+    wanted: dict[str, Any] = {"docs": _fingerprint(docs), "embedder": embedder}
+    wanted |= {"distractors": distractors, "pool": pool if distractors else None}
+    wanted["vectors"] = "real" if real_vectors or not distractors else "composed"
+    if not reuse_stale:
+        wanted["code"] = code_fingerprint()
+    slug = "".join(c if c.isalnum() else "-" for c in embedder)
+    data_dir = INDEX_CACHE / f"{slug}-{wanted['docs'][:10]}-{distractors}-{wanted['vectors']}"
+    marker_path = data_dir / "bench-built.json"
+    marker = json.loads(marker_path.read_text()) if marker_path.exists() else {}
+    if rebuild or any(marker.get(key) != value for key, value in wanted.items()):
+        sentences = synth.sentence_pool(pool) if distractors else None
+        compose = None
+        if sentences is not None and not real_vectors:
+            compose = composer(sentences, embedder, models_dir)
+        print(f"  building {distractors} distractors beside the corpus in {data_dir}", flush=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        settings = settings_for(data_dir, models_dir, embedder)
+        timings = fill(data_dir, settings, sentences, compose, distractors, docs)
+        marker = {**wanted, "build_s": timings}
+        marker_path.write_text(json.dumps(marker, indent=2))
+        print(f"  built in {timings['total']:.0f} s (indexes {timings['index']:.0f} s)")
+    return data_dir
+
+
+@contextmanager
+def searching(data_dir: Path, embedder: str, models_dir: Path) -> Iterator[Any]:
+    """The services a server would open on ``data_dir`` (read-only), closed on exit."""
+    from castgraph.api import wiring
+
+    services = wiring.open_services(settings_for(data_dir, models_dir, embedder), read_only=True)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _fingerprint(docs: list[EpisodeDocument]) -> str:
+    digest = hashlib.sha256()
+    for d in docs:
+        digest.update(repr((d.episode.id, d.episode.title, d.chunks, d.entities)).encode())
+        digest.update(repr(d.relations).encode())
+    return digest.hexdigest()[:16]
+
+
+def rankings(services: Any, questions: list[Question]) -> dict[str, Ranked]:
+    """Per mode, each question's top 10 chunk ids: each retriever's own, and the fused search."""
+    ranked: dict[str, Ranked] = defaultdict(list)
     none = SearchFilters()
-
-    def fused(q: str, k: int) -> list[Hit]:
-        return [Hit(r.chunk.id, r.score) for r in service.search(q, k)]
-
-    searches: dict[str, Search] = {
-        "vector": lambda q, k: vector.search(q, k, none),
-        "keyword": lambda q, k: keyword.search(q, k, none),
-        "graph": lambda q, k: graph_retriever.search(q, k, none),
-        "fused": fused,
-    }
-    return searches, keyword, service
+    for q in questions:
+        for mode, hits in services.search.rankings(q.question, none).items():
+            ranked[mode].append([h.chunk_id for h in hits[:10]])
+        ranked["fused"].append([r.chunk.id for r in services.search.search(q.question, 10)])
+    return ranked
 
 
-def _hits(chunk: Chunk, gold: Gold, titles: dict[str, str]) -> bool:
-    if titles.get(chunk.episode_id) != gold.episode:
-        return False
+def _hits(chunk: Chunk | None, gold: Gold, titles: dict[str, str]) -> bool:
+    if chunk is None or titles.get(chunk.episode_id) != gold.episode:
+        return False  # a distractor, or another episode
     return chunk.start <= gold.end and chunk.end >= gold.start
 
 
 def score(
-    questions: list[Question], search: Search, lookup: SqliteKeywordIndex, titles: dict[str, str]
+    questions: list[Question], ranked: Ranked, chunks: dict[str, Chunk], titles: dict[str, str]
 ) -> dict[str, float]:
-    """Mean recall@1/5/10, MRR and start±15s over the questions."""
+    """Mean recall@1/5/10, MRR and start±15s over the questions; ``ranked[i]`` is question
+    i's ranking; ids not in ``chunks`` (the corpus) are distractors: misses that take a rank."""
     rows: dict[str, list[float]] = defaultdict(list)
-    for q in questions:
-        hits = search(q.question, 10)
-        chunks = lookup.get([h.chunk_id for h in hits])
-        ranked = [chunks[h.chunk_id] for h in hits if h.chunk_id in chunks]
+    for q, ids in zip(questions, ranked, strict=True):
+        found = [chunks.get(i) for i in ids]
         for k in (1, 5, 10):
-            found = sum(any(_hits(c, g, titles) for c in ranked[:k]) for g in q.gold)
-            rows[f"R@{k}"].append(found / len(q.gold))
+            hit = sum(any(_hits(c, g, titles) for c in found[:k]) for g in q.gold)
+            rows[f"R@{k}"].append(hit / len(q.gold))
         first = next(
-            (i for i, c in enumerate(ranked, 1) if any(_hits(c, g, titles) for g in q.gold)), None
+            (i for i, c in enumerate(found, 1) if any(_hits(c, g, titles) for g in q.gold)), None
         )
         rows["MRR"].append(1.0 / first if first else 0.0)
-        top = ranked[0] if ranked else None
+        top = found[0] if found else None
         near = top is not None and any(
             titles.get(top.episode_id) == g.episode and abs(top.start - g.start) <= 15
             for g in q.gold
@@ -163,48 +218,118 @@ def _titles(docs: list[EpisodeDocument]) -> dict[str, str]:
     return names
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "retrieval")
     parser.add_argument(
         "--models-dir", type=Path, default=Path.home() / ".local/share/castgraph/models"
     )
-    parser.add_argument("--embedders", default="use-multilingual-v3,all-MiniLM-L6-v2")
-    parser.add_argument("--chunk-tokens", default="96,160,256")
+    parser.add_argument("--embedders", default=None, help=f"default {EMBEDDERS}")
+    parser.add_argument("--chunk-tokens", default=None, help=f"default {CHUNK_TOKENS}")
+    parser.add_argument("--distractors", default="0", help="synthetic chunks added, e.g. 0,10000")
+    parser.add_argument("--pool", type=int, default=16000, help="distractor sentences")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached indexes")
+    parser.add_argument(
+        "--reuse-stale", action="store_true", help="reuse indexes built by other code"
+    )
+    parser.add_argument(
+        "--real-vectors",
+        action="store_true",
+        help="embed distractor chunks with the model (slow) instead of composing sentence vectors",
+    )
     parser.add_argument("--by-kind", action="store_true", help="Also print fused R@5 per kind.")
     args = parser.parse_args()
+    args.sizes = [int(n) for n in args.distractors.split(",") if n.strip()]
+    scaled = any(args.sizes)
+    if args.embedders is None:
+        args.embedders = EMBEDDERS.split(",")[0] if scaled else EMBEDDERS
+    if args.chunk_tokens is None:
+        from castgraph.core.settings import Settings
+
+        args.chunk_tokens = str(Settings().chunk_tokens) if scaled else CHUNK_TOKENS
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     prepare_corpus(args.data_dir)
     channel = build_demo(args.data_dir / "demo")
     questions = [q for q in load_questions(channel) if q.gold]  # unanswerables have no gold
     print(f"{len(questions)} questions; corpus in {args.data_dir}")
-    header = f"{'chunk':>5} {'embedder':22} {'mode':8} " + " ".join(
-        f"{m:>9}" for m in ("R@1", "R@5", "R@10", "MRR", "start±15s")
+    print(
+        f"{'chunk':>5} {'embedder':22} {'distract.':>9} {'mode':8} "
+        + " ".join(f"{m:>9}" for m in METRICS)
     )
-    print(header)
+    embedders = args.embedders.split(",")
+    fused_r5: dict[tuple[int, str], dict[int, float]] = defaultdict(dict)
     for tokens in [int(t) for t in args.chunk_tokens.split(",")]:
         docs = documents(args.data_dir, tokens)
-        titles = _titles(docs)
-        for name in args.embedders.split(","):
-            with tempfile.TemporaryDirectory() as work:
-                searches, lookup, _ = build(Path(work), name, docs, args.models_dir)
-                for mode in MODES:
-                    if mode in ("keyword", "graph") and name != args.embedders.split(",")[0]:
-                        continue  # identical for every embedder
-                    m = score(questions, searches[mode], lookup, titles)
-                    cells = " ".join(
-                        f"{m[c]:9.3f}" for c in ("R@1", "R@5", "R@10", "MRR", "start±15s")
-                    )
-                    print(f"{tokens:5d} {name:22} {mode:8} {cells}", flush=True)
-                if args.by_kind:
-                    _by_kind(questions, searches["fused"], lookup, titles)
+        for name in embedders:
+            modes = MODES if name == embedders[0] else ("vector", "fused")  # the rest: the same
+            for size in args.sizes:
+                m = measure(docs, tokens, name, size, questions, modes, args)
+                fused_r5[(tokens, name)][size] = m["R@5"]
+    if any(args.sizes):
+        _report_scale(fused_r5)
 
 
-def _by_kind(questions, search, lookup, titles) -> None:  # type: ignore[no-untyped-def]
-    kinds = sorted({q.kind for q in questions})
-    for kind in kinds:
-        subset = [q for q in questions if q.kind == kind]
-        m = score(subset, search, lookup, titles)
+def measure(
+    docs: list[EpisodeDocument],
+    tokens: int,
+    name: str,
+    size: int,
+    questions: list[Question],
+    modes: tuple[str, ...],
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """Print one row per mode for this configuration; the fused metrics."""
+    data_dir = build(
+        docs,
+        name,
+        size,
+        args.models_dir,
+        pool=args.pool,
+        rebuild=args.rebuild,
+        reuse_stale=args.reuse_stale,
+        real_vectors=args.real_vectors,
+    )
+    with searching(data_dir, name, args.models_dir) as services:
+        ranked = rankings(services, questions)
+    titles, chunks = _titles(docs), {c.id: c for d in docs for c in d.chunks}
+    for mode in modes:
+        m = score(questions, ranked[mode], chunks, titles)
+        cells = " ".join(f"{m[c]:9.3f}" for c in METRICS)
+        print(f"{tokens:5d} {name:22} {size:9d} {mode:8} {cells}", flush=True)
+    if args.by_kind:
+        _by_kind(questions, ranked["fused"], chunks, titles)
+    return score(questions, ranked["fused"], chunks, titles)
+
+
+def _by_kind(
+    questions: list[Question], ranked: Ranked, chunks: dict[str, Chunk], titles: dict[str, str]
+) -> None:
+    for kind in sorted({q.kind for q in questions}):
+        picked = [i for i, q in enumerate(questions) if q.kind == kind]
+        subset = [questions[i] for i in picked]
+        m = score(subset, [ranked[i] for i in picked], chunks, titles)
         print(f"      fused R@5 for {kind:9} ({len(subset):2d} questions): {m['R@5']:.3f}")
+
+
+def _report_scale(fused_r5: dict[tuple[int, str], dict[int, float]]) -> None:
+    """Fused R@5 against the issue's targets: no lower than before at 0 distractors, at most
+    ``MAX_DROP`` below the 0-distractor figure at the most distractors."""
+    print(f"\nfused R@5 by distractors (targets: >= {BASELINE_R5} at 0; drop <= 5 points at most)")
+    for (tokens, name), by_size in fused_r5.items():
+        cells = ", ".join(f"{n}: {r:.3f}" for n, r in sorted(by_size.items()))
+        notes = []
+        if 0 in by_size:
+            notes.append(f"at 0 {'met' if by_size[0] >= BASELINE_R5 else 'MISSED'}")
+            most = max(by_size)
+            if most:
+                drop = by_size[0] - by_size[most]
+                verdict = "met" if drop <= MAX_DROP else "MISSED"
+                notes.append(f"drop at {most}: {100 * drop:.1f} points, {verdict}")
+        print(f"  {tokens:5d} {name:22} {cells}  ({'; '.join(notes)})")
 
 
 if __name__ == "__main__":
