@@ -1,0 +1,382 @@
+"""The graph read model: what graph search reads, in SQLite tables beside the keyword index.
+
+The graph store stays the source of the knowledge graph (Cypher, pages, provenance); this
+model is derived from the same ``EpisodeDocument``s through the same planning
+(``plan.plan_episode``, ``plan.merge_entity``), so it agrees with the graph, and it is kept
+up to date incrementally by the indexer (``upsert_episode``/``delete_episode``), rebuilt by
+``castgraph reindex`` and, when missing, from the catalog at start (``reconcile``).
+
+Why SQLite rather than memory: it opens instantly at any size (no graph scan at start), every
+process that serves search (serve replicas in queue mode, a read-only ``castgraph search``)
+reads the same file, and WAL lets each thread read through its own connection without waiting
+for the others or for the writer. A search reads in one snapshot (``snapshot()``), so a write
+landing mid-search is seen entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import uuid
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from castgraph.core.errors import StorageError
+from castgraph.core.models import EpisodeDocument
+from castgraph.retrieval.graph import readmodel_sql as sql
+from castgraph.retrieval.graph.base import (
+    GraphChunk,
+    GraphEntity,
+    GraphStats,
+    Mention,
+    RelationFact,
+)
+from castgraph.retrieval.graph.plan import EntityRow, EpisodePlan, merge_entity, plan_episode
+
+log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+BATCH = 500
+"""Keys per ``IN (…)`` list: far below SQLite's variable limit."""
+_NOT_YET = ("unable to open database file", "no such table")
+ADVICE = "delete the file and restart castgraph (or run `castgraph reindex`) to rebuild it"
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the base class cannot)."""
+
+
+class GraphReadModel:
+    """Entities, entity → chunk postings and RELATED weights in one SQLite file.
+
+    A ``GraphSearchReader`` and a ``GraphWriter``; safe to share between threads: each thread
+    reads through its own connection, writes are serialised by a lock. A read-only model never
+    writes (not even its schema); ``ready`` says whether the file holds this schema version.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.ready = False
+        self._lock = threading.Lock()  # guards the connection registry
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._open = False
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def open(self) -> GraphReadModel:
+        """Create the file and schema when writable (a file of another schema version is
+        emptied: it is rebuilt from the catalog); returns ``self``."""
+        with self._errors("open"):
+            if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._open = True
+            try:
+                if not self.read_only:
+                    self._create()
+                self.ready = self._meta("schema") == sql.SCHEMA_VERSION
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def _create(self) -> None:
+        conn = self._connection()
+        conn.execute("PRAGMA journal_mode = WAL")
+        with self._write_lock:
+            conn.executescript(sql.SCHEMA)
+            if self._meta("schema") not in (None, sql.SCHEMA_VERSION):
+                log.warning("graph read model of another version: emptied, to be rebuilt")
+                conn.executescript("".join(f"DROP TABLE {t};" for t in sql.TABLES))
+                conn.executescript(sql.SCHEMA)
+            conn.execute(sql.SET_META, ("schema", sql.SCHEMA_VERSION))
+
+    def close(self) -> None:
+        """Close every thread's connection; safe to call twice."""
+        with self._lock:
+            self._open = False
+            conns = list(self._conns)
+            self._conns = weakref.WeakSet()
+            self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> GraphReadModel:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------ writes
+
+    def upsert_episode(self, document: EpisodeDocument) -> None:
+        """Replace the episode's rows in one transaction (what ``GraphStore`` does to the graph)."""
+        plan = plan_episode(document)
+        with self._write("upsert episode") as conn:
+            _delete(conn, document.episode.id)
+            _insert(conn, plan)
+
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove the episode's rows and the entities only it held up."""
+        with self._write("delete episode") as conn:
+            _delete(conn, episode_id)
+
+    def clear(self) -> None:
+        """Remove every row (before a rebuild from the catalog)."""
+        with self._write("clear") as conn:
+            for table in sql.TABLES[1:]:
+                conn.execute(f"DELETE FROM {table}")
+
+    # ------------------------------------------------------------------------ reads
+
+    def version(self) -> str:
+        """A token replaced by every write (also by another process's)."""
+        return self._meta("version") or ""
+
+    def stats(self) -> GraphStats:
+        """Episodes, entities, mentions and relations (the rest is only in the graph)."""
+        counts = {name: int(self._fetch(q)[0][0]) for name, q in sql.COUNTS.items()}
+        return GraphStats(**counts)
+
+    def has_episode(self, episode_id: str) -> bool:
+        """Whether the episode's rows are here."""
+        return bool(self._fetch(sql.HAS_EPISODE, (episode_id,)))
+
+    def episode_ids(self) -> set[str]:
+        """Every episode id held."""
+        return {str(r[0]) for r in self._fetch(sql.EPISODE_IDS)}
+
+    def entities(self) -> list[GraphEntity]:
+        """Every entity with its mention count, in first-seen order."""
+        return [
+            GraphEntity(str(k), str(n), str(t), tuple(json.loads(a)), int(m))
+            for k, n, t, a, m in self._fetch(sql.ENTITIES)
+        ]
+
+    def mentions(self, keys: Sequence[str]) -> list[Mention]:
+        """The chunks mentioning any of ``keys`` (keys in the order given)."""
+        unique = list(dict.fromkeys(keys))
+        rows: list[Row] = []
+        for batch in _batches(unique):
+            query = f"SELECT {sql.POSTING_COLUMNS} FROM postings WHERE key IN "
+            rows += self._fetch(query + sql.placeholders(batch), batch)
+        order = {key: i for i, key in enumerate(unique)}
+        rows.sort(key=lambda r: order[str(r[0])])
+        dates: dict[Any, date | None] = {None: None}
+        return [Mention(str(r[0]), _chunk(r, dates)) for r in rows]
+
+    def relations(self, keys: Sequence[str]) -> list[RelationFact]:
+        """The RELATED edges touching any of ``keys``: each edge's episode contributions summed
+        (weights) and concatenated (evidence) in the order they were written."""
+        unique = list(dict.fromkeys(keys))
+        rows: dict[int, Row] = {}
+        for batch in _batches(unique):
+            marks = sql.placeholders(batch)
+            query = (
+                f"SELECT {sql.RELATION_COLUMNS} WHERE r.source IN {marks} OR r.target IN {marks}"
+            )
+            rows.update((int(r[7]), r) for r in self._fetch(query, [*batch, *batch]))
+        edges: dict[tuple[str, str, str], tuple[list[object], float, list[str]]] = {}
+        for rowid in sorted(rows):
+            r = rows[rowid]
+            ident = (str(r[0]), str(r[2]), str(r[4]))
+            head, weight, chunks = edges.get(ident, (list(r[:5]), 0.0, []))
+            edges[ident] = (head, weight + float(r[5]), chunks + json.loads(r[6]))
+        return [
+            RelationFact(str(s), str(sn), str(t), str(tn), str(ty), weight, tuple(chunks))
+            for (s, sn, t, tn, ty), weight, chunks in edges.values()
+        ]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this thread inside sees one state of the file (nesting is allowed)."""
+        conn = self._connection()
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            with self._errors("begin a read"):
+                conn.execute("BEGIN")
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0 and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------------ plumbing
+
+    def _meta(self, name: str) -> str | None:
+        rows = self._fetch(sql.GET_META, (name,))
+        return str(rows[0][0]) if rows else None
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"graph read model {self.path}: {action} failed ({exc}); {ADVICE}"
+            ) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if not self._open:
+                raise StorageError(f"graph read model {self.path} is not open: call open() first")
+            target = f"file:{self.path}?mode=ro" if self.read_only else str(self.path)
+            # check_same_thread=False only so that close() may close it from another thread.
+            conn = sqlite3.connect(
+                target,
+                uri=self.read_only,
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
+            )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conns.add(conn)
+            self._local.conn = conn
+        return conn
+
+    def _fetch(self, query: str, params: Sequence[object] = ()) -> list[Row]:
+        try:
+            return list(self._connection().execute(query, params).fetchall())
+        except sqlite3.OperationalError as exc:
+            # A read-only model over a file no writer has created yet reads as empty.
+            if self.read_only and str(exc).startswith(_NOT_YET):
+                return []
+            raise StorageError(
+                f"graph read model {self.path}: read failed ({exc}); {ADVICE}"
+            ) from exc
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"graph read model {self.path}: read failed ({exc}); {ADVICE}"
+            ) from exc
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StorageError(f"graph read model {self.path} was opened read-only")
+        with self._errors(action), self._write_lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute(sql.SET_META, ("version", uuid.uuid4().hex))
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def _batches(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), BATCH):
+        yield values[start : start + BATCH]
+
+
+def _chunk(row: Row, dates: dict[Any, date | None]) -> GraphChunk:
+    published = row[8]
+    if published not in dates:
+        dates[published] = date.fromisoformat(str(published))
+    speakers = str(row[6])
+    return GraphChunk(
+        id=str(row[1]),
+        episode_id=str(row[2]),
+        ordinal=int(row[3]),
+        start=float(row[4]),
+        end=float(row[5]),
+        speakers=tuple(speakers.split(sql.SEPARATOR)) if speakers else (),
+        language=str(row[7]) if row[7] is not None else None,
+        published=dates[published],
+    )
+
+
+def _insert(conn: sqlite3.Connection, plan: EpisodePlan) -> None:
+    """The plan's rows (the episode's old ones are already gone)."""
+    episode = plan.episode
+    episode_id = str(episode["id"])
+    published = episode["published"].isoformat() if episode["published"] else None
+    conn.execute(sql.INSERT_EPISODE, (episode_id,))
+    for entity in plan.entities:
+        merged = _merged(conn, entity)
+        aliases = json.dumps(list(merged.aliases), ensure_ascii=False)
+        conn.execute(sql.UPSERT_ENTITY, (merged.key, merged.name, merged.type, aliases))
+    chunks = {str(c["id"]): c for c in plan.chunks}
+    postings = [
+        (
+            m["key"],
+            m["chunk"],
+            episode_id,
+            chunks[m["chunk"]]["ordinal"],
+            chunks[m["chunk"]]["start"],
+            chunks[m["chunk"]]["end"],
+            sql.SEPARATOR.join(chunks[m["chunk"]]["speakers"]),
+            episode["language"],
+            published,
+        )
+        for m in plan.mentions
+    ]
+    conn.executemany(sql.INSERT_POSTING, postings)
+    counts = Counter(m["key"] for m in plan.mentions)
+    conn.executemany(sql.ADD_MENTIONS, [(n, key) for key, n in counts.items()])
+    relations = [
+        (r.source, r.target, r.type, episode_id, r.weight, json.dumps(list(r.chunk_ids)))
+        for r in plan.relations
+    ]
+    conn.executemany(sql.INSERT_RELATION, relations)
+
+
+def _merged(conn: sqlite3.Connection, entity: EntityRow) -> EntityRow:
+    row = conn.execute(
+        "SELECT key, name, type, aliases FROM entities WHERE key = ?", (entity.key,)
+    ).fetchone()
+    existing = None if row is None else EntityRow(row[0], row[1], row[2], tuple(json.loads(row[3])))
+    return merge_entity(existing, entity)
+
+
+def _delete(conn: sqlite3.Connection, episode_id: str) -> None:
+    """Remove the episode's postings and contributions, then entities left with neither."""
+    params = (episode_id,)
+    counts = conn.execute(sql.EPISODE_MENTION_COUNTS, params).fetchall()
+    conn.executemany(sql.ADD_MENTIONS, [(-int(n), key) for key, n in counts])
+    conn.execute(sql.DELETE_POSTINGS, params)
+    ends = conn.execute(sql.EPISODE_RELATION_ENDS, params).fetchall()
+    conn.execute(sql.DELETE_RELATIONS, params)
+    candidates = {str(k) for k, _ in counts} | {str(e) for pair in ends for e in pair}
+    conn.executemany(sql.DELETE_ORPHAN, [(key,) for key in sorted(candidates)])
+    conn.execute(sql.DELETE_EPISODE, params)
+
+
+def reconcile(
+    model: GraphReadModel,
+    wanted: set[str],
+    document: Callable[[str], EpisodeDocument | None],
+) -> tuple[int, int]:
+    """Bring ``model`` to the episodes ``wanted`` (those the graph holds), writing each missing
+    one from ``document`` (the catalog's); returns (episodes written, episodes removed)."""
+    held = model.episode_ids()
+    written = 0
+    for episode_id in sorted(wanted - held):
+        found = document(episode_id)
+        if found is not None:
+            model.upsert_episode(found)
+            written += 1
+    stale = sorted(held - wanted)
+    for episode_id in stale:
+        model.delete_episode(episode_id)
+    if written or stale:
+        log.info("graph read model reconciled", extra={"written": written, "removed": len(stale)})
+    return written, len(stale)

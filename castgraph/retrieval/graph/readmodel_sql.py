@@ -1,0 +1,112 @@
+"""The graph read model's SQLite schema and statements (see ``readmodel``).
+
+Tables hold exactly what graph search reads, each row owned by one episode so that replacing
+or deleting an episode is a delete by ``episode_id`` plus an insert:
+
+- ``entities``: key, first-seen name and type, aliases (JSON), mention count (maintained).
+- ``postings``: entity → chunk, with the chunk fields ``SearchFilters`` reads, denormalised
+  (episode language and date included) so a search reads one index range per entity.
+- ``relations``: one row per (edge, episode) contribution; an edge's weight is the sum of its
+  rows in rowid order, which is the order the graph stores appends contributions in, so the
+  sums agree bit for bit. Deleting an episode deletes exactly its rows.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = "1"
+SEPARATOR = "\x1f"
+"""Joins speaker names in one column (the ASCII unit separator never occurs in a name)."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS entities (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    aliases TEXT NOT NULL,
+    mentions INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS postings (
+    key TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    episode_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    start REAL NOT NULL,
+    "end" REAL NOT NULL,
+    speakers TEXT NOT NULL,
+    language TEXT,
+    published TEXT,
+    PRIMARY KEY (key, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postings_episode ON postings (episode_id);
+CREATE TABLE IF NOT EXISTS relations (
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    type TEXT NOT NULL,
+    episode_id TEXT NOT NULL,
+    weight REAL NOT NULL,
+    chunk_ids TEXT NOT NULL,
+    UNIQUE (source, target, type, episode_id)
+);
+CREATE INDEX IF NOT EXISTS relations_target ON relations (target);
+CREATE INDEX IF NOT EXISTS relations_episode ON relations (episode_id);
+"""
+TABLES = ("meta", "episodes", "entities", "postings", "relations")
+
+GET_META = "SELECT value FROM meta WHERE name = ?"
+SET_META = (
+    "INSERT INTO meta (name, value) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+
+INSERT_EPISODE = "INSERT OR IGNORE INTO episodes (id) VALUES (?)"
+DELETE_EPISODE = "DELETE FROM episodes WHERE id = ?"
+HAS_EPISODE = "SELECT 1 FROM episodes WHERE id = ?"
+EPISODE_IDS = "SELECT id FROM episodes"
+
+# ON CONFLICT … DO UPDATE keeps the row (and its rowid: entities() lists in first-seen order,
+# as the memory store does) where INSERT OR REPLACE would move it to the end.
+UPSERT_ENTITY = (
+    "INSERT INTO entities (key, name, type, aliases, mentions) VALUES (?, ?, ?, ?, 0) "
+    "ON CONFLICT (key) DO UPDATE SET name = excluded.name, type = excluded.type, "
+    "aliases = excluded.aliases"
+)
+ADD_MENTIONS = "UPDATE entities SET mentions = mentions + ? WHERE key = ?"
+DELETE_ORPHAN = (
+    "DELETE FROM entities WHERE key = ?1 AND mentions <= 0 "
+    "AND NOT EXISTS (SELECT 1 FROM relations WHERE source = ?1) "
+    "AND NOT EXISTS (SELECT 1 FROM relations WHERE target = ?1)"
+)
+ENTITIES = "SELECT key, name, type, aliases, mentions FROM entities ORDER BY rowid"
+
+INSERT_POSTING = (
+    'INSERT INTO postings (key, chunk_id, episode_id, ordinal, start, "end", speakers, language, '
+    "published) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+EPISODE_MENTION_COUNTS = "SELECT key, count(*) FROM postings WHERE episode_id = ? GROUP BY key"
+DELETE_POSTINGS = "DELETE FROM postings WHERE episode_id = ?"
+POSTING_COLUMNS = 'key, chunk_id, episode_id, ordinal, start, "end", speakers, language, published'
+
+INSERT_RELATION = (
+    "INSERT INTO relations (source, target, type, episode_id, weight, chunk_ids) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+EPISODE_RELATION_ENDS = "SELECT source, target FROM relations WHERE episode_id = ?"
+DELETE_RELATIONS = "DELETE FROM relations WHERE episode_id = ?"
+RELATION_COLUMNS = (
+    "r.source, a.name, r.target, b.name, r.type, r.weight, r.chunk_ids, r.rowid "
+    "FROM relations r JOIN entities a ON a.key = r.source JOIN entities b ON b.key = r.target"
+)
+
+COUNTS = {
+    "episodes": "SELECT count(*) FROM episodes",
+    "entities": "SELECT count(*) FROM entities",
+    "mentions": "SELECT count(*) FROM postings",
+    "relations": "SELECT count(*) FROM (SELECT DISTINCT source, target, type FROM relations)",
+}
+
+
+def placeholders(values: object) -> str:
+    """``(?, ?, …)`` for a sized collection."""
+    return "(" + ", ".join("?" * len(values)) + ")"  # type: ignore[arg-type]
