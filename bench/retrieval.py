@@ -11,8 +11,12 @@ that episode and its span overlaps the gold span): recall@k = share of the quest
 moments hit in the top k; MRR = 1 / rank of the first hit; start±15s = the top result starts
 within 15 s of a gold moment's start.
 
+Graph search reads the graph read model, as the server does, with ``--hops`` RELATED steps
+(default: the server's ``graph_hops``) and ``--mention-budget`` (hub handling: entities named
+in more chunks than this are neither expanded into nor read past the budget).
+
     python bench/retrieval.py [--data-dir DIR] [--embedders use-multilingual-v3,all-MiniLM-L6-v2]
-                              [--chunk-tokens 96,160,256]
+                              [--chunk-tokens 96,160,256] [--hops 1] [--mention-budget 2000]
 """
 
 from __future__ import annotations
@@ -35,14 +39,16 @@ from questions import Gold, Question, load_questions  # noqa: E402
 
 from castgraph.catalog import SqlCatalog  # noqa: E402
 from castgraph.core.models import Chunk, EpisodeDocument, Transcript  # noqa: E402
+from castgraph.core.settings import Settings  # noqa: E402
 from castgraph.demo import build_demo  # noqa: E402
 from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript  # noqa: E402
 from castgraph.ingest.extract import make_extractor  # noqa: E402
 from castgraph.retrieval.base import Hit, SearchFilters  # noqa: E402
 from castgraph.retrieval.embeddings import make_embedder  # noqa: E402
 from castgraph.retrieval.graph import make_graph_store  # noqa: E402
+from castgraph.retrieval.graph.readmodel import GraphReadModel  # noqa: E402
 from castgraph.retrieval.graph.retriever import GraphRetriever  # noqa: E402
-from castgraph.retrieval.indexer import StoresIndexer  # noqa: E402
+from castgraph.retrieval.indexer import StoresIndexer, graph_writes  # noqa: E402
 from castgraph.retrieval.keyword import KeywordIndex  # noqa: E402
 from castgraph.retrieval.search import SearchService  # noqa: E402
 from castgraph.retrieval.vector import ChromaVectorIndex  # noqa: E402
@@ -93,16 +99,19 @@ def documents(data_dir: Path, max_tokens: int) -> list[EpisodeDocument]:
     return docs
 
 
-def build(work: Path, embedder_name: str, docs: list[EpisodeDocument], models_dir: Path):  # type: ignore[no-untyped-def]
+def build(  # type: ignore[no-untyped-def]
+    work: Path, embedder_name: str, docs: list[EpisodeDocument], models_dir: Path, graph_options
+):
     """Open fresh indexes in ``work`` and write ``docs``; returns the searches per mode."""
     embedder = make_embedder(embedder_name, models_dir=models_dir)
     keyword = KeywordIndex(work / "keyword.sqlite").open()
     vector = ChromaVectorIndex(embedder, path=work / "chroma").open()
     graph = make_graph_store("embedded", path=work / "graph.lbug").open()
-    indexer = StoresIndexer(keyword, vector, graph)
+    read_model = GraphReadModel(work / "graph-read.sqlite").open()
+    indexer = StoresIndexer(keyword, vector, graph_writes(graph, read_model))
     for doc in docs:
         indexer.index(doc)
-    graph_retriever = GraphRetriever(graph, embedder=embedder)
+    graph_retriever = GraphRetriever(read_model, embedder=embedder, **graph_options)
     visible = {d.episode.id for d in docs}
     service = SearchService(
         {"vector": vector, "keyword": keyword, "graph": graph_retriever},
@@ -172,7 +181,11 @@ def main() -> None:
     parser.add_argument("--embedders", default="use-multilingual-v3,all-MiniLM-L6-v2")
     parser.add_argument("--chunk-tokens", default="96,160,256")
     parser.add_argument("--by-kind", action="store_true", help="Also print fused R@5 per kind.")
+    parser.add_argument("--hops", type=int, default=Settings.model_fields["graph_hops"].default)
+    parser.add_argument("--mention-budget", type=int, default=2000)
     args = parser.parse_args()
+    graph_options = {"hops": args.hops, "mention_budget": args.mention_budget}
+    print(f"graph search: {graph_options}")
     prepare_corpus(args.data_dir)
     channel = build_demo(args.data_dir / "demo")
     questions = [q for q in load_questions(channel) if q.gold]  # unanswerables have no gold
@@ -186,7 +199,7 @@ def main() -> None:
         titles = _titles(docs)
         for name in args.embedders.split(","):
             with tempfile.TemporaryDirectory() as work:
-                searches, lookup, _ = build(Path(work), name, docs, args.models_dir)
+                searches, lookup, _ = build(Path(work), name, docs, args.models_dir, graph_options)
                 for mode in MODES:
                     if mode in ("keyword", "graph") and name != args.embedders.split(",")[0]:
                         continue  # identical for every embedder
