@@ -96,7 +96,7 @@ def episode_by_title(catalog: SqlCatalog, title: str) -> str:
     return next(e.id for e in catalog.list_episodes() if e.title == title)
 
 
-def test_a_data_dir_without_a_read_model_is_rebuilt_from_the_catalog_at_start(
+def test_a_data_dir_without_a_read_model_is_rebuilt_at_start_and_by_reindex(
     settings: Settings,
 ) -> None:
     services = wiring.open_services(settings)
@@ -115,7 +115,11 @@ def test_a_data_dir_without_a_read_model_is_rebuilt_from_the_catalog_at_start(
         reader.close()
     services = wiring.open_services(settings)
     try:
-        assert isinstance(searched(services), GraphReadModel)
+        model = searched(services)
+        assert isinstance(model, GraphReadModel)
+        in_step(settings, services, set(ids.values()))
+        model.clear()  # and `castgraph reindex` rewrites it whole
+        assert wiring.reindex(services) == (3, 0)
         in_step(settings, services, set(ids.values()))
     finally:
         services.close()
