@@ -583,8 +583,8 @@ def stage_targets(embedder_class: type) -> list[tuple[str, Any, str]]:
     """(label, owner, attribute) of every stage timed by ``split``; indented = inside the above."""
     from castgraph.api.services import VisibleEpisodes
     from castgraph.retrieval import search
-    from castgraph.retrieval.graph.cypher import CypherGraphStore
     from castgraph.retrieval.graph.linking import EntityLinker
+    from castgraph.retrieval.graph.readmodel import GraphReadModel
     from castgraph.retrieval.graph.retriever import GraphRetriever
     from castgraph.retrieval.keyword import KeywordIndex
     from castgraph.retrieval.vector import ChromaVectorIndex
@@ -595,11 +595,11 @@ def stage_targets(embedder_class: type) -> list[tuple[str, Any, str]]:
         ("  query embedding", embedder_class, "embed_query"),
         ("keyword retriever", KeywordIndex, "search"),
         ("graph retriever", GraphRetriever, "search"),
+        ("  read model version check", GraphReadModel, "version"),
         ("  entity linking", EntityLinker, "link"),
-        ("    graph version check", CypherGraphStore, "version"),
         ("    n-gram embeddings", embedder_class, "embed"),
-        ("  mentions query", CypherGraphStore, "mentions"),
-        ("  relations query", CypherGraphStore, "relations"),
+        ("  mentions (read model)", GraphReadModel, "mentions"),
+        ("  relations (read model)", GraphReadModel, "relations"),
         ("fusion (RRF)", search, "reciprocal_rank_fusion"),
         ("visible episodes", VisibleEpisodes, "__call__"),
         ("chunk lookup (keyword.get)", KeywordIndex, "get"),
