@@ -4,7 +4,8 @@ over LadybugDB), on the same synthetic episodes and the same questions.
 Episodes of 200 chunks from ``bench/_synthetic.py`` (the search-latency generator) go through the
 real offline extractor and are written to both readers (``plan_episode`` feeds both). Then every
 question is searched once per reader (after one warm-up pass that builds the linker's tables),
-one at a time: ``GraphRetriever.search(q, 50)``, as fused search asks for its candidates. With
+one at a time: ``GraphRetriever.search(q, 50)``, as fused search asks for its candidates; twice,
+since the read model caches postings per version (first pass: cold; second: warm). With
 ``--threads N`` the same questions also run from N threads over one shared retriever (the
 server's situation), reporting requests per second. Figures are printed, never asserted.
 
@@ -139,24 +140,27 @@ def main() -> None:
         f"{stats.mentions} mentions, {stats.relations} relations; {len(queries)} questions, "
         f"hops={args.hops}, embedder={args.embedder}"
     )
-    medians = {}
+    medians: dict[str, tuple[float, float]] = {}
     for name, reader in (("graph store", graph), ("read model", model)):
         retriever = GraphRetriever(reader, embedder=embedder, hops=args.hops)
 
         def search(q: str, retriever: GraphRetriever = retriever) -> object:
             return retriever.search(q, 50, NO_FILTERS)
 
-        timed(search, queries)  # warm-up: the linker's tables, the entity name vectors
-        ms = timed(search, queries)
-        medians[name] = statistics.median(ms)
+        # First pass: nothing cached but the linker's tables (built by the first question).
+        cold = timed(search, queries)
+        ms = timed(search, queries)  # second pass: the read model's postings cache is warm
+        medians[name] = (statistics.median(cold), statistics.median(ms))
         qps = throughput(search, queries, args.threads)
         print(
-            f"{name:12} p50 {medians[name]:8.2f} ms  p95 {pct(ms, 0.95):8.2f} ms  "
-            f"mean {statistics.fmean(ms):8.2f} ms  {args.threads} threads: {qps:7.1f} q/s",
+            f"{name:12} first pass p50 {medians[name][0]:7.2f} ms  p95 {pct(cold, 0.95):7.2f} ms"
+            f" | second pass p50 {medians[name][1]:7.2f} ms  p95 {pct(ms, 0.95):7.2f} ms"
+            f" | {args.threads} threads: {qps:6.1f} q/s",
             flush=True,
         )
-    ratio = medians["graph store"] / medians["read model"]
-    print(f"median ratio graph store / read model: {ratio:.1f}x")
+    for i, label in enumerate(("first pass", "second pass")):
+        ratio = medians["graph store"][i] / medians["read model"][i]
+        print(f"median ratio graph store / read model, {label}: {ratio:.1f}x")
     model.close()
     graph.close()
 

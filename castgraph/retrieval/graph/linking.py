@@ -203,8 +203,9 @@ class EntityLinker:
         keys, matrix = self._entity_matrix(index)
         if not grams or not keys:
             return
-        queries = _normalise(np.asarray(self.embedder.embed([t for _, _, t in grams]), dtype=float))
-        sims = queries @ matrix.T
+        texts = [t for _, _, t in grams]
+        queries = _normalise(np.asarray(self.embedder.embed(texts), dtype=np.float32))
+        sims = queries @ matrix
         best: dict[str, tuple[float, str]] = {}
         for row, (_, _, text) in enumerate(grams):
             col = int(np.argmax(sims[row]))
@@ -216,8 +217,9 @@ class EntityLinker:
             state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
 
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
-        """Name vectors of the most mentioned entities, normalised, built once per ``index``
-        (sorting and stacking thousands of vectors per question cost more than matching)."""
+        """Name vectors of the most mentioned entities, normalised, as columns (float32,
+        contiguous: one small matrix product per question), built once per ``index``: sorting
+        and stacking thousands of vectors per question cost more than the matching."""
         cached = self._matrix
         if cached is not None and cached[0] is index:
             return cached[1], cached[2]
@@ -237,8 +239,9 @@ class EntityLinker:
                     self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=float)
             rows = [self._vectors[(e.key, e.name)] for e in top]
         if not rows:
-            return [], np.zeros((0, 0))
-        return [e.key for e in top], _normalise(np.vstack(rows))
+            return [], np.zeros((0, 0), dtype=np.float32)
+        columns = np.ascontiguousarray(_normalise(np.vstack(rows)).T, dtype=np.float32)
+        return [e.key for e in top], columns
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

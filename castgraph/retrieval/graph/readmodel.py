@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from castgraph.core.errors import StorageError
 from castgraph.core.models import EpisodeDocument
@@ -43,8 +43,9 @@ from castgraph.retrieval.graph.plan import EntityRow, EpisodePlan, merge_entity,
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
-BATCH = 500
-"""Keys per ``IN (…)`` list: far below SQLite's variable limit."""
+_T = TypeVar("_T", list[Mention], list[RelationFact])
+MAX_CACHED = 500_000
+"""Postings and relation rows a cache may hold before it starts again (about 60 MB)."""
 _NOT_YET = ("unable to open database file", "no such table")
 ADVICE = "delete the file and restart castgraph (or run `castgraph reindex`) to rebuild it"
 
@@ -70,6 +71,8 @@ class GraphReadModel:
         self._local = threading.local()
         self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._open = False
+        # Replaced whole (never locked) when the version read differs: see ``_Cache``.
+        self._cache = _Cache("")
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -165,37 +168,46 @@ class GraphReadModel:
 
     def mentions(self, keys: Sequence[str]) -> list[Mention]:
         """The chunks mentioning any of ``keys`` (keys in the order given)."""
-        unique = list(dict.fromkeys(keys))
-        rows: list[Row] = []
-        for batch in _batches(unique):
-            query = f"SELECT {sql.POSTING_COLUMNS} FROM postings WHERE key IN "
-            rows += self._fetch(query + sql.placeholders(batch), batch)
-        order = {key: i for i, key in enumerate(unique)}
-        rows.sort(key=lambda r: order[str(r[0])])
-        dates: dict[Any, date | None] = {None: None}
-        return [Mention(str(r[0]), _chunk(r, dates)) for r in rows]
+        with self.snapshot():  # the version and the rows it caches come from one state
+            return self._mentions(keys)
+
+    def _mentions(self, keys: Sequence[str]) -> list[Mention]:
+        cache = self._cached()
+        found: list[Mention] = []
+        for key in dict.fromkeys(keys):
+            postings = cache.mentions.get(key)
+            if postings is None:
+                rows = self._fetch(
+                    f"SELECT {sql.POSTING_COLUMNS} FROM postings WHERE key = ?", (key,)
+                )
+                postings = cache.keep(
+                    cache.mentions, key, [Mention(key, cache.chunk(r)) for r in rows]
+                )
+            found.extend(postings)
+        return found
 
     def relations(self, keys: Sequence[str]) -> list[RelationFact]:
         """The RELATED edges touching any of ``keys``: each edge's episode contributions summed
         (weights) and concatenated (evidence) in the order they were written."""
-        unique = list(dict.fromkeys(keys))
-        rows: dict[int, Row] = {}
-        for batch in _batches(unique):
-            marks = sql.placeholders(batch)
-            query = (
-                f"SELECT {sql.RELATION_COLUMNS} WHERE r.source IN {marks} OR r.target IN {marks}"
-            )
-            rows.update((int(r[7]), r) for r in self._fetch(query, [*batch, *batch]))
-        edges: dict[tuple[str, str, str], tuple[list[object], float, list[str]]] = {}
-        for rowid in sorted(rows):
-            r = rows[rowid]
-            ident = (str(r[0]), str(r[2]), str(r[4]))
-            head, weight, chunks = edges.get(ident, (list(r[:5]), 0.0, []))
-            edges[ident] = (head, weight + float(r[5]), chunks + json.loads(r[6]))
-        return [
-            RelationFact(str(s), str(sn), str(t), str(tn), str(ty), weight, tuple(chunks))
-            for (s, sn, t, tn, ty), weight, chunks in edges.values()
-        ]
+        with self.snapshot():
+            return self._relations(keys)
+
+    def _relations(self, keys: Sequence[str]) -> list[RelationFact]:
+        cache = self._cached()
+        found: dict[tuple[str, str, str], RelationFact] = {}
+        for key in dict.fromkeys(keys):
+            facts = cache.relations.get(key)
+            if facts is None:
+                facts = cache.keep(cache.relations, key, _facts(self._fetch(sql.RELATIONS, (key,))))
+            found.update(((f.source_key, f.target_key, f.type), f) for f in facts)
+        return list(found.values())
+
+    def _cached(self) -> _Cache:
+        """The cache of the version this thread reads (a new one when another version is read)."""
+        version, cache = self.version(), self._cache
+        if cache.version != version or cache.size > MAX_CACHED:
+            cache = self._cache = _Cache(version)
+        return cache
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -282,26 +294,61 @@ class GraphReadModel:
             conn.execute("COMMIT")
 
 
-def _batches(values: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(values), BATCH):
-        yield values[start : start + BATCH]
+class _Cache:
+    """Postings and relations of one version of the file, per entity key, as the records search
+    returns (chunk records shared between the entities that mention them).
+
+    Readers share it without a lock: entries are only added (a racing reader at worst reads a
+    key twice), and a reader that sees another version, or a cache grown past ``MAX_CACHED``
+    rows, replaces the whole object, which readers still holding the old one keep using.
+    """
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.size = 0
+        self.mentions: dict[str, list[Mention]] = {}
+        self.relations: dict[str, list[RelationFact]] = {}
+        self._chunks: dict[str, GraphChunk] = {}
+        self._dates: dict[str | None, date | None] = {None: None}
+
+    def keep(self, table: dict[str, _T], key: str, value: _T) -> _T:
+        table[key] = value
+        self.size += len(value) + 1
+        return value
+
+    def chunk(self, row: Row) -> GraphChunk:
+        """The chunk record of a postings row (made once per chunk)."""
+        found = self._chunks.get(row[1])
+        if found is None:
+            published = row[8]
+            if published not in self._dates:
+                self._dates[published] = date.fromisoformat(published)
+            speakers = row[6]
+            found = GraphChunk(
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                tuple(speakers.split(sql.SEPARATOR)) if speakers else (),
+                row[7],
+                self._dates[published],
+            )
+            self._chunks[row[1]] = found
+        return found
 
 
-def _chunk(row: Row, dates: dict[Any, date | None]) -> GraphChunk:
-    published = row[8]
-    if published not in dates:
-        dates[published] = date.fromisoformat(str(published))
-    speakers = str(row[6])
-    return GraphChunk(
-        id=str(row[1]),
-        episode_id=str(row[2]),
-        ordinal=int(row[3]),
-        start=float(row[4]),
-        end=float(row[5]),
-        speakers=tuple(speakers.split(sql.SEPARATOR)) if speakers else (),
-        language=str(row[7]) if row[7] is not None else None,
-        published=dates[published],
-    )
+def _facts(rows: list[Row]) -> list[RelationFact]:
+    """Edges from contribution rows in rowid order: weights summed, evidence concatenated."""
+    edges: dict[tuple[str, str, str], tuple[Row, float, list[str]]] = {}
+    for r in rows:
+        ident = (r[0], r[2], r[4])
+        head, weight, chunks = edges.get(ident, (r, 0.0, []))
+        edges[ident] = (head, weight + r[5], chunks + r[6].split(sql.SEPARATOR) if r[6] else chunks)
+    return [
+        RelationFact(h[0], h[1], h[2], h[3], h[4], weight, tuple(chunks))
+        for h, weight, chunks in edges.values()
+    ]
 
 
 def _insert(conn: sqlite3.Connection, plan: EpisodePlan) -> None:
@@ -333,7 +380,7 @@ def _insert(conn: sqlite3.Connection, plan: EpisodePlan) -> None:
     counts = Counter(m["key"] for m in plan.mentions)
     conn.executemany(sql.ADD_MENTIONS, [(n, key) for key, n in counts.items()])
     relations = [
-        (r.source, r.target, r.type, episode_id, r.weight, json.dumps(list(r.chunk_ids)))
+        (r.source, r.target, r.type, episode_id, r.weight, sql.SEPARATOR.join(r.chunk_ids))
         for r in plan.relations
     ]
     conn.executemany(sql.INSERT_RELATION, relations)

