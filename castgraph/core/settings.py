@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr | None = None
     neo4j_database: str | None = None
-    graph_hops: int = Field(default=1, ge=0, le=3)
+    graph_hops: int = Field(default=2, ge=0, le=3)
 
     weight_vector: float = Field(default=1.0, ge=0)
     weight_keyword: float = Field(default=1.0, ge=0)

@@ -241,7 +241,7 @@ def test_filters(store: Graph) -> None:
     assert ids(by_language) == []
     by_date = retriever.search("sourdough", 10, SearchFilters(date_from=date(2024, 2, 1)))
     assert ids(by_date) == [chunk_id("roofs", 0)]
-    expanded = GraphRetriever(store, hops=2).search("harina", 10, SearchFilters(speakers=("Ana",)))
+    expanded = GraphRetriever(store).search("harina", 10, SearchFilters(speakers=("Ana",)))
     assert ids(expanded) == list(c("bread", 1, 0, 5))
 
 

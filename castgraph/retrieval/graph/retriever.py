@@ -56,7 +56,7 @@ class GraphRetriever:
         store: GraphSearchReader,
         *,
         embedder: Embedder | None = None,
-        hops: int = 1,
+        hops: int = 2,
         fuzzy_threshold: float = 88.0,
         decay: float = 0.5,
         pair_bonus: float = 1.0,
