@@ -21,7 +21,6 @@ import sqlite3
 import threading
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -38,7 +37,7 @@ from castgraph.retrieval.graph.base import (
     Mention,
     RelationFact,
 )
-from castgraph.retrieval.graph.plan import EntityRow, EpisodePlan, merge_entity, plan_episode
+from castgraph.retrieval.graph.plan import plan_episode
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +125,13 @@ class GraphReadModel:
         """Replace the episode's rows in one transaction (what ``GraphStore`` does to the graph)."""
         plan = plan_episode(document)
         with self._write("upsert episode") as conn:
-            _delete(conn, document.episode.id)
-            _insert(conn, plan)
+            sql.delete_rows(conn, document.episode.id)
+            sql.insert_rows(conn, plan)
 
     def delete_episode(self, episode_id: str) -> None:
         """Remove the episode's rows and the entities only it held up."""
         with self._write("delete episode") as conn:
-            _delete(conn, episode_id)
+            sql.delete_rows(conn, episode_id)
 
     def clear(self) -> None:
         """Remove every row (before a rebuild from the catalog)."""
@@ -349,62 +348,6 @@ def _facts(rows: list[Row]) -> list[RelationFact]:
         RelationFact(h[0], h[1], h[2], h[3], h[4], weight, tuple(chunks))
         for h, weight, chunks in edges.values()
     ]
-
-
-def _insert(conn: sqlite3.Connection, plan: EpisodePlan) -> None:
-    """The plan's rows (the episode's old ones are already gone)."""
-    episode = plan.episode
-    episode_id = str(episode["id"])
-    published = episode["published"].isoformat() if episode["published"] else None
-    conn.execute(sql.INSERT_EPISODE, (episode_id,))
-    for entity in plan.entities:
-        merged = _merged(conn, entity)
-        aliases = json.dumps(list(merged.aliases), ensure_ascii=False)
-        conn.execute(sql.UPSERT_ENTITY, (merged.key, merged.name, merged.type, aliases))
-    chunks = {str(c["id"]): c for c in plan.chunks}
-    postings = [
-        (
-            m["key"],
-            m["chunk"],
-            episode_id,
-            chunks[m["chunk"]]["ordinal"],
-            chunks[m["chunk"]]["start"],
-            chunks[m["chunk"]]["end"],
-            sql.SEPARATOR.join(chunks[m["chunk"]]["speakers"]),
-            episode["language"],
-            published,
-        )
-        for m in plan.mentions
-    ]
-    conn.executemany(sql.INSERT_POSTING, postings)
-    counts = Counter(m["key"] for m in plan.mentions)
-    conn.executemany(sql.ADD_MENTIONS, [(n, key) for key, n in counts.items()])
-    relations = [
-        (r.source, r.target, r.type, episode_id, r.weight, sql.SEPARATOR.join(r.chunk_ids))
-        for r in plan.relations
-    ]
-    conn.executemany(sql.INSERT_RELATION, relations)
-
-
-def _merged(conn: sqlite3.Connection, entity: EntityRow) -> EntityRow:
-    row = conn.execute(
-        "SELECT key, name, type, aliases FROM entities WHERE key = ?", (entity.key,)
-    ).fetchone()
-    existing = None if row is None else EntityRow(row[0], row[1], row[2], tuple(json.loads(row[3])))
-    return merge_entity(existing, entity)
-
-
-def _delete(conn: sqlite3.Connection, episode_id: str) -> None:
-    """Remove the episode's postings and contributions, then entities left with neither."""
-    params = (episode_id,)
-    counts = conn.execute(sql.EPISODE_MENTION_COUNTS, params).fetchall()
-    conn.executemany(sql.ADD_MENTIONS, [(-int(n), key) for key, n in counts])
-    conn.execute(sql.DELETE_POSTINGS, params)
-    ends = conn.execute(sql.EPISODE_RELATION_ENDS, params).fetchall()
-    conn.execute(sql.DELETE_RELATIONS, params)
-    candidates = {str(k) for k, _ in counts} | {str(e) for pair in ends for e in pair}
-    conn.executemany(sql.DELETE_ORPHAN, [(key,) for key in sorted(candidates)])
-    conn.execute(sql.DELETE_EPISODE, params)
 
 
 def reconcile(

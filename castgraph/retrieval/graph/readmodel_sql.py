@@ -1,4 +1,4 @@
-"""The graph read model's SQLite schema and statements (see ``readmodel``).
+"""The graph read model's SQLite schema, statements and row writes (see ``readmodel``).
 
 Tables hold exactly what graph search reads, each row owned by one episode so that replacing
 or deleting an episode is a delete by ``episode_id`` plus an insert:
@@ -12,6 +12,12 @@ or deleting an episode is a delete by ``episode_id`` plus an insert:
 """
 
 from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+
+from castgraph.retrieval.graph.plan import EntityRow, EpisodePlan, merge_entity
 
 SCHEMA_VERSION = "1"
 SEPARATOR = "\x1f"
@@ -79,6 +85,7 @@ DELETE_ORPHAN = (
     "AND NOT EXISTS (SELECT 1 FROM relations WHERE source = ?1) "
     "AND NOT EXISTS (SELECT 1 FROM relations WHERE target = ?1)"
 )
+GET_ENTITY = "SELECT key, name, type, aliases FROM entities WHERE key = ?"
 ENTITIES = "SELECT key, name, type, aliases, mentions FROM entities ORDER BY rowid"
 
 INSERT_POSTING = (
@@ -107,3 +114,58 @@ COUNTS = {
     "mentions": "SELECT count(*) FROM postings",
     "relations": "SELECT count(*) FROM (SELECT DISTINCT source, target, type FROM relations)",
 }
+
+
+def insert_rows(conn: sqlite3.Connection, plan: EpisodePlan) -> None:
+    """The plan's rows (the episode's old ones are already gone)."""
+    episode = plan.episode
+    episode_id = str(episode["id"])
+    published = episode["published"].isoformat() if episode["published"] else None
+    conn.execute(INSERT_EPISODE, (episode_id,))
+    for entity in plan.entities:
+        merged = _merged(conn, entity)
+        aliases = json.dumps(list(merged.aliases), ensure_ascii=False)
+        conn.execute(UPSERT_ENTITY, (merged.key, merged.name, merged.type, aliases))
+    chunks = {str(c["id"]): c for c in plan.chunks}
+    postings = [
+        (
+            m["key"],
+            m["chunk"],
+            episode_id,
+            chunks[m["chunk"]]["ordinal"],
+            chunks[m["chunk"]]["start"],
+            chunks[m["chunk"]]["end"],
+            SEPARATOR.join(chunks[m["chunk"]]["speakers"]),
+            episode["language"],
+            published,
+        )
+        for m in plan.mentions
+    ]
+    conn.executemany(INSERT_POSTING, postings)
+    counts = Counter(m["key"] for m in plan.mentions)
+    conn.executemany(ADD_MENTIONS, [(n, key) for key, n in counts.items()])
+    relations = [
+        (r.source, r.target, r.type, episode_id, r.weight, SEPARATOR.join(r.chunk_ids))
+        for r in plan.relations
+    ]
+    conn.executemany(INSERT_RELATION, relations)
+
+
+def _merged(conn: sqlite3.Connection, entity: EntityRow) -> EntityRow:
+    """``entity`` merged into the stored row of its key, as the graph stores merge nodes."""
+    row = conn.execute(GET_ENTITY, (entity.key,)).fetchone()
+    existing = None if row is None else EntityRow(row[0], row[1], row[2], tuple(json.loads(row[3])))
+    return merge_entity(existing, entity)
+
+
+def delete_rows(conn: sqlite3.Connection, episode_id: str) -> None:
+    """Remove the episode's postings and contributions, then entities left with neither."""
+    params = (episode_id,)
+    counts = conn.execute(EPISODE_MENTION_COUNTS, params).fetchall()
+    conn.executemany(ADD_MENTIONS, [(-int(n), key) for key, n in counts])
+    conn.execute(DELETE_POSTINGS, params)
+    ends = conn.execute(EPISODE_RELATION_ENDS, params).fetchall()
+    conn.execute(DELETE_RELATIONS, params)
+    candidates = {str(k) for k, _ in counts} | {str(e) for pair in ends for e in pair}
+    conn.executemany(DELETE_ORPHAN, [(key,) for key in sorted(candidates)])
+    conn.execute(DELETE_EPISODE, params)
