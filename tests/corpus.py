@@ -95,10 +95,13 @@ def transcript_of(episode: TextEpisode, seconds_per_word: float = 0.4) -> Transc
     return Transcript(episode.language, tuple(segments), duration=clock)
 
 
-def load(services: Services, episodes: tuple[TextEpisode, ...] = EPISODES) -> dict[str, str]:
-    """Put the episodes through catalog → chunks → offline extraction → indexes; key → id."""
+def load(
+    services: Services, episodes: tuple[TextEpisode, ...] = EPISODES, *, index: bool = True
+) -> dict[str, str]:
+    """Put the episodes through catalog → chunks → offline extraction → indexes; key → id.
+    With ``index=False`` only the catalog is written (as a queue worker does)."""
     catalog, extractor = services.catalog, make_extractor("offline")
-    assert services.indexer is not None
+    assert services.indexer is not None or not index
     ids: dict[str, str] = {}
     for ep in episodes:
         item = MediaItem(
@@ -113,7 +116,8 @@ def load(services: Services, episodes: tuple[TextEpisode, ...] = EPISODES) -> di
         chunks = chunk_transcript(episode, transcript, ChunkingOptions(max_tokens=40, overlap=8))
         entities, relations = extractor.extract(chunks)
         document = catalog.save_analysis(episode.id, chunks, entities, relations)
-        services.indexer.index(document)
+        if services.indexer is not None and index:
+            services.indexer.index(document)
         catalog.set_state(episode.id, EpisodeState.INDEXED)
         ids[ep.key] = episode.id
     if services.visible is not None:

@@ -12,7 +12,7 @@ from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
 from castgraph.retrieval.embeddings.base import TextEmbedder
 from castgraph.retrieval.graph.retriever import GraphRetriever
-from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer
+from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer, graph_writes
 from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
 
@@ -41,9 +41,16 @@ def build(
     retrievers: dict[str, Retriever] = {"vector": vector, "keyword": keyword}
     graph_retriever: GraphRetriever | None = None
     graph = _graph(settings, read_only)
+    read_model = None
     if graph is not None:
+        from castgraph.api.graphread import open_read_model, search_reader
+
         closers.append(graph.close)
-        graph_retriever = GraphRetriever(graph, embedder=embedder, hops=settings.graph_hops)
+        read_model = open_read_model(settings, graph, catalog, read_only=read_only)
+        closers.append(read_model.close)
+        graph_retriever = GraphRetriever(
+            search_reader(read_model, graph), embedder=embedder, hops=settings.graph_hops
+        )
         retrievers["graph"] = graph_retriever
     visible = VisibleEpisodes(catalog)
     search = SearchService(
@@ -60,17 +67,23 @@ def build(
 
     def index_ids() -> set[str]:
         ids = keyword.episode_ids() | vector.episode_ids()
-        return ids | graph.episode_ids() if graph is not None else ids
+        if graph is not None and read_model is not None:
+            ids |= graph.episode_ids() | read_model.episode_ids()
+        return ids
 
+    # The read model is this process's file: written wherever the graph is, and by the local
+    # indexer (queue mode's IndexSync) even when the graph is a shared Neo4j the workers write.
     local = StoresIndexer(
         None if keyword.shared else keyword,
         None if vector.shared else vector,
-        graph if settings.graph_backend == "embedded" else None,
+        graph_writes(graph if settings.graph_backend == "embedded" else None, read_model),
     )
     return Services(
         catalog=catalog,
         search=search,
-        indexer=None if read_only else StoresIndexer(keyword, vector, graph),
+        indexer=None
+        if read_only
+        else StoresIndexer(keyword, vector, graph_writes(graph, read_model)),
         local_indexer=None if read_only else local,
         closers=closers,
         visible=visible,

@@ -288,3 +288,8 @@ class Settings(BaseSettings):
     @property
     def graph_path(self) -> Path:
         return self.data_dir / "graph.lbug"
+
+    @property
+    def graph_read_path(self) -> Path:
+        """The graph read model (what graph search reads), derived from the graph."""
+        return self.data_dir / "graph-read.sqlite"

@@ -44,6 +44,30 @@ class EpisodeGraph(Protocol):
         ...
 
 
+class GraphWrites:
+    """Writes an episode to the graph store, then to the read models derived from it (the
+    graph read model that serves graph search): one ``EpisodeGraph`` for the indexer."""
+
+    def __init__(self, *targets: EpisodeGraph) -> None:
+        self.targets = targets
+
+    def upsert_episode(self, document: EpisodeDocument) -> None:
+        for target in self.targets:
+            target.upsert_episode(document)
+
+    def delete_episode(self, episode_id: str) -> None:
+        for target in self.targets:
+            target.delete_episode(episode_id)
+
+
+def graph_writes(*targets: EpisodeGraph | None) -> EpisodeGraph | None:
+    """The given targets as one ``EpisodeGraph`` (None when there is none)."""
+    present = [t for t in targets if t is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+    return GraphWrites(*present)
+
+
 class StoresIndexer:
     """Writes keyword → vectors → graph (design §3.8).
 

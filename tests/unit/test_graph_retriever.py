@@ -1,19 +1,23 @@
-"""GraphRetriever over the in-memory graph store: linking, hop expansion, filters, facts."""
+"""GraphRetriever over the in-memory graph store and over the graph read model (SQLite): linking,
+hop expansion, filters, facts. Every test runs over both readers, with the same expectations."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
 from castgraph.core.text import phonetic
 from castgraph.retrieval.base import Hit, SearchFilters
-from castgraph.retrieval.graph import make_graph_store
 from castgraph.retrieval.graph.memory import MemoryGraphStore
+from castgraph.retrieval.graph.readmodel import GraphReadModel
 from castgraph.retrieval.graph.retriever import GraphRetriever
+
+Graph = MemoryGraphStore | GraphReadModel
 
 NO_FILTERS = SearchFilters()
 CONCEPTS = {"isla": 0, "island": 0, "calor": 1, "heat": 1, "urbana": 2, "urban": 2}
@@ -75,9 +79,25 @@ def document(
     return EpisodeDocument(episode, chunks, tuple(entities), tuple(relations))
 
 
+@pytest.fixture(params=["memory", "readmodel"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Graph]]:
+    """Opens empty readers of one kind: the memory graph store or the read model."""
+    opened: list[GraphReadModel] = []
+
+    def new() -> Graph:
+        if request.param == "memory":
+            return MemoryGraphStore()
+        opened.append(GraphReadModel(tmp_path / f"graph-read-{len(opened)}.sqlite").open())
+        return opened[-1]
+
+    yield new
+    for model in opened:
+        model.close()
+
+
 @pytest.fixture
-def store() -> MemoryGraphStore:
-    graph = MemoryGraphStore()
+def store(make: Callable[[], Graph]) -> Graph:
+    graph = make()
     graph.upsert_episode(
         document(
             "bread",
@@ -118,7 +138,7 @@ def ids(hits: Sequence[Hit]) -> list[str]:
     return [h.chunk_id for h in hits]
 
 
-def test_exact_and_alias_links(store: MemoryGraphStore) -> None:
+def test_exact_and_alias_links(store: Graph) -> None:
     retriever = GraphRetriever(store)
     (link,) = retriever.link("¿Qué es la MASA MADRE?")
     assert (link.key, link.name, link.method, link.confidence) == (
@@ -132,8 +152,8 @@ def test_exact_and_alias_links(store: MemoryGraphStore) -> None:
     assert alias.method == "exact" and alias.key == "sourdough"
 
 
-def test_alias_link_when_no_entity_has_that_name() -> None:
-    graph = MemoryGraphStore()
+def test_alias_link_when_no_entity_has_that_name(make: Callable[[], Graph]) -> None:
+    graph = make()
     graph.upsert_episode(
         document(
             "e",
@@ -147,7 +167,7 @@ def test_alias_link_when_no_entity_has_that_name() -> None:
     assert (link.key, link.method, link.confidence) == ("masa madre", "alias", 0.95)
 
 
-def test_fuzzy_links_misspellings_and_asr_variants(store: MemoryGraphStore) -> None:
+def test_fuzzy_links_misspellings_and_asr_variants(store: Graph) -> None:
     assert phonetic("gomez") == phonetic("gomes")
     retriever = GraphRetriever(store)
     (full,) = retriever.link("¿Qué dijo Carlos Gomes?")
@@ -161,7 +181,7 @@ def test_fuzzy_links_misspellings_and_asr_variants(store: MemoryGraphStore) -> N
     assert GraphRetriever(store, fuzzy_threshold=99.5).link("carlo gomas") == []
 
 
-def test_embedding_links_what_words_cannot(store: MemoryGraphStore) -> None:
+def test_embedding_links_what_words_cannot(store: Graph) -> None:
     assert GraphRetriever(store).link("the heat island effect") == []
     embedder = ConceptEmbedder()
     retriever = GraphRetriever(store, embedder=embedder)
@@ -179,7 +199,7 @@ def test_embedding_links_what_words_cannot(store: MemoryGraphStore) -> None:
     assert ids(retriever.search("heat island", 5, NO_FILTERS)) == [chunk_id("roofs", 1)]
 
 
-def test_search_ranks_by_hops(store: MemoryGraphStore) -> None:
+def test_search_ranks_by_hops(store: Graph) -> None:
     hits = GraphRetriever(store, hops=2).search("masa madre", 10, NO_FILTERS)
     assert ids(hits)[:2] == list(c("bread", 1, 2))
     assert ids(hits)[2:] == list(c("bread", 3, 0, 5, 4))
@@ -195,7 +215,7 @@ def test_search_ranks_by_hops(store: MemoryGraphStore) -> None:
     assert len(GraphRetriever(store).search("masa madre", 2, NO_FILTERS)) == 2
 
 
-def test_two_entity_questions_rank_shared_chunks_first(store: MemoryGraphStore) -> None:
+def test_two_entity_questions_rank_shared_chunks_first(store: Graph) -> None:
     retriever = GraphRetriever(store)
     hits = retriever.search("¿Qué relación hay entre Carlos Gómez y la masa madre?", 5, NO_FILTERS)
     assert ids(hits)[0] == chunk_id("bread", 1)
@@ -211,7 +231,7 @@ def test_two_entity_questions_rank_shared_chunks_first(store: MemoryGraphStore) 
     assert retriever.facts("nothing linked here") == []
 
 
-def test_filters(store: MemoryGraphStore) -> None:
+def test_filters(store: Graph) -> None:
     retriever = GraphRetriever(store, hops=0)
     by_speaker = retriever.search("masa madre", 10, SearchFilters(speakers=("luis",)))
     assert ids(by_speaker) == [chunk_id("bread", 2)]
@@ -225,14 +245,14 @@ def test_filters(store: MemoryGraphStore) -> None:
     assert ids(expanded) == list(c("bread", 1, 0, 5))
 
 
-def test_empty_graph_and_unlinked_questions() -> None:
-    empty = GraphRetriever(make_graph_store("memory").open())
+def test_empty_graph_and_unlinked_questions(make: Callable[[], Graph]) -> None:
+    empty = GraphRetriever(make())
     assert empty.link("masa madre") == []
     assert empty.search("masa madre", 5, NO_FILTERS) == []
     assert empty.facts("masa madre") == []
 
 
-def test_unlinked_question_and_cache_refresh(store: MemoryGraphStore) -> None:
+def test_unlinked_question_and_cache_refresh(store: Graph) -> None:
     retriever = GraphRetriever(store)
     assert retriever.search("kombucha", 5, NO_FILTERS) == []
     assert retriever.search("masa madre", 0, NO_FILTERS) == []

@@ -18,9 +18,10 @@ episode subtracts exactly what it added.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from castgraph.core.models import EpisodeDocument
 
@@ -103,31 +104,45 @@ class LinkedEntity:
     """The (folded) words of the question that produced the link."""
 
 
-class GraphStore(Protocol):
-    """A knowledge graph of episodes, chunks, speakers and entities (embedded, Neo4j, memory)."""
+class GraphSearchReader(Protocol):
+    """What graph search reads (the retriever and the entity linker), and nothing else.
 
-    def open(self) -> GraphStore:
-        """Connect (and create the schema when writable); returns ``self``."""
-        ...
-
-    def close(self) -> None:
-        """Release files, locks and connections; safe to call twice."""
-        ...
+    Served by every ``GraphStore`` and by the graph read model (``readmodel``), which answers
+    it from compact tables instead of graph scans.
+    """
 
     def version(self) -> str:
         """A token that changes on every write (lets readers cache ``entities()``)."""
         ...
 
+    def entities(self) -> list[GraphEntity]:
+        """Every entity with its mention count."""
+        ...
+
+    def mentions(self, keys: Sequence[str]) -> list[Mention]:
+        """The chunks that mention any of the entities ``keys``."""
+        ...
+
+    def relations(self, keys: Sequence[str]) -> list[RelationFact]:
+        """The RELATED edges that start or end at any of the entities ``keys``."""
+        ...
+
+
+@runtime_checkable
+class SnapshotReader(Protocol):
+    """A reader that can pin one state for a series of reads (the read model does; the graph
+    stores read each statement on its own)."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads of this thread inside the block all see one state."""
+        ...
+
+
+class GraphReader(GraphSearchReader, Protocol):
+    """Everything a reader of the knowledge graph may ask (pages, health checks, search)."""
+
     def stats(self) -> GraphStats:
         """Node and edge counts."""
-        ...
-
-    def upsert_episode(self, document: EpisodeDocument) -> None:
-        """Replace the episode's part of the graph, atomically; running it twice changes nothing."""
-        ...
-
-    def delete_episode(self, episode_id: str) -> None:
-        """Remove an episode, its chunks, its evidence, and entities/speakers left without any."""
         ...
 
     def has_episode(self, episode_id: str) -> bool:
@@ -142,14 +157,31 @@ class GraphStore(Protocol):
         """The episode's chunks by ordinal, with speakers from SAID and ``next_id`` from NEXT."""
         ...
 
-    def entities(self) -> list[GraphEntity]:
-        """Every entity with its mention count."""
+
+class GraphWriter(Protocol):
+    """What writes an episode's part of a graph (the stores, and the read model derived from it)."""
+
+    def open(self) -> GraphWriter:
+        """Connect (and create the schema when writable); returns ``self``."""
         ...
 
-    def mentions(self, keys: Sequence[str]) -> list[Mention]:
-        """The chunks that mention any of the entities ``keys``."""
+    def close(self) -> None:
+        """Release files, locks and connections; safe to call twice."""
         ...
 
-    def relations(self, keys: Sequence[str]) -> list[RelationFact]:
-        """The RELATED edges that start or end at any of the entities ``keys``."""
+    def upsert_episode(self, document: EpisodeDocument) -> None:
+        """Replace the episode's part of the graph, atomically; running it twice changes nothing."""
+        ...
+
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove an episode, its chunks, its evidence, and entities/speakers left without any."""
+        ...
+
+
+class GraphStore(GraphReader, GraphWriter, Protocol):
+    """A knowledge graph of episodes, chunks, speakers and entities (embedded, Neo4j, memory):
+    the union of ``GraphReader`` and ``GraphWriter``."""
+
+    def open(self) -> GraphStore:
+        """Connect (and create the schema when writable); returns ``self``."""
         ...

@@ -17,7 +17,12 @@ from rapidfuzz import fuzz, process
 
 from castgraph.core.ports import Embedder
 from castgraph.core.text import entity_key, phonetic
-from castgraph.retrieval.graph.base import GraphEntity, GraphStore, LinkedEntity, LinkMethod
+from castgraph.retrieval.graph.base import (
+    GraphEntity,
+    GraphSearchReader,
+    LinkedEntity,
+    LinkMethod,
+)
 
 MAX_NGRAM = 4
 # Folded (accent-free) function words of Spanish and English questions; never linked alone.
@@ -98,11 +103,12 @@ class _Query:
 
 
 class EntityLinker:
-    """Links questions to a store's entities; caches its tables until the graph changes."""
+    """Links questions to a reader's entities; caches its tables until the reader's version
+    changes (the name vectors, by entity name, for good)."""
 
     def __init__(
         self,
-        store: GraphStore,
+        store: GraphSearchReader,
         *,
         embedder: Embedder | None = None,
         fuzzy_threshold: float = 88.0,
@@ -116,6 +122,7 @@ class EntityLinker:
         self.max_embedded_entities = max_embedded_entities
         self._index: tuple[str, EntityIndex] | None = None
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._matrix: tuple[EntityIndex, list[str], np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def index(self) -> EntityIndex:
@@ -127,9 +134,10 @@ class EntityLinker:
             self._index = cached
         return cached[1]
 
-    def link(self, query: str) -> list[LinkedEntity]:
-        """The entities ``query`` mentions, most confident first."""
-        index = self.index()
+    def link(self, query: str, index: EntityIndex | None = None) -> list[LinkedEntity]:
+        """The entities ``query`` mentions, most confident first (against ``index``, by default
+        the tables for the graph as it is now)."""
+        index = self.index() if index is None else index
         words = entity_key(query).split()
         if not words or not index.by_key:
             return []
@@ -195,8 +203,9 @@ class EntityLinker:
         keys, matrix = self._entity_matrix(index)
         if not grams or not keys:
             return
-        queries = _normalise(np.asarray(self.embedder.embed([t for _, _, t in grams]), dtype=float))
-        sims = queries @ matrix.T
+        texts = [t for _, _, t in grams]
+        queries = _normalise(np.asarray(self.embedder.embed(texts), dtype=np.float32))
+        sims = queries @ matrix
         best: dict[str, tuple[float, str]] = {}
         for row, (_, _, text) in enumerate(grams):
             col = int(np.argmax(sims[row]))
@@ -208,6 +217,17 @@ class EntityLinker:
             state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
 
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
+        """Name vectors of the most mentioned entities, normalised, as columns (float32,
+        contiguous: one small matrix product per question), built once per ``index``: sorting
+        and stacking thousands of vectors per question cost more than the matching."""
+        cached = self._matrix
+        if cached is not None and cached[0] is index:
+            return cached[1], cached[2]
+        keys, matrix = self._build_matrix(index)
+        self._matrix = (index, keys, matrix)
+        return keys, matrix
+
+    def _build_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
         """Name vectors of the most mentioned entities; each name is embedded once."""
         top = sorted(index.by_key.values(), key=lambda e: (-e.mentions, e.key))
         top = top[: self.max_embedded_entities]
@@ -219,8 +239,9 @@ class EntityLinker:
                     self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=float)
             rows = [self._vectors[(e.key, e.name)] for e in top]
         if not rows:
-            return [], np.zeros((0, 0))
-        return [e.key for e in top], _normalise(np.vstack(rows))
+            return [], np.zeros((0, 0), dtype=np.float32)
+        columns = np.ascontiguousarray(_normalise(np.vstack(rows)).T, dtype=np.float32)
+        return [e.key for e in top], columns
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

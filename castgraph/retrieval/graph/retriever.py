@@ -11,20 +11,23 @@ about two entities ranks the chunks where both appear first.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from castgraph.core.models import Chunk
 from castgraph.core.ports import Embedder
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.graph.base import (
     GraphChunk,
-    GraphStore,
+    GraphSearchReader,
     LinkedEntity,
     Mention,
     RelationFact,
+    SnapshotReader,
 )
-from castgraph.retrieval.graph.linking import EntityLinker
+from castgraph.retrieval.graph.linking import EntityIndex, EntityLinker
 
 
 def _as_chunk(chunk: GraphChunk) -> Chunk:
@@ -45,11 +48,12 @@ def _as_chunk(chunk: GraphChunk) -> Chunk:
 
 
 class GraphRetriever:
-    """``Retriever`` over a ``GraphStore``; also links entities and returns relation facts."""
+    """``Retriever`` over a ``GraphSearchReader`` (the read model, or any ``GraphStore``); also
+    links entities and returns relation facts."""
 
     def __init__(
         self,
-        store: GraphStore,
+        store: GraphSearchReader,
         *,
         embedder: Embedder | None = None,
         hops: int = 2,
@@ -75,35 +79,55 @@ class GraphRetriever:
 
     def link(self, query: str) -> list[LinkedEntity]:
         """The graph entities ``query`` mentions, most confident first."""
-        return self.linker.link(query)
+        with self._snapshot():
+            return self.linker.link(query)
+
+    def _snapshot(self) -> AbstractContextManager[None]:
+        """One state of the reader for a whole search, where the reader can pin one."""
+        if isinstance(self.store, SnapshotReader):
+            return self.store.snapshot()
+        return nullcontext()
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
         """The ``k`` chunks best connected to the question's entities; [] when none is linked."""
-        links = self.link(query)
-        if not links or k <= 0:
+        if k <= 0:
+            return []
+        with self._snapshot():
+            return self._search(query, k, filters)
+
+    def _search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        index = self.linker.index()
+        links = self.linker.link(query, index)
+        if not links:
             return []
         weights = {link.key: link.confidence for link in links}
         direct: dict[str, float] = defaultdict(float)
         linked_in: dict[str, set[str]] = defaultdict(set)
         chunks: dict[str, GraphChunk] = {}
-        for mention in self._mentions(weights, filters, chunks):
+        for mention in self._mentions(index, weights, filters, chunks):
             direct[mention.chunk.id] += weights[mention.entity_key]
             linked_in[mention.chunk.id].add(mention.entity_key)
-        expanded = self._expand(weights, filters, chunks)
-        scores = {
-            cid: direct.get(cid, 0.0)
-            + min(expanded.get(cid, 0.0), self.decay)
-            + self.pair_bonus * max(0, len(linked_in.get(cid, ())) - 1)
-            for cid in direct.keys() | expanded.keys()
-        }
-        ranked = sorted(
-            scores.items(),
-            key=lambda item: (-item[1], chunks[item[0]].episode_id, chunks[item[0]].ordinal),
+        expanded = self._expand(index, weights, filters, chunks)
+        # Added in this order (direct, capped hops, pair bonus): the same sums as one expression.
+        scores = dict(direct)
+        for cid, extra in expanded.items():
+            scores[cid] = scores.get(cid, 0.0) + min(extra, self.decay)
+        for cid, keys in linked_in.items():
+            if len(keys) > 1:
+                scores[cid] += self.pair_bonus * (len(keys) - 1)
+        # Plain tuples compare in C: thousands of candidates rank in about a millisecond.
+        ranked = heapq.nsmallest(
+            k,
+            [(-s, chunks[cid].episode_id, chunks[cid].ordinal, cid) for cid, s in scores.items()],
         )
-        return [Hit(cid, round(score, 6)) for cid, score in ranked[:k]]
+        return [Hit(cid, round(-score, 6)) for score, _, _, cid in ranked]
 
     def _mentions(
-        self, weights: Mapping[str, float], filters: SearchFilters, seen: dict[str, GraphChunk]
+        self,
+        index: EntityIndex,
+        weights: Mapping[str, float],
+        filters: SearchFilters,
+        seen: dict[str, GraphChunk],
     ) -> list[Mention]:
         """Mentions of ``weights``' entities in chunks that pass ``filters``.
 
@@ -111,7 +135,7 @@ class GraphRetriever:
         thousands of chunks (a host, the show's city) says little about which chunk answers, and
         reading all its mentions made graph search cost seconds on large channels.
         """
-        by_key = self.linker.index().by_key
+        by_key = index.by_key
         budget, keys = self.mention_budget, list[str]()
         for key in sorted(weights, key=lambda k: by_key[k].mentions if k in by_key else 0):
             count = by_key[key].mentions if key in by_key else 0
@@ -128,25 +152,34 @@ class GraphRetriever:
         return kept
 
     def _expand(
-        self, weights: Mapping[str, float], filters: SearchFilters, seen: dict[str, GraphChunk]
+        self,
+        index: EntityIndex,
+        weights: Mapping[str, float],
+        filters: SearchFilters,
+        seen: dict[str, GraphChunk],
     ) -> dict[str, float]:
         """Chunk scores contributed by entities 1..hops RELATED steps from the linked ones."""
         reached = set(weights)
         frontier = dict(weights)
         scores: dict[str, float] = defaultdict(float)
         for _hop in range(self.hops):
-            following = self._step(frontier, self.store.relations(list(frontier)), reached)
+            facts = self.store.relations(list(frontier))
+            following = self._step(index, frontier, facts, reached)
             if not following:
                 break
             best = sorted(following.items(), key=lambda item: (-item[1], item[0]))
             frontier = dict(best[: self.max_frontier])
             reached.update(following)
-            for mention in self._mentions(frontier, filters, seen):
+            for mention in self._mentions(index, frontier, filters, seen):
                 scores[mention.chunk.id] += frontier[mention.entity_key]
         return scores
 
     def _step(
-        self, frontier: Mapping[str, float], facts: Sequence[RelationFact], reached: set[str]
+        self,
+        index: EntityIndex,
+        frontier: Mapping[str, float],
+        facts: Sequence[RelationFact],
+        reached: set[str],
     ) -> dict[str, float]:
         """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths);
         hubs (entities with more mentions than the budget) are never expanded into."""
@@ -163,7 +196,7 @@ class GraphRetriever:
                 if here in frontier and there not in reached and strongest[here] > 0:
                     share = fact.weight / strongest[here]
                     following[there] += frontier[here] * share * self.decay
-        by_key = self.linker.index().by_key
+        by_key = index.by_key
         return {
             key: weight
             for key, weight in following.items()
@@ -175,15 +208,18 @@ class GraphRetriever:
 
         Facts joining two linked entities come first; each carries its evidence chunk ids.
         """
-        links = self.link(query)
-        if not links or limit <= 0:
+        if limit <= 0:
             return []
-        confidence = {link.key: link.confidence for link in links}
+        with self._snapshot():
+            links = self.linker.link(query)
+            confidence = {link.key: link.confidence for link in links}
+            found = self.store.relations(list(confidence)) if links else []
 
-        def relevance(fact: RelationFact) -> tuple[float, float]:
+        def relevance(fact: RelationFact) -> tuple[float, float, str, str, str]:
             ends = [confidence.get(fact.source_key, 0.0), confidence.get(fact.target_key, 0.0)]
             both = all(ends)
-            return (-(sum(ends) + (self.pair_bonus * 2 if both else 0.0)), -fact.weight)
+            strength = -(sum(ends) + (self.pair_bonus * 2 if both else 0.0))
+            # Ties in the edge's own order, not the reader's (which differs between backends).
+            return (strength, -fact.weight, fact.source_key, fact.target_key, fact.type)
 
-        facts = sorted(self.store.relations(list(confidence)), key=relevance)
-        return facts[:limit]
+        return sorted(found, key=relevance)[:limit]
