@@ -2,15 +2,16 @@
 
 Embedding 100k chunks with ``use-multilingual-v3`` takes about an hour on 2 shared cores, so the
 sentence pool (``bench/_synthetic.py``) is embedded once with the real model (cached as
-``sentences-<embedder>-<pool>.npy``) and a chunk's vector is built from its sentences' vectors:
-their mean, normalised, with its component along the pool's centroid set to what the model gives
-whole chunks (measured once on a sample of synthetic chunks embedded for real, cached beside).
+``sentences-<embedder>-<pool><names>.npy``, ``<names>`` empty for the generator's own names)
+and a chunk's vector is built from its sentences' vectors: their mean, normalised, with its
+component along the pool's centroid set to what the model gives whole chunks (measured once
+on a sample of synthetic chunks embedded for real, cached beside).
 
 Why the correction: a plain mean cancels the sentences' individual directions but keeps their
 common one, so plain means sit nearer the centroid than real chunk vectors (projection 0.78 vs
 0.50 for ``use-multilingual-v3``) and look similar to every query. Measured with
-``bench/retrieval.py --distractors 0,1000`` (vector R@5 at 1000 distractors): chunks embedded
-for real 0.544, plain means 0.450, calibrated 0.525; fused 0.675, 0.644 and 0.688.
+``bench/retrieval.py --distractors 0,1000 --distractor-names shared`` (vector R@5 at 1000):
+chunks embedded for real 0.544, plain means 0.450, calibrated 0.525; fused 0.675, 0.644, 0.688.
 
 Vectors reach the real vector index through ``ComposedEmbedder``, whose ``embed`` composes known
 chunk texts; anything else (queries, entity names, real chunks) goes to the real model.
@@ -56,10 +57,15 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name)
 
 
+def _stem(pool: synth.SentencePool, name: str) -> str:
+    """The cache name of ``pool``'s vectors: pools with other names have other sentences."""
+    return f"sentences-{_slug(name)}-{len(pool.all_texts())}{pool.tag()}"
+
+
 def sentence_vectors(pool: synth.SentencePool, embedder: Any, name: str) -> np.ndarray:
     """The pool's sentence vectors from the real embedder, computed once and cached."""
     texts = pool.all_texts()
-    path = VECTORS_CACHE / f"sentences-{_slug(name)}-{len(texts)}.npy"
+    path = VECTORS_CACHE / f"{_stem(pool, name)}.npy"
     if path.exists():
         return np.asarray(np.load(path))
     started = time.perf_counter()
@@ -78,7 +84,7 @@ def composer(pool: synth.SentencePool, name: str, models_dir: Path) -> Composer:
     vectors = sentence_vectors(pool, embedder, name)
     centre = vectors.mean(axis=0)
     centre = centre / (float(np.linalg.norm(centre)) or 1.0)
-    path = VECTORS_CACHE / f"sentences-{_slug(name)}-{len(pool.all_texts())}.calibration.json"
+    path = VECTORS_CACHE / f"{_stem(pool, name)}.calibration.json"
     if path.exists():
         projection = float(json.loads(path.read_text())["projection"])
     else:

@@ -5,6 +5,9 @@ head is real Spanish or English and whose tail is made of generated pseudo-words
 frequencies look like those of real transcripts: a few very common terms, a long rare tail.
 People (given name + surname), places and organisations are drawn Zipf-like too, so a few are
 mentioned everywhere and most rarely; they are capitalised, so the offline extractor finds them.
+The hand-written names include the demo channel's own (Valeria, Quiroga, Barracas...); ``avoid``
+renames every name token found in a given corpus (see ``vocabularies``), for distractors that
+look like a channel's other episodes rather than an adversary naming the corpus's people.
 
 Chunks are made of whole sentences from a fixed pool (``sentence_pool``): a chunk's vector can
 then be composed from its sentences' vectors, embedded once (see ``bench/_latency_vectors.py``).
@@ -13,11 +16,15 @@ Everything is deterministic for a given seed.
 
 from __future__ import annotations
 
+import hashlib
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from itertools import accumulate
+
+from castgraph.core.text import fold, phonetic
 
 
 def _words(text: str, sep: str | None = None) -> list[str]:
@@ -151,9 +158,39 @@ def pseudo_words(count: int, rng: random.Random) -> list[str]:
     return sorted(words)
 
 
+def renamer(avoid: frozenset[str], taken: set[str], seed: int) -> Callable[[str], str]:
+    """Maps a name to one of the same shape whose capitalised tokens avoid ``avoid`` (folded
+    words; a token also counts as found when its ``phonetic`` key matches, as the graph's linker
+    does): each such token becomes a made-up capitalised word (deterministic by seed and token)
+    that is in neither ``avoid`` nor ``taken`` (folded words already used: the vocabulary's
+    words, other names). The mapping is one-to-one, so Zipf ranks and hubs are unchanged."""
+    sounds = {phonetic(word) for word in avoid}
+    used = set(taken) | set(avoid)
+    mapping: dict[str, str] = {}
+
+    def token(word: str) -> str:
+        key = fold(word)
+        if not word[:1].isupper() or (key not in avoid and phonetic(key) not in sounds):
+            return word
+        if word not in mapping:
+            rng = random.Random(f"{seed}:{key}")
+            made = key
+            while made in used or phonetic(made) in sounds:
+                made = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+            used.add(made)
+            mapping[word] = made.capitalize()
+        return mapping[word]
+
+    return lambda name: " ".join(token(word) for word in name.split())
+
+
 @cache
-def vocabularies(seed: int = 7, tail: int = 6000) -> dict[str, Vocabulary]:
-    """Spanish and English vocabularies; names, places and organisations are shared."""
+def vocabularies(
+    seed: int = 7, tail: int = 6000, avoid: frozenset[str] = frozenset()
+) -> dict[str, Vocabulary]:
+    """Spanish and English vocabularies; names, places and organisations are shared. Name
+    tokens in ``avoid`` (folded words) are renamed (``renamer``); organisation heads
+    (Instituto, Radio...) are category words like the nouns and stay."""
     rng = random.Random(seed)
     people = [f"{g} {s}" for g in GIVEN for s in SURNAMES]
     rng.shuffle(people)
@@ -162,6 +199,13 @@ def vocabularies(seed: int = 7, tail: int = 6000) -> dict[str, Vocabulary]:
     es_tail, en_tail = pseudo_words(tail, rng), pseudo_words(tail, rng)
     orgs = [f"{h} {p}" for h in ORG_HEADS + ORG_HEADS_EN for p in PLACES]
     rng.shuffle(orgs)
+    if avoid:
+        common = ES_DET + ES_PREP + ES_NOUNS + ES_VERBS + ES_ADJ + EN_DET + EN_PREP + EN_NOUNS
+        common += EN_VERBS + EN_ADJ + es_tail + en_tail + GIVEN + SURNAMES
+        common += " ".join(PLACES).split()
+        rename = renamer(avoid, {fold(word) for word in common}, seed)
+        people, places = [rename(p) for p in people], [rename(p) for p in places]
+        orgs = [f"{o.split()[0]} {rename(o.split(' ', 1)[1])}" for o in orgs]
 
     def make(
         lang: str,
@@ -228,6 +272,13 @@ class SentencePool:
     """Sentences per language; a chunk is a run of indexes into one language's list."""
 
     texts: dict[str, list[str]]
+    avoid: frozenset[str] = field(default=frozenset(), repr=False)  # see ``vocabularies``
+
+    def tag(self) -> str:
+        """'' for the default names, else a hash of the texts (for caches of their vectors)."""
+        if not self.avoid:
+            return ""
+        return "-names-" + hashlib.sha256("\n".join(self.all_texts()).encode()).hexdigest()[:10]
 
     def all_texts(self) -> list[str]:
         return self.texts["es"] + self.texts["en"]
@@ -237,9 +288,9 @@ class SentencePool:
         return 0 if language == "es" else len(self.texts["es"])
 
 
-def sentence_pool(size: int, seed: int = 11) -> SentencePool:
-    """``size`` distinct sentences, 60% Spanish and 40% English."""
-    vocab, rng = vocabularies(), random.Random(seed)
+def sentence_pool(size: int, seed: int = 11, avoid: frozenset[str] = frozenset()) -> SentencePool:
+    """``size`` distinct sentences, 60% Spanish and 40% English; names avoid ``avoid``."""
+    vocab, rng = vocabularies(avoid=avoid), random.Random(seed)
     wanted = {"es": int(size * 0.6), "en": size - int(size * 0.6)}
     texts: dict[str, list[str]] = {}
     for lang, count in wanted.items():
@@ -247,7 +298,7 @@ def sentence_pool(size: int, seed: int = 11) -> SentencePool:
         while len(seen) < count:
             seen[sentence(vocab[lang], rng)] = None
         texts[lang] = list(seen)
-    return SentencePool(texts)
+    return SentencePool(texts, avoid)
 
 
 @dataclass(frozen=True)
@@ -270,7 +321,7 @@ def episode(pool: SentencePool, index: int, chunks: int = 200, seed: int = 13) -
     """Episode ``index``: ``chunks`` chunks of 60-120 words, two or three speakers."""
     rng = random.Random(seed * 1_000_003 + index)
     lang = "es" if rng.random() < 0.6 else "en"
-    vocab = vocabularies()[lang]
+    vocab = vocabularies(avoid=pool.avoid)[lang]  # hosts and title named like the sentences
     hosts = [vocab.people.draw(rng) for _ in range(rng.randint(2, 3))]
     texts, base = pool.texts[lang], pool.offset(lang)
     made: list[SyntheticChunk] = []

@@ -16,6 +16,12 @@ extractor, composed sentence vectors: ``bench/_latency_vectors.py``) are indexed
 like real chunks, one index per size; they never share an id or title with a real episode, so
 a distractor in the top k only pushes gold moments down. With distractors and no
 ``--embedders``/``--chunk-tokens``, one embedder and the server's chunk size are used.
+``--distractor-names disjoint`` (the default) renames the distractors' people, places and
+organisations so that none shares a name token with the corpus (every word of its chunks, of
+its entities' names and aliases and of the questions, folded), as a channel's other episodes
+have other guests;
+``shared`` keeps the generator's names, which include the corpus's own: an adversarial stress
+(see docs/decisions.md, "Issue 12: scale benchmarks").
 
 Metrics per question (gold = episode + time span; a result hits a gold moment when it is from
 that episode and its span overlaps the gold span): recall@k = share of the question's gold
@@ -24,7 +30,8 @@ within 15 s of a gold moment's start.
 
     python bench/retrieval.py [--data-dir DIR] [--embedders use-multilingual-v3,all-MiniLM-L6-v2]
                               [--chunk-tokens 96,160,256] [--distractors 0,10000,100000]
-                              [--pool 16000] [--rebuild] [--reuse-stale] [--by-kind]
+                              [--pool 16000] [--distractor-names disjoint|shared]
+                              [--rebuild] [--reuse-stale] [--by-kind]
 """
 
 from __future__ import annotations
@@ -33,12 +40,13 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,6 +62,7 @@ from questions import Gold, Question, load_questions  # noqa: E402
 
 from castgraph.catalog import SqlCatalog  # noqa: E402
 from castgraph.core.models import Chunk, EpisodeDocument, Transcript  # noqa: E402
+from castgraph.core.text import fold  # noqa: E402
 from castgraph.demo import build_demo  # noqa: E402
 from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript  # noqa: E402
 from castgraph.ingest.extract import make_extractor  # noqa: E402
@@ -117,24 +126,32 @@ def build(
     models_dir: Path,
     *,
     pool: int = 16000,
+    names: str = "disjoint",
+    questions: Sequence[str] = (),
     rebuild: bool = False,
     reuse_stale: bool = False,
     real_vectors: bool = False,
 ) -> Path:
     """A data directory holding ``docs`` and ``distractors`` synthetic chunks in every index,
     built through the ordinary indexing path; cached under ``bench/.cache/retrieval-indexes``
-    and rebuilt when the documents, the embedder, the pool or the index-writing code change."""
+    and rebuilt when the documents, the embedder, the pool, the distractors' ``names``
+    (``disjoint`` from the words of the corpus and ``questions``, or ``shared``) or the
+    index-writing code change."""
     wanted: dict[str, Any] = {"docs": _fingerprint(docs), "embedder": embedder}
     wanted |= {"distractors": distractors, "pool": pool if distractors else None}
     wanted["vectors"] = "real" if real_vectors or not distractors else "composed"
+    avoid = corpus_words(docs, questions) if names == "disjoint" else frozenset()
+    digest = hashlib.sha256(" ".join(sorted(avoid)).encode()).hexdigest()[:10]
+    wanted["names"] = f"{names}-{digest}" if distractors else None
     if not reuse_stale:
         wanted["code"] = code_fingerprint()
     slug = "".join(c if c.isalnum() else "-" for c in embedder)
     data_dir = INDEX_CACHE / f"{slug}-{wanted['docs'][:10]}-{distractors}-{wanted['vectors']}"
+    data_dir = data_dir.with_name(f"{data_dir.name}-{names}") if distractors else data_dir
     marker_path = data_dir / "bench-built.json"
     marker = json.loads(marker_path.read_text()) if marker_path.exists() else {}
     if rebuild or any(marker.get(key) != value for key, value in wanted.items()):
-        sentences = synth.sentence_pool(pool) if distractors else None
+        sentences = synth.sentence_pool(pool, avoid=avoid) if distractors else None
         compose = None
         if sentences is not None and not real_vectors:
             compose = composer(sentences, embedder, models_dir)
@@ -158,6 +175,16 @@ def searching(data_dir: Path, embedder: str, models_dir: Path) -> Iterator[Any]:
         yield services
     finally:
         services.close()
+
+
+def corpus_words(docs: list[EpisodeDocument], questions: Sequence[str] = ()) -> frozenset[str]:
+    """Every folded word of the corpus's chunks, titles, entity names and aliases and of the
+    ``questions``: the name tokens ``--distractor-names disjoint`` keeps out of the distractors
+    (the questions' too: ASR spells names by ear, "Santelmo" in the corpus for "San Telmo")."""
+    texts = [c.text for d in docs for c in d.chunks] + [d.episode.title for d in docs]
+    texts += questions
+    texts += [n for d in docs for e in d.entities for n in (e.name, *e.aliases)]
+    return frozenset(w for text in texts for w in re.findall(r"\w+", fold(text)))
 
 
 def _fingerprint(docs: list[EpisodeDocument]) -> str:
@@ -228,6 +255,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk-tokens", default=None, help=f"default {CHUNK_TOKENS}")
     parser.add_argument("--distractors", default="0", help="synthetic chunks added, e.g. 0,10000")
     parser.add_argument("--pool", type=int, default=16000, help="distractor sentences")
+    parser.add_argument(
+        "--distractor-names",
+        choices=("disjoint", "shared"),
+        default="disjoint",
+        help="distractors' people and places: none of the corpus's (default), or the "
+        "generator's, which include the corpus's own (an adversarial stress)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached indexes")
     parser.add_argument(
         "--reuse-stale", action="store_true", help="reuse indexes built by other code"
@@ -289,6 +323,8 @@ def measure(
         size,
         args.models_dir,
         pool=args.pool,
+        names=args.distractor_names,
+        questions=[text for q in questions for text in (q.question, q.answer)],
         rebuild=args.rebuild,
         reuse_stale=args.reuse_stale,
         real_vectors=args.real_vectors,
