@@ -14,6 +14,7 @@ import os
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,14 @@ def random_doc(episode_id: str, chunks: int, rng: random.Random) -> EpisodeDocum
     return make_doc(episode_id, speakers, entities, relations)
 
 
+def with_shared_relation(doc: EpisodeDocument) -> EpisodeDocument:
+    """``doc`` also saying that José Pérez lives in Madrid (so every episode evidences it)."""
+    first = (doc.chunks[0].id,)
+    entities = (Entity("José Pérez", "PERSON", (), first), Entity("Madrid", "PLACE", (), first))
+    relation = Relation("José Pérez", "Madrid", "LIVES_IN", first, 1.5)
+    return replace(doc, entities=(*doc.entities, *entities), relations=(*doc.relations, relation))
+
+
 def full_snapshot(store: GraphStore) -> tuple[object, ...]:
     keys = sorted(e.key for e in store.entities())
     mentions = sorted((m.entity_key, m.chunk.id, m.chunk.speakers) for m in store.mentions(keys))
@@ -112,10 +121,14 @@ def test_batched_writes_match_the_memory_store(store: GraphStore, seed: int) -> 
     rng = random.Random(seed)
     reference = MemoryGraphStore()
     docs = {f"ep{i}": random_doc(f"ep{i}", rng.randint(1, 12), rng) for i in range(5)}
+    docs["ep1"] = with_shared_relation(docs["ep1"])
+    docs["ep3"] = with_shared_relation(docs["ep3"])
     for doc in docs.values():
         for graph in (store, reference):
             graph.upsert_episode(doc)
         assert_same(store, reference, f"upsert {doc.episode.id}")
+    # The case batching must get right: relations (and entities) evidenced by several episodes.
+    assert any(len(row.episode_ids) > 1 for row in reference._relations.values())
     for step in range(12):
         episode_id = rng.choice(sorted(docs))
         if rng.random() < 0.3:
@@ -183,17 +196,54 @@ def test_an_episode_larger_than_a_batch(store: GraphStore) -> None:
     assert_same(store, reference, "after deleting it")
 
 
-def test_deleting_an_episode_written_before_entity_keys(tmp_path: Path) -> None:
-    """An episode whose ``entity_keys`` is null (an older database) is found by scanning."""
+def make_legacy(run: Run) -> None:
+    """Turn the graph into what the pre-issue-12 writer left: episodes without ``entity_keys``
+    and one RELATED edge per relation, shared by every episode that evidences it."""
+    run("MATCH (e:Episode) SET e.entity_keys = NULL", {})
+    edges = run(
+        "MATCH (a:Entity)-[r:RELATED]->(b:Entity) "
+        "RETURN a.key, b.key, r.type, r.chunk_ids, r.episode_ids, r.episode_weights",
+        {},
+    )
+    shared: dict[tuple[str, str, str], list[list[str | float]]] = {}
+    for source, target, kind, chunk_ids, episode_ids, weights in sorted(edges):
+        lists = shared.setdefault((source, target, kind), [[], [], []])
+        for into, values in zip(lists, (chunk_ids, episode_ids, weights), strict=True):
+            into.extend(values)
+    run("MATCH (:Entity)-[r:RELATED]->(:Entity) DELETE r", {})
+    for (source, target, kind), (chunk_ids, episode_ids, weights) in shared.items():
+        run(
+            "MATCH (a:Entity {key: $s}) MATCH (b:Entity {key: $t}) CREATE (a)-[:RELATED "
+            "{type: $k, chunk_ids: $c, weight: $w, episode_ids: $e, episode_weights: $ew}]->(b)",
+            {
+                "s": source,
+                "t": target,
+                "k": kind,
+                "c": chunk_ids,
+                "e": episode_ids,
+                "ew": weights,
+                "w": sum(float(w) for w in weights),
+            },
+        )
+
+
+def test_deleting_episodes_of_an_older_database(tmp_path: Path) -> None:
+    """Shared RELATED edges and episodes without ``entity_keys`` (an older database) are
+    deleted by scanning, each episode subtracting exactly its contribution."""
     store = EmbeddedGraphStore(tmp_path / "db").open()
     reference = MemoryGraphStore()
     rng = random.Random(11)
     try:
-        docs = [random_doc(f"ep{i}", 6, rng) for i in range(3)]
+        docs = [with_shared_relation(random_doc(f"ep{i}", 6, rng)) for i in range(4)]
         for doc in docs:
             for graph in (store, reference):
                 graph.upsert_episode(doc)
-        store._write(lambda run: run("MATCH (e:Episode) SET e.entity_keys = NULL", {}))
+        before = store.stats().relations
+        store._write(make_legacy)
+        assert store.stats().relations == before
+        shared = "MATCH ()-[r:RELATED]->() WHERE size(r.episode_ids) > 1 RETURN count(r)"
+        assert store._read(shared, {})[0][0] > 0  # the case under test: edges of several episodes
+        assert_same(store, reference, "legacy layout")
         for doc in docs[:2]:
             for graph in (store, reference):
                 graph.delete_episode(doc.episode.id)

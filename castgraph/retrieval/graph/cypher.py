@@ -15,6 +15,7 @@ each backend module.
 from __future__ import annotations
 
 import abc
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -54,7 +55,7 @@ MENTIONS = (
 )
 RELATIONS = (
     "MATCH (a:Entity)-[r:RELATED]->(b:Entity) WHERE a.key IN $keys OR b.key IN $keys "
-    "RETURN a.key, a.name, b.key, b.name, r.type, r.weight, r.chunk_ids"
+    "RETURN a.key, a.name, b.key, b.name, r.type, r.weight, r.chunk_ids, r.episode_weights"
 )
 COUNTS = {
     "episodes": "MATCH (n:Episode) RETURN count(n)",
@@ -62,7 +63,11 @@ COUNTS = {
     "speakers": "MATCH (n:Speaker) RETURN count(n)",
     "entities": "MATCH (n:Entity) RETURN count(n)",
     "mentions": "MATCH ()-[r:MENTIONED_IN]->() RETURN count(r)",
-    "relations": "MATCH ()-[r:RELATED]->() RETURN count(r)",
+    # A relation may be several edges, one per episode (see cypher_write): count relations.
+    "relations": (
+        "MATCH (a:Entity)-[r:RELATED]->(b:Entity) "
+        "WITH DISTINCT a.key AS s, b.key AS t, r.type AS k RETURN count(*)"
+    ),
     "next_edges": "MATCH ()-[r:NEXT]->() RETURN count(r)",
     "said_edges": "MATCH ()-[r:SAID]->() RETURN count(r)",
 }
@@ -149,8 +154,33 @@ class CypherGraphStore(abc.ABC):
         """The RELATED edges touching any of ``keys``."""
         if not keys:
             return []
-        rows = self._read(RELATIONS, {"keys": list(dict.fromkeys(keys))})
-        return [
-            RelationFact(r[0], r[1], r[2], r[3], r[4], float(r[5] or 0.0), tuple(r[6] or ()))
-            for r in rows
-        ]
+        return relation_facts(self._read(RELATIONS, {"keys": list(dict.fromkeys(keys))}))
+
+
+def relation_facts(rows: Sequence[Row]) -> list[RelationFact]:
+    """One fact per (source, target, type) from its edges (one per episode, or a shared one).
+
+    The weight is the exact sum of every contribution and the evidence is in chunk id order,
+    as in the memory store, so the result does not depend on the order edges come back in.
+    """
+    names: dict[tuple[str, str, str], tuple[str, str]] = {}
+    weights: dict[tuple[str, str, str], list[float]] = {}
+    evidence: dict[tuple[str, str, str], set[str]] = {}
+    for row in rows:
+        ident = (row[0], row[2], row[4])
+        names.setdefault(ident, (row[1], row[3]))
+        contributions = row[7] or [row[5] or 0.0]
+        weights.setdefault(ident, []).extend(float(w) for w in contributions)
+        evidence.setdefault(ident, set()).update(row[6] or ())
+    return [
+        RelationFact(
+            ident[0],
+            names[ident][0],
+            ident[1],
+            names[ident][1],
+            ident[2],
+            math.fsum(weights[ident]),
+            tuple(sorted(evidence[ident])),
+        )
+        for ident in names
+    ]

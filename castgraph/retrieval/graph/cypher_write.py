@@ -8,14 +8,16 @@ look the way they do (measured on LadybugDB 0.22; see docs/decisions.md, issue 1
   {id: r.b})`` is planned as a cross product of two full table scans (it grew with the graph
   and made indexing quadratic); ``MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b})`` is two
   primary-key lookups. ``WHERE x.key IN $keys`` scans too; ``UNWIND`` + ``{key: k}`` does not.
-- **Relations are reached from their endpoints**, never by scanning every RELATED edge: the
-  episode's own relations through the entity keys it stores (``Episode.entity_keys``), the
-  existing edges it adds to through their source entity. New edges are ``CREATE``d and existing
-  ones ``SET`` (a relationship ``MERGE`` scans the whole rel table in LadybugDB). On Neo4j this
-  read-then-create is safe with concurrent writers because the entities are ``SET`` first, in
-  the same transaction, which holds their write locks until it commits.
-- An episode written before ``entity_keys`` existed (the property is null) is deleted through
-  the old scans, so its relation contributions are still subtracted exactly.
+- **Each episode writes its own RELATED edges** (``CREATE``, nothing read): one per
+  (source, target, type) it evidences, holding its chunk ids and weight. A single edge shared by
+  every episode (as before issue 12) had to be read, extended and rewritten by each of them:
+  a common relation's evidence list grows with the corpus, and rewriting it (and LadybugDB's
+  checkpoints rewriting the table) made every upsert slower than the last. Readers sum the
+  edges of a relation (``cypher.relation_facts``), so ``GraphStore.relations`` is unchanged.
+- **Deleting reaches relations from their endpoints**, never by scanning every RELATED edge:
+  through the entity keys the episode stores (``Episode.entity_keys``). Its own edges are
+  deleted; a shared edge from an older database loses its contribution (``plan``), as before.
+  An episode written before ``entity_keys`` existed (null) is found by the old scans.
 - Node ``MERGE`` (speakers, entities) is kept: those tables are small (thousands of rows, not
   the chunks' hundreds of thousands), and it is what makes concurrent Neo4j writers safe.
 """
@@ -29,7 +31,6 @@ from castgraph.retrieval.graph.plan import (
     EntityRow,
     EpisodePlan,
     RelationRow,
-    add_contribution,
     merge_entity,
     remove_contribution,
 )
@@ -42,15 +43,6 @@ BATCH = 2000
 """Rows per UNWIND statement: bounds the parameter size of very long episodes."""
 
 _RELATION_COLUMNS = "a.key, b.key, r.type, r.chunk_ids, r.episode_ids, r.episode_weights"
-_RELATION_BY_ENDS = (
-    "UNWIND $rows AS x MATCH (a:Entity {key: x.source}) MATCH (b:Entity {key: x.target}) "
-    "MATCH (a)-[r:RELATED]->(b) WHERE r.type = x.type"
-)
-_RELATION_PROPERTIES = (
-    "chunk_ids: x.chunk_ids, weight: x.weight, episode_ids: x.episode_ids, "
-    "episode_weights: x.episode_weights"
-)
-
 CREATE_EPISODE = (
     "CREATE (:Episode {id: $id, title: $title, url: $url, published: $published, "
     "language: $language, entity_keys: $entity_keys})"
@@ -77,16 +69,21 @@ CREATE_MENTIONS = (
     "UNWIND $rows AS r MATCH (x:Entity {key: r.key}) MATCH (c:Chunk {id: r.chunk}) "
     "CREATE (x)-[:MENTIONED_IN]->(c)"
 )
-GET_RELATIONS = f"{_RELATION_BY_ENDS} RETURN {_RELATION_COLUMNS}"
 CREATE_RELATIONS = (
     "UNWIND $rows AS x MATCH (a:Entity {key: x.source}) MATCH (b:Entity {key: x.target}) "
-    f"CREATE (a)-[:RELATED {{type: x.type, {_RELATION_PROPERTIES}}}]->(b)"
+    "CREATE (a)-[:RELATED {type: x.type, chunk_ids: x.chunk_ids, weight: x.weight, "
+    "episode_ids: x.episode_ids, episode_weights: x.episode_weights}]->(b)"
 )
-UPDATE_RELATIONS = (
-    f"{_RELATION_BY_ENDS} SET r.chunk_ids = x.chunk_ids, r.weight = x.weight, "
-    "r.episode_ids = x.episode_ids, r.episode_weights = x.episode_weights"
+UPDATE_SHARED_RELATIONS = (
+    "UNWIND $rows AS x MATCH (a:Entity {key: x.source}) MATCH (b:Entity {key: x.target}) "
+    "MATCH (a)-[r:RELATED]->(b) WHERE r.type = x.type AND $episode_id IN r.episode_ids "
+    "SET r.chunk_ids = x.chunk_ids, r.weight = x.weight, r.episode_ids = x.episode_ids, "
+    "r.episode_weights = x.episode_weights"
 )
-DELETE_RELATIONS = f"{_RELATION_BY_ENDS} DELETE r"
+DELETE_OWN_RELATIONS = (
+    "UNWIND $rows AS k MATCH (:Entity {key: k})-[r:RELATED]->(:Entity) "
+    "WHERE $episode_id IN r.episode_ids AND size(r.episode_ids) = 1 DELETE r"
+)
 
 EPISODE_ENTITY_KEYS = "MATCH (e:Episode {id: $episode_id}) RETURN e.entity_keys"
 EPISODE_RELATIONS = (
@@ -183,13 +180,8 @@ def _write_entities(run: Run, entities: Sequence[EntityRow]) -> None:
 
 
 def _write_relations(run: Run, relations: Sequence[RelationRow]) -> None:
-    """Add the episode's contributions: new edges created, shared ones updated in place."""
-    ends = [{"source": r.source, "target": r.target, "type": r.type} for r in relations]
-    existing = {row.ident: row for row in map(relation_row, batched(run, GET_RELATIONS, ends))}
-    new = [r for r in relations if r.ident not in existing]
-    shared = [add_contribution(existing[r.ident], r) for r in relations if r.ident in existing]
-    batched(run, CREATE_RELATIONS, _relation_params(new))
-    batched(run, UPDATE_RELATIONS, _relation_params(shared))
+    """The episode's own RELATED edges: created, never merged into other episodes' edges."""
+    batched(run, CREATE_RELATIONS, _relation_params(relations))
 
 
 def delete_episode(run: Run, episode_id: str) -> None:
@@ -206,17 +198,14 @@ def delete_episode(run: Run, episode_id: str) -> None:
     else:
         keys = set(found[0][0])
         rows = batched(run, EPISODE_RELATIONS, sorted(keys), episode_id=episode_id)
-    kept: list[RelationRow] = []
-    dropped: list[RelationRow] = []
-    for row in map(relation_row, rows):
-        keys.update((row.source, row.target))
-        left = remove_contribution(row, episode_id, chunk_ids)
-        if left is None:
-            dropped.append(row)
-        else:
-            kept.append(left)
-    batched(run, DELETE_RELATIONS, _relation_params(dropped))
-    batched(run, UPDATE_RELATIONS, _relation_params(kept))
+    relations = list(map(relation_row, rows))
+    keys.update(end for row in relations for end in (row.source, row.target))
+    # Shared edges (written before issue 12) keep the other episodes' contributions.
+    shared = [remove_contribution(r, episode_id, chunk_ids) for r in relations]
+    kept = [row for row in shared if row is not None]
+    sources = sorted({row.source for row in relations})
+    batched(run, DELETE_OWN_RELATIONS, sources, episode_id=episode_id)
+    batched(run, UPDATE_SHARED_RELATIONS, _relation_params(kept), episode_id=episode_id)
     run(DELETE_CHUNKS, params)
     run(DELETE_EPISODE, params)
     batched(run, DELETE_ORPHAN_ENTITIES, sorted(keys))
