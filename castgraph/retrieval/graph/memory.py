@@ -190,7 +190,7 @@ class MemoryGraphStore:
             ]
 
     def relations(self, keys: Sequence[str]) -> list[RelationFact]:
-        """The RELATED edges touching any of ``keys``."""
+        """The RELATED edges touching any of ``keys`` (evidence in chunk id order)."""
         wanted = set(keys)
         with self._lock:
             return [
@@ -201,7 +201,7 @@ class MemoryGraphStore:
                     self._entities[row.target].name,
                     row.type,
                     row.weight,
-                    row.chunk_ids,
+                    tuple(sorted(row.chunk_ids)),
                 )
                 for row in self._relations.values()
                 if row.source in wanted or row.target in wanted

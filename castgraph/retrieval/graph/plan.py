@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,7 +48,8 @@ class RelationRow:
 
     @property
     def weight(self) -> float:
-        return float(sum(self.episode_weights))
+        # fsum: the same total in whatever order the contributions are added (stores differ).
+        return math.fsum(self.episode_weights)
 
     @property
     def ident(self) -> tuple[str, str, str]:
