@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 import uuid
@@ -187,7 +188,7 @@ class GraphReadModel:
 
     def relations(self, keys: Sequence[str]) -> list[RelationFact]:
         """The RELATED edges touching any of ``keys``: each edge's episode contributions summed
-        (weights) and concatenated (evidence) in the order they were written."""
+        exactly (weights, ``math.fsum``) and their evidence in chunk id order, as in the stores."""
         with self.snapshot():
             return self._relations(keys)
 
@@ -338,15 +339,18 @@ class _Cache:
 
 
 def _facts(rows: list[Row]) -> list[RelationFact]:
-    """Edges from contribution rows in rowid order: weights summed, evidence concatenated."""
-    edges: dict[tuple[str, str, str], tuple[Row, float, list[str]]] = {}
+    """Edges from contribution rows: weights summed exactly (``math.fsum``, so the total does
+    not depend on the order, as in every graph store) and evidence in chunk id order."""
+    edges: dict[tuple[str, str, str], tuple[Row, list[float], list[str]]] = {}
     for r in rows:
         ident = (r[0], r[2], r[4])
-        head, weight, chunks = edges.get(ident, (r, 0.0, []))
-        edges[ident] = (head, weight + r[5], chunks + r[6].split(sql.SEPARATOR) if r[6] else chunks)
+        _, weights, chunks = edges.setdefault(ident, (r, [], []))
+        weights.append(r[5])
+        if r[6]:
+            chunks.extend(r[6].split(sql.SEPARATOR))
     return [
-        RelationFact(h[0], h[1], h[2], h[3], h[4], weight, tuple(chunks))
-        for h, weight, chunks in edges.values()
+        RelationFact(h[0], h[1], h[2], h[3], h[4], math.fsum(weights), tuple(sorted(chunks)))
+        for h, weights, chunks in edges.values()
     ]
 
 
