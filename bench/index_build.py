@@ -9,7 +9,7 @@ the embedder, so the report splits the time between catalog, keyword, vector (wi
 embedding), embedding and graph, and gives the index time excluding embedding, which is what
 the issue 12 target bounds (100k chunks in ≤ 10 minutes on 2 cores). The graph's time per
 episode over the first and the last tenth of the build shows whether writes slow down as the
-graph grows.
+graph grows (the same for the vector index, embedding included).
 
 Entities and relations come from the real offline extractor, run before the timed part and
 cached per episode in ``bench/.cache/index_build/extract/`` (extraction is analysis, not
@@ -56,10 +56,19 @@ PLACEHOLDER = "x"
 
 @dataclass
 class Clock:
-    """Seconds spent per label, and the graph's seconds per episode."""
+    """Seconds spent per label, in all and per episode."""
 
     totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STORES, 0.0))
-    graph_per_episode: list[float] = field(default_factory=list)
+    episodes: list[dict[str, float]] = field(default_factory=list)
+
+    def episode_done(self, before: dict[str, float]) -> None:
+        self.episodes.append({k: v - before[k] for k, v in self.totals.items()})
+
+    def per_episode_ms(self, label: str, last: bool) -> float:
+        """Mean ms per episode over the first (or last) tenth of the build."""
+        tenth = max(1, len(self.episodes) // 10)
+        part = self.episodes[-tenth:] if last else self.episodes[:tenth]
+        return 1000 * sum(e[label] for e in part) / tenth
 
     def timed(self, label: str, call: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -138,6 +147,7 @@ def index_one(catalog: Any, indexer: Any, work: Any, clock: Clock) -> None:
 
     ep, entities, relations = work
     url = youtube_url(ep.key)
+    before = dict(clock.totals)
     started = time.perf_counter()
     episode = catalog.register(MediaItem(f"bench:{ep.key}", url, ep.title, published=ep.published))
     chunks = chunks_of(episode, ep, url)
@@ -145,13 +155,12 @@ def index_one(catalog: Any, indexer: Any, work: Any, clock: Clock) -> None:
         episode.id, chunks, rekey(entities, episode.id), rekey(relations, episode.id)
     )
     catalog.set_state(episode.id, EpisodeState.INDEXING)
-    graph_before = clock.totals["graph"]
     lap = time.perf_counter()
     indexer.index(document)
-    clock.graph_per_episode.append(clock.totals["graph"] - graph_before)
     indexed = time.perf_counter()
     catalog.set_state(episode.id, EpisodeState.INDEXED)
     clock.totals["catalog"] += (lap - started) + (time.perf_counter() - indexed)
+    clock.episode_done(before)
 
 
 def open_stores(data_dir: Path, args: argparse.Namespace, clock: Clock) -> tuple[Any, ...]:
@@ -220,8 +229,6 @@ def figures(
     size: int, path: str, episodes: int, total: float, extract_s: float, clock: Clock
 ) -> dict[str, Any]:
     t = dict(clock.totals)
-    tenth = max(1, episodes // 10)
-    per_episode = clock.graph_per_episode
     return {
         "chunks": episodes * CHUNKS_PER_EPISODE,
         "path": path,
@@ -233,8 +240,10 @@ def figures(
         "vector_s": t["vector"] - t["embed"],
         "graph_s": t["graph"],
         "catalog_s": t["catalog"],
-        "graph_ms_first": 1000 * sum(per_episode[:tenth]) / tenth,
-        "graph_ms_last": 1000 * sum(per_episode[-tenth:]) / tenth,
+        "graph_ms_first": clock.per_episode_ms("graph", last=False),
+        "graph_ms_last": clock.per_episode_ms("graph", last=True),
+        "vector_ms_first": clock.per_episode_ms("vector", last=False),
+        "vector_ms_last": clock.per_episode_ms("vector", last=True),
         "extract_s (not indexing)": extract_s,
     }
 
@@ -252,6 +261,8 @@ def report(rows: Sequence[dict[str, Any]]) -> None:
         ("catalog_s", "catalog s", "{:>9.1f}"),
         ("graph_ms_first", "graph ms/ep first 10%", "{:>21.0f}"),
         ("graph_ms_last", "last 10%", "{:>8.0f}"),
+        ("vector_ms_first", "vector ms/ep first 10%", "{:>22.0f}"),
+        ("vector_ms_last", "last 10%", "{:>8.0f}"),
     ]
     print(
         "\n" + "  ".join(f"{title:>{len(fmt.format(rows[0][key]))}}" for key, title, fmt in columns)

@@ -2,7 +2,7 @@
 
 Graph model (every backend holds the same one)::
 
-    (:Episode {id, title, url, published, language})
+    (:Episode {id, title, url, published, language, entity_keys})
     (:Chunk {id, episode_id, ordinal, start, end, text, speakers})   text: a short snippet only
     (:Speaker {name})                                                 global by name
     (:Entity {key, name, type, aliases})                              merged by ``entity_key``
@@ -10,9 +10,11 @@ Graph model (every backend holds the same one)::
     (:Speaker)-[:SAID]->(:Chunk)          (:Entity)-[:MENTIONED_IN]->(:Chunk)
     (:Entity)-[:RELATED {type, chunk_ids, weight, episode_ids, episode_weights}]->(:Entity)
 
-A RELATED edge is shared by every episode that evidences it: ``episode_ids`` and
-``episode_weights`` (parallel lists) record each episode's contribution so that deleting an
-episode subtracts exactly what it added.
+Each episode writes its own RELATED edges (its ``episode_ids`` is just that episode) and
+``relations()`` sums a relation's edges, so an episode's write never reads or rewrites evidence
+that grows with the corpus, and deleting it drops exactly its edges (found through the episode's
+``entity_keys``). Databases written before that hold one shared edge per relation, whose
+parallel ``episode_ids``/``episode_weights`` lists let a delete subtract an episode's part.
 """
 
 from __future__ import annotations

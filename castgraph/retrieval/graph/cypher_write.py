@@ -1,7 +1,8 @@
 """The Cypher that writes one episode: a few batched statements shared by LadybugDB and Neo4j.
 
-Every lookup is by primary key (LadybugDB's hash index, Neo4j's uniqueness constraints), so an
-episode's write costs the same in an empty graph and in one of 100k chunks. Why the statements
+Every node is found by primary key (LadybugDB's hash index, Neo4j's uniqueness constraints) and
+a new episode's write reads nothing that grows with the graph, so its statements cost the same
+at 1k and at 100k chunks (what still grows on LadybugDB is its checkpoints). Why the statements
 look the way they do (measured on LadybugDB 0.22; see docs/decisions.md, issue 12):
 
 - **One node pattern per MATCH.** ``UNWIND $rows AS r MATCH (a:Chunk {id: r.a}), (b:Chunk
@@ -14,10 +15,12 @@ look the way they do (measured on LadybugDB 0.22; see docs/decisions.md, issue 1
   a common relation's evidence list grows with the corpus, and rewriting it (and LadybugDB's
   checkpoints rewriting the table) made every upsert slower than the last. Readers sum the
   edges of a relation (``cypher.relation_facts``), so ``GraphStore.relations`` is unchanged.
-- **Deleting reaches relations from their endpoints**, never by scanning every RELATED edge:
-  through the entity keys the episode stores (``Episode.entity_keys``). Its own edges are
-  deleted; a shared edge from an older database loses its contribution (``plan``), as before.
-  An episode written before ``entity_keys`` existed (null) is found by the old scans.
+- **Deleting reaches relations from their endpoints**: the entity keys the episode stores
+  (``Episode.entity_keys``), not a filter over every edge's episode list. (LadybugDB still
+  hash-joins a scan of the RELATED table for a relationship pattern, whatever the pattern; Neo4j
+  seeks and expands.) Its own edges are deleted; a shared edge from an older database loses its
+  contribution (``plan``), as before. An episode written before ``entity_keys`` existed (null)
+  is found by the old scans.
 - Node ``MERGE`` (speakers, entities) is kept: those tables are small (thousands of rows, not
   the chunks' hundreds of thousands), and it is what makes concurrent Neo4j writers safe.
 """

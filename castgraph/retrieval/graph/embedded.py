@@ -118,7 +118,11 @@ class _Handle:
             self._cond.notify_all()
             last = self._retired and self._users == 0
         if last:
-            self._close()
+            try:
+                self._close()
+            except StorageError as exc:
+                # The last read on a database reopened since: its result stands.
+                log.warning("closing a replaced graph database failed", extra={"error": str(exc)})
 
     def retire(self, *, wait: bool) -> None:
         """No new users; close now if idle, after ``wait``ing for users, or when the last leaves."""
