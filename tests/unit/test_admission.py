@@ -45,7 +45,7 @@ def test_slots_up_to_the_limit_then_refusals_then_a_freed_slot() -> None:
         assert await control.acquire() is True
         assert control.held == 2
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_a_waiter_gets_the_freed_slot_first_and_newcomers_queue_behind() -> None:
@@ -62,7 +62,7 @@ def test_a_waiter_gets_the_freed_slot_first_and_newcomers_queue_behind() -> None
         control.release()
         assert await newcomer is True
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_the_line_is_as_long_as_the_limit_and_the_wait_is_bounded() -> None:
@@ -83,7 +83,7 @@ def test_the_line_is_as_long_as_the_limit_and_the_wait_is_bounded() -> None:
         assert await short.acquire() is False  # waited, then refused
         assert short.waiting == 0 and short.held == 1
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_bad_limits_are_refused() -> None:
@@ -91,6 +91,13 @@ def test_bad_limits_are_refused() -> None:
         Admission(0)
     with pytest.raises(ValueError, match="at least"):
         Admission(1, wait=-1)
+
+
+def _run(scenario: Any) -> None:
+    """``asyncio.run`` on a thread of its own: an earlier test of the session (Playwright's sync
+    API) may have left an event loop running on this one, where ``asyncio.run`` refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario).result(timeout=60)
 
 
 async def _until(check: Any) -> None:
