@@ -21,7 +21,6 @@ import math
 import sqlite3
 import threading
 import uuid
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 
 from castgraph.core.errors import StorageError
 from castgraph.core.models import EpisodeDocument
+from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.graph import readmodel_sql as sql
 from castgraph.retrieval.graph.base import (
     GraphChunk,
@@ -50,10 +50,6 @@ _NOT_YET = ("unable to open database file", "no such table")
 ADVICE = "delete the file and restart castgraph (or run `castgraph reindex`) to rebuild it"
 
 
-class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (the base class cannot)."""
-
-
 class GraphReadModel:
     """Entities, entity → chunk postings and RELATED weights in one SQLite file.
 
@@ -66,11 +62,12 @@ class GraphReadModel:
         self.path = Path(path)
         self.read_only = read_only
         self.ready = False
-        self._lock = threading.Lock()  # guards the connection registry
         self._write_lock = threading.Lock()
-        self._local = threading.local()
-        self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._open = False
+        self._local = threading.local()  # this thread's snapshot depth
+        target = f"file:{self.path}?mode=ro" if read_only else str(self.path)
+        self._conns = ThreadConnections(
+            target, label=f"graph read model {self.path}", uri=read_only
+        )
         # Replaced whole (never locked) when the version read differs: see ``_Cache``.
         self._cache = _Cache("")
 
@@ -82,8 +79,7 @@ class GraphReadModel:
         with self._errors("open"):
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                self._open = True
+            self._conns.open()
             try:
                 if not self.read_only:
                     self._create()
@@ -106,13 +102,7 @@ class GraphReadModel:
 
     def close(self) -> None:
         """Close every thread's connection; safe to call twice."""
-        with self._lock:
-            self._open = False
-            conns = list(self._conns)
-            self._conns = weakref.WeakSet()
-            self._local = threading.local()
-        for conn in conns:
-            conn.close()
+        self._conns.close()
 
     def __enter__(self) -> GraphReadModel:
         return self.open()
@@ -241,26 +231,7 @@ class GraphReadModel:
             ) from exc
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        with self._lock:
-            if not self._open:
-                raise StorageError(f"graph read model {self.path} is not open: call open() first")
-            target = f"file:{self.path}?mode=ro" if self.read_only else str(self.path)
-            # check_same_thread=False only so that close() may close it from another thread.
-            conn = sqlite3.connect(
-                target,
-                uri=self.read_only,
-                timeout=30.0,
-                isolation_level=None,
-                check_same_thread=False,
-                factory=_Connection,
-            )
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._conns.add(conn)
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def _fetch(self, query: str, params: Sequence[object] = ()) -> list[Row]:
         try:

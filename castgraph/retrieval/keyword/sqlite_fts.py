@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from types import TracebackType
 
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
+from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.keyword import bm25
 from castgraph.retrieval.keyword.analyzer import ANALYZER_VERSION, analyze, query_terms
@@ -44,11 +44,6 @@ from castgraph.retrieval.keyword.schema import (
     row_of,
 )
 
-
-class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (the base class cannot)."""
-
-
 CANDIDATE_BUDGET = 10_000
 """Postings FTS5 may rank per query; rarer terms are chosen until their frequencies reach it."""
 POOL_SIZE = 200
@@ -64,12 +59,10 @@ class SqliteKeywordIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()  # guards the connection registry
         self._write_lock = threading.Lock()
-        self._local = threading.local()
-        # Weak, so that a connection goes (and closes) with the worker thread that opened it.
-        self._conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._open = False
+        self._conns = ThreadConnections(
+            self.path, label=f"keyword index {self.path}", pragmas=("PRAGMA mmap_size = 268435456",)
+        )
 
     @property
     def shared(self) -> bool:
@@ -80,8 +73,7 @@ class SqliteKeywordIndex:
         """Create the file and schema when missing; returns ``self``."""
         with self._errors("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                self._open = True
+            self._conns.open()
             try:
                 conn = self._connection()
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -96,13 +88,7 @@ class SqliteKeywordIndex:
 
     def close(self) -> None:
         """Close every thread's connection; ``open()`` may be called again afterwards."""
-        with self._lock:
-            self._open = False
-            conns = list(self._conns)
-            self._conns = weakref.WeakSet()
-            self._local = threading.local()
-        for conn in conns:
-            conn.close()
+        self._conns.close()
 
     def __enter__(self) -> SqliteKeywordIndex:
         return self.open()
@@ -252,25 +238,7 @@ class SqliteKeywordIndex:
             raise StorageError(f"keyword index {self.path}: {action} failed ({exc})") from exc
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        with self._lock:
-            if not self._open:
-                raise StorageError(f"keyword index {self.path} is not open: call open() first")
-            # check_same_thread=False only so that close() may close it from another thread.
-            conn = sqlite3.connect(
-                self.path,
-                timeout=30.0,
-                isolation_level=None,
-                check_same_thread=False,
-                factory=_Connection,
-            )
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA mmap_size = 268435456")
-            self._conns.add(conn)
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def _fetch(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._errors(action):
