@@ -116,7 +116,9 @@ def in_process(
     """Fused and plain searches from ``--clients`` threads without HTTP, and the stage split."""
     from castgraph.api import wiring
     from castgraph.retrieval.embeddings import make_embedder
+    from castgraph.retrieval.embeddings.base import one_blas_thread
 
+    one_blas_thread()  # as castgraph serve does; the plain baseline below runs with it too
     settings = settings_for(data_dir, args.models_dir, args.embedder)
     services = wiring.open_services(settings, read_only=True)
     try:
@@ -159,9 +161,13 @@ def plain_chroma(
 
 
 def baseline_app(data_dir: Path, embedder_name: str, models_dir: Path) -> Any:
-    """A FastAPI app whose ``/search`` is ``plain_chroma`` and nothing else."""
+    """A FastAPI app whose ``/search`` is ``plain_chroma`` and nothing else (with one BLAS
+    thread, as ``castgraph serve`` sets: the same embedder, configured alike)."""
     from fastapi import FastAPI
 
+    from castgraph.retrieval.embeddings.base import one_blas_thread
+
+    one_blas_thread()
     plain = plain_chroma(data_dir, embedder_name, models_dir)
     app = FastAPI()
 

@@ -41,6 +41,7 @@ from castgraph.core.errors import (
     StorageError,
 )
 from castgraph.core.settings import Settings
+from castgraph.retrieval.embeddings.base import one_blas_thread
 
 ServicesFactory = Callable[[Settings], Services]
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         widen_threadpool(settings.max_inflight)  # the loop that serves is running now
+        one_blas_thread()  # requests run in parallel; a query's tiny matrices gain nothing
         if services is None:
             from castgraph.api.wiring import open_services
 

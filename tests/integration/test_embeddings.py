@@ -10,6 +10,8 @@ to ranking them right.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -141,3 +143,36 @@ def test_query_and_passage_prefixes_reach_the_model(models_dir: Path) -> None:
     np.testing.assert_allclose(
         prefixed.embed(["tipas"]), plain.embed(["passage: tipas"]), atol=1e-5
     )
+
+
+def test_queries_do_not_wait_for_a_passage_batch(models_dir: Path) -> None:
+    """A search's query vector is computed while a long passage batch holds the model (the
+    batch's lock stands held here): searches never queue behind ingestion or each other."""
+    model = make_embedder(MULTILINGUAL, models_dir=models_dir)
+    model.load()
+    lock = model._lock  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lock.acquire()
+        try:  # released before the pool waits for its thread, even when the test fails
+            query = pool.submit(model.embed_query, "¿Dónde trabaja Valeria?")
+            grams = pool.submit(model.embed, ["Valeria", "dónde trabaja"])
+            assert len(query.result(timeout=60)) == 512
+            assert len(grams.result(timeout=60)) == 2
+        finally:
+            lock.release()
+    long_texts = ["palabra " * 200]  # over the small-input size: the batch path, same vector
+    np.testing.assert_allclose(
+        model.embed(long_texts)[0], model.embed_query(long_texts[0]), atol=1e-4
+    )
+
+
+def test_one_blas_thread_limits_this_process() -> None:
+    code = (
+        "import numpy, threadpoolctl\n"
+        "from castgraph.retrieval.embeddings.base import one_blas_thread\n"
+        "one_blas_thread()\n"
+        "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info()"
+        " if i['user_api'] == 'blas'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "1"

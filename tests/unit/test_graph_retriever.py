@@ -13,6 +13,7 @@ import pytest
 from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
 from castgraph.core.text import phonetic
 from castgraph.retrieval.base import Hit, SearchFilters
+from castgraph.retrieval.graph.base import GraphEntity, Mention, RelationFact
 from castgraph.retrieval.graph.memory import MemoryGraphStore
 from castgraph.retrieval.graph.readmodel import GraphReadModel
 from castgraph.retrieval.graph.retriever import GraphRetriever
@@ -266,3 +267,60 @@ def test_unlinked_question_and_cache_refresh(store: Graph) -> None:
         )
     )
     assert ids(retriever.search("kombucha", 5, NO_FILTERS)) == [chunk_id("drinks", 0)]
+
+
+class CountingReader:
+    """A ``GraphSearchReader`` that records which entity keys graph search reads."""
+
+    def __init__(self, inner: Graph) -> None:
+        self.inner = inner
+        self.mention_keys: list[str] = []
+        self.relation_keys: list[str] = []
+
+    def version(self) -> str:
+        return self.inner.version()
+
+    def entities(self) -> list[GraphEntity]:
+        return self.inner.entities()
+
+    def mentions(self, keys: Sequence[str]) -> list[Mention]:
+        self.mention_keys += keys
+        return self.inner.mentions(keys)
+
+    def relations(self, keys: Sequence[str]) -> list[RelationFact]:
+        self.relation_keys += keys
+        return self.inner.relations(keys)
+
+
+def test_hubs_are_never_read_but_lead_to_their_neighbours(store: Graph) -> None:
+    # "Masa madre" is named in 2 chunks: over a budget of 1 it is a hub, however it was linked.
+    reader = CountingReader(store)
+    assert (
+        GraphRetriever(reader, hops=0, mention_budget=1).search("masa madre", 10, NO_FILTERS) == []
+    )
+    hits = GraphRetriever(reader, hops=2, mention_budget=1).search("masa madre", 10, NO_FILTERS)
+    assert "masa madre" not in reader.mention_keys and "carlos gomez" not in reader.mention_keys
+    # Its neighbours within the budget still answer: Harina (its strongest relation, which
+    # uses up the budget of hop 1), then Harina's neighbour Molino.
+    assert ids(hits) == list(c("bread", 3, 4))
+
+
+def test_each_entity_is_read_once_per_graph_version(store: Graph) -> None:
+    reader = CountingReader(store)
+    retriever = GraphRetriever(reader, hops=2)
+    first = retriever.search("masa madre", 10, NO_FILTERS)
+    read = (len(reader.mention_keys), len(reader.relation_keys))
+    assert read[0] > 0 and read[1] > 0
+    assert retriever.search("masa madre", 10, NO_FILTERS) == first
+    assert (len(reader.mention_keys), len(reader.relation_keys)) == read
+    store.upsert_episode(  # a new version: read again, and the new chunk is found
+        document(
+            "more",
+            ["Ana"],
+            [Entity("Masa madre", "TOPIC", (), c("more", 0))],
+            language="es",
+            published=date(2024, 5, 1),
+        )
+    )
+    again = retriever.search("masa madre", 10, NO_FILTERS)
+    assert chunk_id("more", 0) in ids(again) and len(reader.mention_keys) > read[0]

@@ -32,8 +32,12 @@ FILES = ("sp.model", "weights.npz")
 class UniversalSentenceEncoder:
     """USE multilingual v3 behind the ``TextEmbedder`` interface; loads lazily.
 
-    Model calls hold a lock: the backend limits BLAS threads through a process-wide
-    ``threadpoolctl`` context, which concurrent calls would undo for each other.
+    Batch calls hold a lock: the backend limits BLAS threads through a process-wide
+    ``threadpoolctl`` context, which concurrent calls would undo for each other. Small inputs
+    (a query, a question's n-grams: one micro-batch of the backend) skip both: entering that
+    context costs about 6 ms, three times the encoding itself, and the lock made every
+    concurrent search wait for the others' query vectors. Their matrices are too small for
+    BLAS to spread over threads, so the limit buys nothing there.
     """
 
     name = NAME
@@ -57,6 +61,8 @@ class UniversalSentenceEncoder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Passage vectors, computed ``batch_size`` texts at a time so queries can interleave."""
         backend = self._loaded()
+        if _small(texts):
+            return normalised_rows(_encode_small(backend, list(texts)), expected=len(texts))
         vectors: list[list[float]] = []
         for batch in batched(list(texts), self.batch_size):
             with self._lock:
@@ -67,11 +73,16 @@ class UniversalSentenceEncoder:
     def embed_query(self, text: str) -> list[float]:
         """The vector of one search query (no prompt: the model is symmetric)."""
         backend = self._loaded()
+        if _small([text]):
+            return normalised_rows(_encode_small(backend, [text]), expected=1)[0]
         with self._lock:
             raw = _encode(backend, [text])
         return normalised_rows(raw, expected=1)[0]
 
     def _loaded(self) -> Any:
+        backend = self._backend
+        if backend is not None:  # loaded: no need to wait for a batch that holds the lock
+            return backend
         with self._lock:
             if self._backend is None:
                 self._backend = self._load_backend()
@@ -113,5 +124,26 @@ class UniversalSentenceEncoder:
 def _encode(backend: Any, texts: Sequence[str]) -> Any:
     try:
         return backend.encode(list(texts))
+    except (ValueError, IndexError, MemoryError) as e:
+        raise ModelError(f"{NAME} failed to embed {len(texts)} texts: {e}") from e
+
+
+SMALL_CHARS = 600
+"""Inputs up to this many characters in all go through ``_encode_small`` (well inside one of
+the backend's 384-token micro-batches: queries and their n-grams, never passage batches)."""
+
+
+def _small(texts: Sequence[str]) -> bool:
+    return 0 < len(texts) <= 32 and sum(len(t) for t in texts) <= SMALL_CHARS
+
+
+def _encode_small(backend: Any, texts: list[str]) -> Any:
+    """Encode without the BLAS-thread context (and so without the lock): the backend's
+    ``_encode`` keeps no state between calls. A backend without it takes the ordinary path."""
+    encode = getattr(backend, "_encode", None)
+    if encode is None:
+        return _encode(backend, texts)
+    try:
+        return encode(texts)
     except (ValueError, IndexError, MemoryError) as e:
         raise ModelError(f"{NAME} failed to embed {len(texts)} texts: {e}") from e

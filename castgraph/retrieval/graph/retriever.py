@@ -11,10 +11,11 @@ about two entities ranks the chunks where both appear first.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
+
+import numpy as np
 
 from castgraph.core.models import Chunk
 from castgraph.core.ports import Embedder
@@ -23,11 +24,11 @@ from castgraph.retrieval.graph.base import (
     GraphChunk,
     GraphSearchReader,
     LinkedEntity,
-    Mention,
     RelationFact,
     SnapshotReader,
 )
 from castgraph.retrieval.graph.linking import EntityIndex, EntityLinker
+from castgraph.retrieval.graph.scoring import SearchCache, best, weighted_counts
 
 
 def _as_chunk(chunk: GraphChunk) -> Chunk:
@@ -70,6 +71,7 @@ class GraphRetriever:
         self.decay = decay
         self.pair_bonus = pair_bonus
         self.max_frontier = max_frontier
+        self._cache: SearchCache | None = None
         self.linker = EntityLinker(
             store,
             embedder=embedder,
@@ -100,108 +102,81 @@ class GraphRetriever:
         links = self.linker.link(query, index)
         if not links:
             return []
+        cache = self._cache_for(index)
         weights = {link.key: link.confidence for link in links}
-        direct: dict[str, float] = defaultdict(float)
-        linked_in: dict[str, set[str]] = defaultdict(set)
-        chunks: dict[str, GraphChunk] = {}
-        for mention in self._mentions(index, weights, filters, chunks):
-            direct[mention.chunk.id] += weights[mention.entity_key]
-            linked_in[mention.chunk.id].add(mention.entity_key)
-        expanded = self._expand(index, weights, filters, chunks)
+        keys = self._within_budget(index, weights)
+        direct_arrays = cache.postings(self.store, keys)
+        hop_arrays, hop_weights = self._expand(cache, weights)
+        size = len(cache.chunks)
+        direct, linked = weighted_counts(direct_arrays, [weights[key] for key in keys], size)
+        extra, hop_hits = weighted_counts(hop_arrays, hop_weights, size)
         # Added in this order (direct, capped hops, pair bonus): the same sums as one expression.
-        scores = dict(direct)
-        for cid, extra in expanded.items():
-            scores[cid] = scores.get(cid, 0.0) + min(extra, self.decay)
-        for cid, keys in linked_in.items():
-            if len(keys) > 1:
-                scores[cid] += self.pair_bonus * (len(keys) - 1)
-        # Plain tuples compare in C: thousands of candidates rank in about a millisecond.
-        ranked = heapq.nsmallest(
-            k,
-            [(-s, chunks[cid].episode_id, chunks[cid].ordinal, cid) for cid, s in scores.items()],
-        )
-        return [Hit(cid, round(-score, 6)) for score, _, _, cid in ranked]
+        scores = direct + np.minimum(extra, self.decay)
+        scores += np.where(linked > 1, self.pair_bonus * (linked - 1), 0.0)
+        candidates = np.flatnonzero((linked > 0) | (hop_hits > 0))
+        if not filters.empty:  # a chunk's score never depends on another's: filter at the end
+            chunks = cache.chunks
+            keep = [filters.matches(_as_chunk(chunks[n])) for n in candidates.tolist()]
+            candidates = candidates[np.asarray(keep, dtype=bool)]
+        ranked = best(scores, candidates, cache.chunks, k)
+        return [Hit(cid, round(score, 6)) for score, cid in ranked]
 
-    def _mentions(
-        self,
-        index: EntityIndex,
-        weights: Mapping[str, float],
-        filters: SearchFilters,
-        seen: dict[str, GraphChunk],
-    ) -> list[Mention]:
-        """Mentions of ``weights``' entities in chunks that pass ``filters``.
+    def _cache_for(self, index: EntityIndex) -> SearchCache:
+        """The working set of the graph version ``index`` was built from (a new one when the
+        version changed or the old one is full)."""
+        cache = self._cache
+        if cache is None or cache.index is not index or cache.full:
+            cache = self._cache = SearchCache(index)
+        return cache
 
-        Rarest entities first, up to ``mention_budget`` mention rows: an entity named in
-        thousands of chunks (a host, the show's city) says little about which chunk answers, and
-        reading all its mentions made graph search cost seconds on large channels.
-        """
+    def _within_budget(self, index: EntityIndex, weights: Mapping[str, float]) -> list[str]:
+        """The entities of ``weights`` whose mentions are read, rarest first, up to
+        ``mention_budget`` mentions in all; a hub (an entity named in more chunks than the whole
+        budget: a host, the show's city) is never read. Its mentions say little about which
+        chunk answers (they all tie), and reading tens of thousands of them made graph search
+        cost more than the rest of the search on large channels; a hub still leads to its
+        neighbours through its relations (``_expand``)."""
         by_key = index.by_key
         budget, keys = self.mention_budget, list[str]()
         for key in sorted(weights, key=lambda k: by_key[k].mentions if k in by_key else 0):
             count = by_key[key].mentions if key in by_key else 0
-            if keys and count > budget:
-                break
+            if count > budget:
+                break  # sorted rarest first: every key after this one is as common or more
             keys.append(key)
             budget -= count
-        kept = [
-            m
-            for m in self.store.mentions(keys)
-            if filters.empty or filters.matches(_as_chunk(m.chunk))
-        ]
-        seen.update((m.chunk.id, m.chunk) for m in kept)
-        return kept
+        return keys
 
     def _expand(
-        self,
-        index: EntityIndex,
-        weights: Mapping[str, float],
-        filters: SearchFilters,
-        seen: dict[str, GraphChunk],
-    ) -> dict[str, float]:
-        """Chunk scores contributed by entities 1..hops RELATED steps from the linked ones."""
+        self, cache: SearchCache, weights: Mapping[str, float]
+    ) -> tuple[list[np.ndarray], list[float]]:
+        """The postings of the entities 1..hops RELATED steps from the linked ones, with the
+        weight each adds to the chunks it mentions."""
         reached = set(weights)
         frontier = dict(weights)
-        scores: dict[str, float] = defaultdict(float)
+        arrays: list[np.ndarray] = []
+        hop_weights: list[float] = []
         for _hop in range(self.hops):
-            facts = self.store.relations(list(frontier))
-            following = self._step(index, frontier, facts, reached)
+            following = self._step(cache, frontier, reached)
             if not following:
                 break
-            best = sorted(following.items(), key=lambda item: (-item[1], item[0]))
-            frontier = dict(best[: self.max_frontier])
+            ranked = sorted(following.items(), key=lambda item: (-item[1], item[0]))
+            frontier = dict(ranked[: self.max_frontier])
             reached.update(following)
-            for mention in self._mentions(index, frontier, filters, seen):
-                scores[mention.chunk.id] += frontier[mention.entity_key]
-        return scores
+            keys = self._within_budget(cache.index, frontier)
+            arrays += cache.postings(self.store, keys)
+            hop_weights += [frontier[key] for key in keys]
+        return arrays, hop_weights
 
     def _step(
-        self,
-        index: EntityIndex,
-        frontier: Mapping[str, float],
-        facts: Sequence[RelationFact],
-        reached: set[str],
+        self, cache: SearchCache, frontier: Mapping[str, float], reached: set[str]
     ) -> dict[str, float]:
-        """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths);
-        hubs (entities with more mentions than the budget) are never expanded into."""
-        strongest: dict[str, float] = defaultdict(float)
-        for fact in facts:
-            for end in (fact.source_key, fact.target_key):
-                strongest[end] = max(strongest[end], fact.weight)
+        """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths)."""
         following: dict[str, float] = defaultdict(float)
-        for fact in facts:
-            for here, there in (
-                (fact.source_key, fact.target_key),
-                (fact.target_key, fact.source_key),
-            ):
-                if here in frontier and there not in reached and strongest[here] > 0:
-                    share = fact.weight / strongest[here]
-                    following[there] += frontier[here] * share * self.decay
-        by_key = index.by_key
-        return {
-            key: weight
-            for key, weight in following.items()
-            if key in by_key and by_key[key].mentions <= self.mention_budget
-        }
+        for here, weight in frontier.items():
+            for there, share in cache.neighbours(self.store, here, self.mention_budget):
+                if there not in reached:
+                    following[there] += weight * share * self.decay
+        return following
 
     def facts(self, query: str, limit: int = 10) -> list[RelationFact]:
         """Relation facts among and around the question's entities, the most relevant first.

@@ -61,7 +61,7 @@ class SqliteKeywordIndex:
         self.path = Path(path)
         self._write_lock = threading.Lock()
         self._conns = ThreadConnections(
-            self.path, label=f"keyword index {self.path}", pragmas=("PRAGMA mmap_size = 268435456",)
+            self.path, label=f"keyword index {self.path}", pragmas=("PRAGMA mmap_size = 0",)
         )
 
     @property
