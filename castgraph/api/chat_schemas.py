@@ -21,7 +21,7 @@ class Turn(BaseModel):
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    episode: list[str] = []
+    episode: list[str] = Field(default=[], description="Episode ids (or unique prefixes).")
     speaker: list[str] = []
     language: list[str] = []
     date_from: date | None = None
