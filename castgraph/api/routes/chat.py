@@ -54,7 +54,7 @@ async def chat(
         return result
     events = answers.generate(prepared)
     return StreamingResponse(
-        relay(request, events, sse),
+        relay(request, events, sse, sse_error),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -75,6 +75,11 @@ def sse(event: AnswerEvent) -> str:
     else:
         data = dict(event.info)
     return f"event: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def sse_error(status: int, message: str) -> list[str]:
+    """The stream's last event when it fails after it began: as a generation error's."""
+    return [sse(AnswerEvent("error", message, info={"status": status}))]
 
 
 def _collect(events: Any) -> ChatResponse:
