@@ -8,13 +8,17 @@ from those two places: the episode id comes from the catalog, not from the reque
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from castgraph.core.errors import NotFoundError
+from castgraph.core.errors import NotFoundError, StorageError
 from castgraph.core.models import Episode
+
+log = logging.getLogger(__name__)
 
 _MEDIA_TYPES = {
     ".mp3": "audio/mpeg",
@@ -96,6 +100,33 @@ def _downloaded(media_dir: Path, episode_id: str) -> StoredMedia | None:
         if kind is not None and path.parent == folder and path.is_file():
             return StoredMedia(path, kind)
     return None
+
+
+def remove_downloads(media_dir: Path, episode_id: str) -> bool:
+    """Delete ``media_dir/<episode id>/``, what the pipeline downloaded for a deleted episode.
+
+    Nothing outside it: a symlink in its place is unlinked, not followed; links inside it are
+    removed as links (``shutil.rmtree`` never follows them). A local file ingested in place is
+    the user's and is never touched. Returns whether anything was removed; raises StorageError
+    when the folder cannot be removed (the caller keeps the episode so a retry finishes it).
+    """
+    if not _SAFE_ID.fullmatch(episode_id):  # an id from the catalog; never a path
+        return False
+    folder = media_dir / episode_id
+    try:
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            return False
+    except OSError as exc:
+        raise StorageError(
+            f"could not delete the media of episode {episode_id}: {exc.strerror or exc}; "
+            "fix the folder's permissions and delete the episode again"
+        ) from exc
+    log.info("episode media deleted", extra={"episode_id": episode_id})
+    return True
 
 
 def absolute_link(link: str, base: str) -> str:

@@ -110,8 +110,14 @@ def test_reindex_rebuilds_and_delete_removes(data_dir: Path) -> None:
     found = json.loads(runner.invoke(app, ["search", "Tucumán", "--json"]).stdout)["results"]
     assert found and found[0]["title"] == "Masa madre en la ola de calor"
     episode_id = found[0]["episode_id"]
+    other = next(r["episode_id"] for r in found if r["episode_id"] != episode_id)
+    for kept in (episode_id, other):  # what the pipeline keeps of a download
+        (data_dir / "media" / kept).mkdir(parents=True)
+        (data_dir / "media" / kept / "episode.mp3").write_bytes(b"ID3")
     deleted = runner.invoke(app, ["delete", episode_id[:6]])
     assert deleted.exit_code == 0 and "deleted" in deleted.stderr
+    assert not (data_dir / "media" / episode_id).exists()  # its download went with it
+    assert (data_dir / "media" / other / "episode.mp3").exists()
     after = json.loads(runner.invoke(app, ["search", "Tucumán", "--json"]).stdout)["results"]
     assert episode_id not in {r["episode_id"] for r in after}
     assert runner.invoke(app, ["delete", episode_id]).exit_code == 1
