@@ -48,7 +48,12 @@ def ask(
 
 def _absolute(sources: list[Source], base: str) -> list[Source]:
     """The sources with links a terminal can open: ``/media/…`` made absolute against ``base``."""
-    return [s.model_copy(update={"link": absolute_link(s.link, base)}) for s in sources]
+    return [
+        s.model_copy(
+            update={"link": absolute_link(s.link, base), "url": absolute_link(s.url, base)}
+        )
+        for s in sources
+    ]
 
 
 def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatResponse:

@@ -52,7 +52,9 @@ def search(
         )
         base = link_base(settings)
         hits = [
-            hit.model_copy(update={"link": absolute_link(hit.link, base)})
+            hit.model_copy(
+                update={"link": absolute_link(hit.link, base), "url": absolute_link(hit.url, base)}
+            )
             for hit in _search(settings, query, k, filters)
         ]
     if as_json:
