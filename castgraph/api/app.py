@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
 from castgraph import __version__
+from castgraph.api import errors
 from castgraph.api.admission import admission, widen_threadpool
 from castgraph.api.auth import ReadAccess
 from castgraph.api.ratelimit import rate_limits
@@ -30,30 +27,10 @@ from castgraph.api.routes import (
     ui,
 )
 from castgraph.api.services import Services
-from castgraph.core.errors import (
-    CastgraphError,
-    DependencyError,
-    GenerationError,
-    InputError,
-    LockedError,
-    ModelError,
-    NotFoundError,
-    StorageError,
-)
 from castgraph.core.settings import Settings
 from castgraph.retrieval.embeddings.base import one_blas_thread
 
 ServicesFactory = Callable[[Settings], Services]
-
-_STATUS: tuple[tuple[type[CastgraphError], int], ...] = (
-    (InputError, 422),
-    (NotFoundError, 404),
-    (LockedError, 409),
-    (DependencyError, 503),
-    (ModelError, 503),
-    (StorageError, 503),
-    (GenerationError, 503),
-)
 
 
 def create_app(settings: Settings, services: ServicesFactory | None = None) -> FastAPI:
@@ -89,9 +66,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     app.state.settings = settings
     app.state.rate_limits = rate_limits(settings)
     app.state.admission = admission(settings)
-    app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    errors.install(app)  # one mapping of errors to statuses and bodies, /api and /v1 alike
     # Every /api, /v1 and /media router: public, or keyed when CASTGRAPH_PUBLIC_READ is off.
     api = (search, chat, openai_compat, episodes, speakers, people, topics, media)
     for module in (*api, jobs, subscriptions):
@@ -99,35 +74,3 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     app.include_router(health.router)  # probes stay public
     ui.mount(app, settings)  # last: its page routes must never shadow an API route
     return app
-
-
-async def _castgraph_error(_request: Request, exc: CastgraphError) -> JSONResponse:
-    code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 500)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """OpenAI's error envelope under /v1 (its clients show ``error.message``); FastAPI's
-    ``{"detail"}`` elsewhere. Headers such as ``Retry-After`` are kept."""
-    if not request.url.path.startswith("/v1/"):
-        return await http_exception_handler(request, exc)
-    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(exc.status_code, "error")
-    body = {"error": {"message": str(exc.detail), "type": kind, "code": exc.status_code}}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-
-
-async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """One readable sentence per problem, plus the structured list FastAPI would give."""
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'body'))}: {e['msg']}"
-        for e in exc.errors()
-    ]
-    return JSONResponse(
-        {"detail": "; ".join(problems), "errors": jsonable(exc.errors())}, status_code=422
-    )
-
-
-def jsonable(errors: object) -> object:
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(errors)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from castgraph.api.media import public_url
 from castgraph.api.speaker_schemas import LINK_HELP
 from castgraph.core.models import ChatMessage, ContextBlock
 from castgraph.retrieval.answer import MAX_HISTORY, MAX_QUESTION_CHARS
@@ -21,7 +22,7 @@ class Turn(BaseModel):
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    episode: list[str] = []
+    episode: list[str] = Field(default=[], description="Episode ids (or unique prefixes).")
     speaker: list[str] = []
     language: list[str] = []
     date_from: date | None = None
@@ -88,7 +89,7 @@ class Source(BaseModel):
             number=block.number,
             episode_id=c.episode_id,
             title=c.title,
-            url=c.url,
+            url=public_url(c.url, c.episode_id),
             link=c.link,
             speaker=c.speaker,
             start=c.start,

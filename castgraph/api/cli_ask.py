@@ -12,9 +12,10 @@ from castgraph.api.auth import key_headers
 from castgraph.api.chat_schemas import ChatResponse, Source
 from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, link_base, load_settings
 from castgraph.api.datadir import serving_url
+from castgraph.api.filters import resolve_episodes
 from castgraph.api.media import absolute_link
 from castgraph.api.routes.openai_compat import revision_note
-from castgraph.core.errors import GenerationError, InputError, StorageError
+from castgraph.core.errors import GenerationError, InputError, NotFoundError, StorageError
 from castgraph.core.settings import Settings
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.base import SearchFilters
@@ -47,14 +48,19 @@ def ask(
 
 def _absolute(sources: list[Source], base: str) -> list[Source]:
     """The sources with links a terminal can open: ``/media/…`` made absolute against ``base``."""
-    return [s.model_copy(update={"link": absolute_link(s.link, base)}) for s in sources]
+    return [
+        s.model_copy(
+            update={"link": absolute_link(s.link, base), "url": absolute_link(s.url, base)}
+        )
+        for s in sources
+    ]
 
 
 def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatResponse:
     services = wiring.open_services(settings, read_only=True)
     try:
         assert services.answers is not None
-        answer = services.answers.answer(question, (), filters)
+        answer = services.answers.answer(question, (), resolve_episodes(services.catalog, filters))
     finally:
         services.close()
     return ChatResponse(answer=answer.text, sources=[Source.of(b) for b in answer.sources])
@@ -64,7 +70,8 @@ def _ask_streaming(settings: Settings, question: str, filters: SearchFilters, ba
     services = wiring.open_services(settings, read_only=True)
     try:
         assert services.answers is not None
-        for event in services.answers.stream(question, (), filters):
+        resolved = resolve_episodes(services.catalog, filters)
+        for event in services.answers.stream(question, (), resolved):
             if event.kind == "token":
                 typer.echo(clean(event.text), nl=False)
             elif event.kind == "error":
@@ -94,6 +101,8 @@ def _ask_http(
         response = httpx.post(f"{url}/api/chat", json=body, headers=headers, timeout=300)
     except httpx.HTTPError as exc:
         raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
+    if response.status_code == 404:  # an --episode the server does not know: as without it
+        raise NotFoundError(str(response.json().get("detail")))
     if response.status_code == 503:
         raise GenerationError(str(response.json().get("detail")))
     if response.status_code != 200:

@@ -21,9 +21,10 @@ from castgraph.api.cliutil import (
     plain,
 )
 from castgraph.api.datadir import serving_url, writer_lock
+from castgraph.api.filters import resolve_episodes
 from castgraph.api.media import absolute_link
 from castgraph.api.schemas import SearchHit
-from castgraph.core.errors import InputError, StorageError
+from castgraph.core.errors import InputError, NotFoundError, StorageError
 from castgraph.core.settings import Settings
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.base import SearchFilters
@@ -51,7 +52,9 @@ def search(
         )
         base = link_base(settings)
         hits = [
-            hit.model_copy(update={"link": absolute_link(hit.link, base)})
+            hit.model_copy(
+                update={"link": absolute_link(hit.link, base), "url": absolute_link(hit.url, base)}
+            )
             for hit in _search(settings, query, k, filters)
         ]
     if as_json:
@@ -72,7 +75,8 @@ def _search(settings: Settings, query: str, k: int, filters: SearchFilters) -> l
         return _search_http(url, query, k, filters, key_headers(settings.api_key))
     services = wiring.open_services(settings, read_only=True)
     try:
-        return [SearchHit.of(r) for r in services.search.search(query, k, filters)]
+        resolved = resolve_episodes(services.catalog, filters)
+        return [SearchHit.of(r) for r in services.search.search(query, k, resolved)]
     finally:
         services.close()
 
@@ -106,6 +110,8 @@ def _search_http(
         response = httpx.get(f"{url}/api/search", params=params, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         raise StorageError(f"the server at {url} holds the data but did not answer: {exc}") from exc
+    if response.status_code == 404:  # an --episode the server does not know: as without it
+        raise NotFoundError(str(response.json().get("detail", response.text)))
     if response.status_code != 200:
         raise InputError(str(response.json().get("detail", response.text)))
     return [SearchHit(**hit) for hit in response.json()["results"]]

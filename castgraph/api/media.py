@@ -8,13 +8,19 @@ from those two places: the episode id comes from the catalog, not from the reque
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
+import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
-from castgraph.core.errors import NotFoundError
+from castgraph.core.errors import NotFoundError, StorageError
 from castgraph.core.models import Episode
+from castgraph.core.timefmt import media_path
+
+log = logging.getLogger(__name__)
 
 _MEDIA_TYPES = {
     ".mp3": "audio/mpeg",
@@ -69,9 +75,9 @@ def stored_media(episode: Episode, local_path: str | None, media_dir: Path) -> S
         return found
     missing = f"no stored media for episode {episode.id} ({episode.title!r})"
     if local_path:  # same content, same episode: ingesting the new place just updates the path
-        raise NotFoundError(
-            f"{missing}: {local_path} was moved or deleted; re-ingest it from its new place "
-            "(`castgraph ingest NEW_PATH`) to play it here"
+        raise NotFoundError(  # the file's name only: its path is the server's business
+            f"{missing}: {Path(local_path).name} was moved or deleted; re-ingest it from its new "
+            "place (`castgraph ingest NEW_PATH`) to play it here"
         )
     raise NotFoundError(
         f"{missing}: its download is gone (or it was ingested from captions only); "
@@ -96,6 +102,44 @@ def _downloaded(media_dir: Path, episode_id: str) -> StoredMedia | None:
         if kind is not None and path.parent == folder and path.is_file():
             return StoredMedia(path, kind)
     return None
+
+
+def remove_downloads(media_dir: Path, episode_id: str) -> bool:
+    """Delete ``media_dir/<episode id>/``, what the pipeline downloaded for a deleted episode.
+
+    Nothing outside it: a symlink in its place is unlinked, not followed; links inside it are
+    removed as links (``shutil.rmtree`` never follows them). A local file ingested in place is
+    the user's and is never touched. Returns whether anything was removed; raises StorageError
+    when the folder cannot be removed (the caller keeps the episode so a retry finishes it).
+    """
+    if not _SAFE_ID.fullmatch(episode_id):  # an id from the catalog; never a path
+        return False
+    folder = media_dir / episode_id
+    try:
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            return False
+    except OSError as exc:
+        raise StorageError(
+            f"could not delete the media of episode {episode_id}: {exc.strerror or exc}; "
+            "fix the folder's permissions and delete the episode again"
+        ) from exc
+    log.info("episode media deleted", extra={"episode_id": episode_id})
+    return True
+
+
+def public_url(url: str, episode_id: str) -> str:
+    """An episode's URL as the API shows it: a local file's ``file://`` URI (an absolute path on
+    the server) becomes its media route, keeping only the file's name (the UI's player picks
+    ``<video>`` by its extension): ``/media/{id}?name=talk.mp4``. Other URLs are unchanged."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return url
+    name = PurePosixPath(unquote(parts.path)).name
+    return f"{media_path(episode_id)}?{urlencode({'name': name}, quote_via=quote)}"
 
 
 def absolute_link(link: str, base: str) -> str:

@@ -27,6 +27,7 @@ from castgraph.api.browse_schemas import (
     TaggedMoment,
     TopicRef,
 )
+from castgraph.api.media import public_url
 from castgraph.catalog import SqlCatalog
 from castgraph.core.errors import NotFoundError
 from castgraph.core.models import Entity, Episode, EpisodeDocument, EpisodeState, Sentence
@@ -153,7 +154,7 @@ def _episode(speech: Speech, shown: Sequence[Said], total: int) -> PersonEpisode
         episode_id=episode.id,
         title=episode.title,
         published=iso(episode.published),
-        url=episode.url,
+        url=public_url(episode.url, episode.id),
         total_moments=total,
         moments=[
             TaggedMoment(

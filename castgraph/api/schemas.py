@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from castgraph.api.media import public_url
 from castgraph.api.speaker_schemas import LINK_HELP, SpeakerOut
 from castgraph.core.models import Episode
 from castgraph.retrieval.search import SearchResult
@@ -51,7 +52,7 @@ class SearchHit(BaseModel):
         return cls(
             episode_id=chunk.episode_id,
             title=chunk.title,
-            url=chunk.url,
+            url=public_url(chunk.url, chunk.episode_id),
             link=result.link,
             published=chunk.published.isoformat() if chunk.published else None,
             speaker=chunk.speaker,
@@ -99,7 +100,7 @@ class EpisodeOut(BaseModel):
         return cls(
             id=episode.id,
             title=episode.title,
-            url=episode.url,
+            url=public_url(episode.url, episode.id),
             state=episode.state.value,
             duration=episode.duration,
             language=episode.language,

@@ -6,7 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from castgraph.api.media import remove_downloads
 from castgraph.catalog import SqlCatalog
 from castgraph.core.models import Episode
 from castgraph.core.ports import Indexer
@@ -31,6 +33,9 @@ class Services:
     local_indexer: Indexer | None = None
     """The indexes in this process's files only (with the distributed queue, workers write
     the shared servers and this process brings its own files up to date from the catalog)."""
+    media_dir: Path | None = None
+    """Where the pipeline keeps downloads (``<media_dir>/<episode id>/``): deleted with the
+    episode. None: this process does not manage media (tests, read-only commands)."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's index writes (renames, deletions): two requests re-indexing
     one episode at once would interleave their delete-then-write of its entries."""
@@ -50,11 +55,14 @@ class Services:
         return self.index_episode_ids()
 
     def delete_episode(self, episode_id: str) -> Episode:
-        """Remove an episode from every index, then from the catalog (a retry finishes it)."""
+        """Remove an episode from every index, its downloads, then the catalog entry: the
+        catalog goes last, so a retry after any failure finds the episode and finishes it."""
         with self.write_lock:
             episode = self.catalog.get(episode_id)
             if self.indexer is not None:
                 self.indexer.delete(episode.id)
+            if self.media_dir is not None:
+                remove_downloads(self.media_dir, episode.id)
             self.catalog.delete(episode.id)
         if self.visible is not None:
             self.visible.invalidate()

@@ -1,13 +1,20 @@
-"""Runs a blocking answer stream in a worker thread and stops it when the client goes away."""
+"""Runs a blocking answer stream in a worker thread and stops it when the client goes away.
+
+Once a stream has begun its status (200) is sent: a failure after that (a store gone, a bug)
+cannot become an error status, so ``relay`` logs it and ends the stream with the route's own
+error event (``fail``) instead of cutting the connection without a word.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+
+from castgraph.api.errors import stream_failed
 
 T = TypeVar("T")
 
@@ -42,15 +49,26 @@ class _Pump(Generic[T]):
 
 
 async def relay(
-    request: Request, events: Iterator[T], render: Callable[[T], str]
+    request: Request,
+    events: Iterator[T],
+    render: Callable[[T], str],
+    fail: Callable[[int, str], Iterable[str]],
 ) -> AsyncIterator[str]:
-    """Yield ``render(event)`` for each event; a client disconnect closes ``events``."""
+    """Yield ``render(event)`` for each event; a client disconnect closes ``events``; an
+    exception from either ends the stream with ``fail(status, message)`` (and is logged)."""
     pump = _Pump(events)
     try:
         while True:
-            more, event = await run_in_threadpool(pump.step)
-            if not more or await request.is_disconnected():
+            try:
+                more, event = await run_in_threadpool(pump.step)
+                if not more or await request.is_disconnected():
+                    return
+                frame = render(event)  # type: ignore[arg-type]
+            except Exception as exc:  # any failure, not only generation: the error event
+                status, message = stream_failed(request, exc)
+                for frame in fail(status, message):
+                    yield frame
                 return
-            yield render(event)  # type: ignore[arg-type]
+            yield frame
     finally:
         pump.close_later()

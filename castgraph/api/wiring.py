@@ -132,11 +132,13 @@ def open_services(settings: Settings, *, read_only: bool = False) -> Services:
     store = catalog(settings)
     closers: list[Callable[[], None]] = [store.close]
     try:
-        return _indexes.build(settings, store, closers, read_only=read_only)
+        services = _indexes.build(settings, store, closers, read_only=read_only)
     except BaseException:
         for close in reversed(closers):
             close()
         raise
+    services.media_dir = settings.media_dir  # deleting an episode deletes its downloads
+    return services
 
 
 def rename_speaker(services: Services, episode_id: str, label: str, name: str) -> Episode:

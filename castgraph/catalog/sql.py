@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from castgraph.catalog import _builds
+from castgraph.catalog import _builds, _listing
 from castgraph.catalog._analysis import (
     chunk_rows,
     chunks_of,
@@ -177,12 +177,16 @@ class SqlCatalog(_builds.BuildMethods):
         with self._session() as s:
             return self._row(s, episode_id).local_path
 
-    def list_episodes(self) -> list[Episode]:
-        """Every episode, oldest published first."""
+    def list_episodes(self, limit: int | None = None, offset: int = 0) -> list[Episode]:
+        """Episodes oldest published first (undated last): all, or ``limit`` from ``offset``.
+        A constant number of queries, however many episodes there are."""
         with self._session() as s:
-            rows = s.scalars(select(EpisodeRow)).all()
-            episodes = [episode_of(r) for r in rows]
-        return sorted(episodes, key=lambda e: (e.published is None, e.published, e.title))
+            return [episode_of(r) for r in s.scalars(_listing.episode_page(limit, offset))]
+
+    def count_episodes(self) -> dict[str, int]:
+        """``{state: number of episodes}`` (states without episodes absent), in one query."""
+        with self._session() as s:
+            return _listing.state_counts(s)
 
     def episode_ids(self, state: EpisodeState | None = EpisodeState.INDEXED) -> set[str]:
         """Ids of the episodes in ``state`` (all episodes when None)."""

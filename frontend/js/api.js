@@ -44,7 +44,7 @@ async function failure(response) {
   return new ApiError(String(detail), response.status);
 }
 
-async function request(path, options = {}) {
+async function respond(path, options) {
   let response;
   try {
     response = await fetch(path, options);
@@ -52,10 +52,35 @@ async function request(path, options = {}) {
     throw new ApiError("", 0);
   }
   if (!response.ok) throw await failure(response);
+  return response;
+}
+
+async function request(path, options = {}) {
+  const response = await respond(path, options);
   return response.status === 204 ? null : response.json();
 }
 
 export const get = (path) => request(path, { headers: withKey({ Accept: "application/json" }) });
+
+/** The largest page the list routes give (their `limit` maximum). */
+export const PAGE_SIZE = 1000;
+
+/**
+ * Every item of a paged list route (/api/episodes, /api/people): pages of PAGE_SIZE, following
+ * the X-Next-Offset header until the last page.
+ */
+export async function getAll(path) {
+  const items = [];
+  let offset = 0;
+  for (;;) {
+    const page = `${path}${path.includes("?") ? "&" : "?"}limit=${PAGE_SIZE}&offset=${offset}`;
+    const response = await respond(page, { headers: withKey({ Accept: "application/json" }) });
+    items.push(...(await response.json()));
+    const next = Number(response.headers.get("X-Next-Offset"));
+    if (!next || next <= offset) return items;
+    offset = next;
+  }
+}
 
 /** A write (PUT, POST, DELETE) with the API key when the user gave one. */
 export function send(method, path, body) {

@@ -11,7 +11,7 @@ import { useFetch, Status } from "./fetching.js";
 
 export function EpisodesPage() {
   const [t, lang] = useText();
-  const { data, error, reload } = useFetch("/api/episodes");
+  const { data, error, reload } = useFetch("/api/episodes", { all: true });
   return html`
     <section class="episodes">
       <h1>${t.episodes}</h1>

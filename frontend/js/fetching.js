@@ -2,19 +2,20 @@
 import { html } from "./html.js";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
-import { ApiError, apiKey, get, setApiKey } from "./api.js";
+import { ApiError, apiKey, get, getAll, setApiKey } from "./api.js";
 
-export function useFetch(path) {
+/** `path`'s JSON; with `{ all: true }` every page of a paged list route, as one array. */
+export function useFetch(path, { all = false } = {}) {
   const [state, setState] = useState({ data: null, error: null });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     let live = true;
     setState((s) => ({ data: attempt ? s.data : null, error: null }));
-    get(path)
+    (all ? getAll : get)(path)
       .then((data) => live && setState({ data, error: null }))
       .catch((error) => live && setState({ data: null, error }));
     return () => { live = false; };
-  }, [path, attempt]);
+  }, [path, all, attempt]);
   const reload = useCallback(() => setAttempt((n) => n + 1), []);
   return { ...state, reload };
 }

@@ -9,7 +9,7 @@ import { navigate } from "./router.js";
 
 export function PeoplePage() {
   const [t, lang] = useText();
-  const { data, error, reload } = useFetch("/api/people");
+  const { data, error, reload } = useFetch("/api/people", { all: true });
   return html`
     <section class="people">
       <h1>${t.people}</h1>

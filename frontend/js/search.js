@@ -2,7 +2,7 @@
 import { html } from "./html.js";
 import { useEffect, useState } from "preact/hooks";
 import { useText } from "./i18n.js";
-import { ApiError, get, query } from "./api.js";
+import { ApiError, get, getAll, query } from "./api.js";
 import { clock, episodePath, shortDate } from "./format.js";
 import { momentFrom } from "./moments.js";
 import { playMoment } from "./player.js";
@@ -20,7 +20,7 @@ export function SearchPage() {
   const [form, setForm] = useState(fromUrl);
   const [state, setState] = useState({ results: null, error: null, loading: false });
   const [episodes, setEpisodes] = useState([]);
-  useEffect(() => { get("/api/episodes").then(setEpisodes).catch(() => setEpisodes([])); }, []);
+  useEffect(() => { getAll("/api/episodes").then(setEpisodes).catch(() => setEpisodes([])); }, []);
   useEffect(() => {
     const current = fromUrl();
     if (!current.q) return;

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Response, expect
+from playwright.sync_api import Response, Route, expect
 
 from tests.e2e.harness import API_KEY, MARKUP_TITLE, CastgraphServer, PageSession
 from tests.e2e.ui import LEAD, demo_episode, episodes, shot, track_media
@@ -139,4 +140,26 @@ def test_renaming_without_a_key_configured_just_works(
         expect(page.get_by_label("API key")).to_have_count(0)
     finally:
         _restore(keyless_server, str(episode["id"]), first["label"], first["name"])
+    page.assert_clean()
+
+
+def test_the_episode_list_follows_the_pages(server: CastgraphServer, page: PageSession) -> None:
+    """The list route gives pages: the UI follows ``X-Next-Offset`` until it has every episode
+    (shown here with pages of 2, the real server's own headers)."""
+    requested: list[str] = []
+
+    def small_pages(route: Route) -> None:
+        url = route.request.url.replace("limit=1000", "limit=2")
+        requested.append(url)
+        route.continue_(url=url)
+
+    page.page.route("**/api/episodes?*", small_pages)
+    everything = episodes(server)
+    assert len(everything) > 2  # more than one page
+    page.goto(f"{server.url}/episodes")
+    cards = page.locator(".episode-card h2")
+    expect(cards).to_have_count(len(everything))
+    assert sorted(cards.all_inner_texts()) == sorted(e["title"] for e in everything)
+    offsets = [parse_qs(urlsplit(url).query)["offset"] for url in requested]
+    assert offsets == [[str(n)] for n in range(0, len(everything), 2)]
     page.assert_clean()

@@ -232,6 +232,38 @@ def test_a_client_disconnect_stops_generation(services: Services, server: str) -
     assert slow.produced < 200
 
 
+class BrokenGenerator:
+    """Writes a few words, then fails with an error that is not a GenerationError (a bug)."""
+
+    def stream(self, request: AnswerRequest) -> Iterator[str]:
+        yield "Según "
+        raise ValueError("unexpected token id 99999")
+
+
+def test_a_failure_mid_stream_reaches_the_client_as_an_error(
+    services: Services, server: str
+) -> None:
+    import httpx
+
+    openai = pytest.importorskip("openai", reason="the openai package is in the llm extra")
+    services.answers = AnswerService(services.search, BrokenGenerator())
+    url = server.removesuffix("/v1") + "/api/chat"
+    with httpx.stream("POST", url, json={"question": "¿Dónde vende pan Tomás?"}) as response:
+        body = "".join(response.iter_text())
+    kinds = [kind for kind, _ in _events(body)]
+    assert kinds[-1] == "error" and "token" in kinds
+    assert _events(body)[-1][1] == {
+        "message": "internal server error: the server's log has the details",
+        "status": 500,
+    }
+    client = openai.OpenAI(base_url=server, api_key="anything")
+    question = [{"role": "user", "content": "¿Dónde vende pan Tomás?"}]
+    stream = client.chat.completions.create(model="castgraph", messages=question, stream=True)
+    with pytest.raises(openai.APIError, match="internal server error"):
+        for _chunk in stream:
+            pass
+
+
 @pytest.mark.parametrize(
     ("question", "not_found"),
     [

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from castgraph.api import wiring
 from castgraph.api.app import create_app
 from castgraph.api.services import Services
+from castgraph.core.models import MediaItem
 from castgraph.core.settings import Settings
 from tests import corpus
 
@@ -164,3 +165,48 @@ def test_episode_detail_names_speakers_with_their_evidence(
         evidence["link"].startswith("https://www.youtube.com/watch?v=roofs")
         and "t=61s" in (evidence["link"])
     )
+
+
+def test_no_response_shows_a_local_files_absolute_path(tmp_path: Path, services: Services) -> None:
+    """A local file's ``file://`` URL names a path on the server: every route shows the media
+    route with the file's name instead, and that URL plays the file."""
+    private = tmp_path / "home" / "ana" / "grabaciones"
+    private.mkdir(parents=True)
+    media = private / "charla uno.mp4"
+    media.write_bytes(b"\x00" * 64)
+    episode = corpus.TextEpisode(
+        "local", "Charla local", "es", corpus.EPISODES[0].published,
+        (("SPEAKER_00", "Hablamos de Tucumán y de la masa madre Doña Rosa."),),
+        media.as_uri(),
+    )  # fmt: skip
+    ids = corpus.load(services, (episode,))
+    services.catalog.register(  # as the local source registers it: read in place from here
+        MediaItem(
+            source_id="text:local", url=media.as_uri(), title="Charla local", local_path=str(media)
+        )
+    )
+    services.catalog.rename_speaker(ids["local"], "SPEAKER_00", "Ana")
+    expected = f"/media/{ids['local']}?name=charla%20uno.mp4"
+    with _client(_settings(tmp_path), services) as client:
+        bodies = {
+            "search": client.get("/api/search", params={"q": "Tucumán Doña Rosa"}),
+            "chat": client.post("/api/chat", json={"question": "¿Y Doña Rosa?", "stream": False}),
+            "stream": client.post("/api/chat", json={"question": "¿Y Doña Rosa?"}),
+            "episodes": client.get("/api/episodes"),
+            "episode": client.get(f"/api/episodes/{ids['local']}"),
+            "person": client.get("/api/people/Ana"),
+        }
+        for name, response in bodies.items():
+            assert response.status_code == 200, (name, response.text)
+            assert str(tmp_path) not in response.text and "file:" not in response.text, name
+        assert bodies["search"].json()["results"][0]["url"] == expected
+        assert bodies["chat"].json()["sources"][0]["url"] == expected
+        assert bodies["episodes"].json()[0]["url"] == expected
+        assert bodies["episode"].json()["url"] == expected
+        assert bodies["person"].json()["episodes"][0]["url"] == expected
+        played = client.get(expected, headers={"Range": "bytes=0-9"})
+        assert played.status_code == 206 and played.headers["content-type"] == "video/mp4"
+        media.unlink()
+        gone = client.get(expected)
+        assert gone.status_code == 404 and str(tmp_path) not in gone.text
+        assert "charla uno.mp4" in gone.json()["detail"]

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from castgraph.api import wiring
 from castgraph.api.cli import app
+from castgraph.catalog import SqlCatalog
+from castgraph.core.models import MediaItem
 from castgraph.core.settings import Settings
 from tests import corpus
 from tests.netutil import free_port
@@ -72,6 +74,33 @@ def test_search_errors_are_clear(data_dir: Path) -> None:
     assert bad_date.exit_code == 2 and "--date-from 'ayer' is not a date" in bad_date.stderr
 
 
+def test_episode_filters_take_a_unique_prefix(data_dir: Path) -> None:
+    """``--episode`` takes an id or a unique prefix, as ``episodes show`` and ``delete`` do."""
+    catalog = SqlCatalog(f"sqlite:///{data_dir / 'catalog.db'}").open()
+    try:
+        pan = next(e.id for e in catalog.list_episodes() if e.title.startswith("Masa madre"))
+        for n in range(17):  # queued, never indexed: 20 ids share some first character
+            catalog.register(MediaItem(source_id=f"t:{n}", url=f"https://e.org/{n}", title="x"))
+        firsts = [e.id[0] for e in catalog.list_episodes()]
+    finally:
+        catalog.close()
+    found = runner.invoke(app, ["search", "Tucumán", "--json", "--episode", pan[:5]])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)["results"]
+    assert hits and {h["episode_id"] for h in hits} == {pan}
+    asked = runner.invoke(app, ["ask", "¿Dónde vende pan Tomás?", "--json", "--episode", pan[:5]])
+    assert asked.exit_code == 0, asked.output
+    sources = json.loads(asked.stdout)["sources"]
+    assert sources and {s["episode_id"] for s in sources} == {pan}
+    for command in (["search", "pan"], ["ask", "¿pan?"]):
+        unknown = runner.invoke(app, [*command, "--episode", "zzzz"])
+        assert unknown.exit_code == 1 and "no episode 'zzzz'" in unknown.stderr
+        assert "castgraph episodes" in unknown.stderr
+        prefix = next(c for c in firsts if firsts.count(c) > 1)
+        ambiguous = runner.invoke(app, [*command, "--episode", prefix])
+        assert ambiguous.exit_code == 2 and "ambiguous: give more characters" in ambiguous.stderr
+
+
 def test_reindex_rebuilds_and_delete_removes(data_dir: Path) -> None:
     for name in ("keyword.sqlite", "keyword.sqlite-wal", "keyword.sqlite-shm"):
         (data_dir / name).unlink(missing_ok=True)
@@ -81,8 +110,14 @@ def test_reindex_rebuilds_and_delete_removes(data_dir: Path) -> None:
     found = json.loads(runner.invoke(app, ["search", "Tucumán", "--json"]).stdout)["results"]
     assert found and found[0]["title"] == "Masa madre en la ola de calor"
     episode_id = found[0]["episode_id"]
+    other = next(r["episode_id"] for r in found if r["episode_id"] != episode_id)
+    for kept in (episode_id, other):  # what the pipeline keeps of a download
+        (data_dir / "media" / kept).mkdir(parents=True)
+        (data_dir / "media" / kept / "episode.mp3").write_bytes(b"ID3")
     deleted = runner.invoke(app, ["delete", episode_id[:6]])
     assert deleted.exit_code == 0 and "deleted" in deleted.stderr
+    assert not (data_dir / "media" / episode_id).exists()  # its download went with it
+    assert (data_dir / "media" / other / "episode.mp3").exists()
     after = json.loads(runner.invoke(app, ["search", "Tucumán", "--json"]).stdout)["results"]
     assert episode_id not in {r["episode_id"] for r in after}
     assert runner.invoke(app, ["delete", episode_id]).exit_code == 1
@@ -119,7 +154,13 @@ def test_search_goes_through_a_running_server(data_dir: Path) -> None:
             pytest.fail("castgraph serve did not start")
         result = runner.invoke(app, ["search", "Tucumán", "--json"])
         assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["results"][0]["title"] == "Masa madre en la ola de calor"
+        top = json.loads(result.stdout)["results"][0]
+        assert top["title"] == "Masa madre en la ola de calor"
+        prefix = top["episode_id"][:5]
+        only = runner.invoke(app, ["search", "Barracas", "--json", "--episode", prefix])
+        assert {h["episode_id"] for h in json.loads(only.stdout)["results"]} == {top["episode_id"]}
+        unknown = runner.invoke(app, ["search", "Barracas", "--episode", "zzzz"])
+        assert unknown.exit_code == 1 and "no episode 'zzzz'" in unknown.stderr
         asked = json.loads(runner.invoke(app, ["ask", "¿Dónde vende pan Tomás?", "--json"]).stdout)
         assert "San Telmo" in asked["answer"] and asked["sources"]
         held = runner.invoke(app, ["reindex"])

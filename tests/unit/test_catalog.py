@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from castgraph.catalog import SqlCatalog, episode_id_for
 from castgraph.core.errors import InputError, NotFoundError, StorageError
@@ -211,3 +215,56 @@ def test_episode_ids_by_state(catalog: SqlCatalog) -> None:
     catalog.set_state(a.id, EpisodeState.INDEXED)
     assert catalog.episode_ids() == {a.id}
     assert catalog.episode_ids(None) == {a.id, b.id}
+
+
+def add_listed(catalog: SqlCatalog, n: int, *, speakers: int = 2) -> str:
+    published = date(2024, 1, 1 + n % 28) if n % 5 else None  # some without a date: listed last
+    item = MediaItem(
+        source_id=f"t:{n}", url=f"https://e.org/{n}", title=f"E{n:03}", published=published
+    )
+    episode = catalog.register(item)
+    segments = tuple(Segment(i, i + 1.0, "hola", f"SPEAKER_0{i}") for i in range(speakers))
+    catalog.save_transcript(episode.id, Transcript("es", segments, 10.0), None)
+    if n % 2:
+        catalog.set_state(episode.id, EpisodeState.INDEXED)
+    return episode.id
+
+
+@contextmanager
+def sql_statements(catalog: SqlCatalog) -> Iterator[list[str]]:
+    """The SQL statements ``catalog`` runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    engine = catalog._engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_listing_runs_the_same_few_queries_for_3_or_30_episodes(catalog: SqlCatalog) -> None:
+    for n in range(3):
+        add_listed(catalog, n)
+    with sql_statements(catalog) as few:
+        assert len(catalog.list_episodes()) == 3
+    for n in range(3, 30):
+        add_listed(catalog, n)
+    with sql_statements(catalog) as many:
+        listed = catalog.list_episodes()
+    assert len(listed) == 30 and all(len(e.speakers) == 2 for e in listed)
+    assert len(many) == len(few) <= 3, many
+
+
+def test_pages_follow_the_listing_order(catalog: SqlCatalog) -> None:
+    for n in range(23):
+        add_listed(catalog, n)
+    everything = catalog.list_episodes()
+    keys = [(e.published is None, e.published or date.min, e.title) for e in everything]
+    assert keys == sorted(keys)  # oldest published first, undated last
+    pages = [catalog.list_episodes(limit=5, offset=o) for o in range(0, 25, 5)]
+    assert [e.id for page in pages for e in page] == [e.id for e in everything]
+    assert catalog.count_episodes() == {"queued": 12, "indexed": 11}

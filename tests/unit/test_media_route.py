@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from castgraph.api.app import create_app
-from castgraph.api.media import media_type
+from castgraph.api.media import media_type, public_url
 from castgraph.api.services import Services
 from castgraph.catalog import SqlCatalog
 from castgraph.core.models import Chunk, MediaItem, Segment, Transcript, Word
@@ -208,3 +208,29 @@ def test_episode_links_of_local_media_point_to_the_media_route(
 )
 def test_media_types(name: str, downloaded: bool, expected: str | None) -> None:
     assert media_type(Path(name), downloaded=downloaded) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("file:///home/ana/charla%20uno.mp4", "/media/ab12?name=charla%20uno.mp4"),
+        ("FILE:///srv/x/ca%C3%B1a.mp3", "/media/ab12?name=ca%C3%B1a.mp3"),
+        ("file:///srv/x/a&b=c.mp3", "/media/ab12?name=a%26b%3Dc.mp3"),
+        ("https://example.org/pan.mp3", "https://example.org/pan.mp3"),
+        ("https://www.youtube.com/watch?v=abc", "https://www.youtube.com/watch?v=abc"),
+        ("http://127.0.0.1:8765/ep1.mp3", "http://127.0.0.1:8765/ep1.mp3"),
+    ],
+)
+def test_public_url_never_shows_a_local_path(url: str, expected: str) -> None:
+    assert public_url(url, "ab12") == expected
+
+
+def test_a_moved_local_files_404_names_the_file_not_its_path(
+    client: TestClient, catalog: SqlCatalog, tmp_path: Path
+) -> None:
+    path = tmp_path / "private" / "charla.mp3"
+    path.parent.mkdir()
+    episode_id = _local(catalog, path)
+    path.unlink()
+    detail = client.get(f"/media/{episode_id}").json()["detail"]
+    assert "charla.mp3 was moved or deleted" in detail and str(tmp_path) not in detail

@@ -11,7 +11,8 @@ from fastapi.responses import StreamingResponse
 
 from castgraph.api.admission import Admitted
 from castgraph.api.chat_schemas import ChatRequest, ChatResponse, Source
-from castgraph.api.deps import AnswersDep
+from castgraph.api.deps import AnswersDep, CatalogDep
+from castgraph.api.filters import resolve_episodes
 from castgraph.api.ratelimit import ChatRateLimit
 from castgraph.api.schemas import ErrorOut
 from castgraph.api.streaming import relay
@@ -19,6 +20,7 @@ from castgraph.retrieval.answer import AnswerEvent
 
 router = APIRouter(prefix="/api", tags=["chat"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No episode has a filter's id or prefix"},
     422: {"model": ErrorOut, "description": "Malformed request"},
     429: {"model": ErrorOut, "description": "Too many questions from this client (Retry-After)"},
     503: {
@@ -37,19 +39,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         200: {"content": {"text/event-stream": {}}, "description": "SSE when stream is true"},
     },
 )
-async def chat(body: ChatRequest, request: Request, answers: AnswersDep) -> Any:
+async def chat(
+    body: ChatRequest, request: Request, answers: AnswersDep, catalog: CatalogDep
+) -> Any:
     """Answer ``question`` from the episodes. SSE events: ``context`` ``{"blocks": [...]}`` (the
     numbered excerpts consulted), ``token`` ``{"text"}``, ``revised`` ``{"text", "dropped"}`` (the
     whole answer again, without claims whose figures no cited moment states), ``sources``
     ``{"sources": [...]}``, ``done`` ``{"fallback"}``, or ``error`` ``{"message", "status"}``."""
-    filters = body.filters.to_filters() if body.filters else None
+    given = body.filters.to_filters() if body.filters else None
+    filters = await run_in_threadpool(resolve_episodes, catalog, given)
     prepared = await run_in_threadpool(answers.prepare, body.question, body.turns(), filters)
     if not body.stream:
         result = await run_in_threadpool(_collect, answers.generate(prepared))
         return result
     events = answers.generate(prepared)
     return StreamingResponse(
-        relay(request, events, sse),
+        relay(request, events, sse, sse_error),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -70,6 +75,11 @@ def sse(event: AnswerEvent) -> str:
     else:
         data = dict(event.info)
     return f"event: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def sse_error(status: int, message: str) -> list[str]:
+    """The stream's last event when it fails after it began: as a generation error's."""
+    return [sse(AnswerEvent("error", message, info={"status": status}))]
 
 
 def _collect(events: Any) -> ChatResponse:

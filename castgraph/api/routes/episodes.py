@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.deps import CatalogDep, ServicesDep, WriteAccess
+from castgraph.api.paging import DEFAULT_LIMIT, PAGE_HEADERS, Limit, Offset, set_page_headers
 from castgraph.api.schemas import EpisodeDetail, EpisodeOut, ErrorOut, SegmentOut
 from castgraph.api.speaker_schemas import SpeakerOut
 from castgraph.core.models import Episode, Segment, Sentence
@@ -20,10 +21,19 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", response_model=list[EpisodeOut])
-async def list_episodes(catalog: CatalogDep) -> list[EpisodeOut]:
-    """Every episode with its pipeline state, oldest first."""
-    episodes = await run_in_threadpool(catalog.list_episodes)
+@router.get(
+    "",
+    response_model=list[EpisodeOut],
+    responses={200: {"description": "A page of episodes", "headers": PAGE_HEADERS}},
+)
+async def list_episodes(
+    catalog: CatalogDep, response: Response, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> list[EpisodeOut]:
+    """Episodes with their pipeline state, oldest published first, ``limit`` from ``offset``:
+    ``X-Total-Count`` says how many there are, ``X-Next-Offset`` where the next page starts."""
+    counts = await run_in_threadpool(catalog.count_episodes)
+    episodes = await run_in_threadpool(catalog.list_episodes, limit, offset)
+    set_page_headers(response, sum(counts.values()), offset, len(episodes))
     return [EpisodeOut.of(e) for e in episodes]
 
 

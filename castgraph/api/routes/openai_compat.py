@@ -16,21 +16,23 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from castgraph.api.admission import Admitted
 from castgraph.api.chat_schemas import CompletionRequest
 from castgraph.api.deps import AnswersDep, SettingsDep
+from castgraph.api.errors import openai_error
 from castgraph.api.media import absolute_link
 from castgraph.api.ratelimit import ChatRateLimit
 from castgraph.api.streaming import relay
-from castgraph.core.errors import CastgraphError, GenerationError, InputError
+from castgraph.core.errors import GenerationError, InputError
 from castgraph.core.models import ChatMessage, ContextBlock
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.answer import AnswerEvent
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "castgraph"
+_DONE = "data: [DONE]\n\n"
 
 
 @router.get("/models")
@@ -45,25 +47,23 @@ async def completions(
 ) -> Any:
     """A cited answer in OpenAI's chat completion format (``stream`` for SSE chunks)."""
     base = settings.public_url or str(request.base_url)
-    try:
-        question, history = _conversation(body)
-        prepared = await run_in_threadpool(answers.prepare, question, history)
-        if not body.stream:
-            text = await run_in_threadpool(_collect, answers.generate(prepared), base)
-            return _completion(body.model, text)
-    except CastgraphError as exc:
-        return openai_error(exc)
+    # Errors before the stream begins go to the app's handlers: the same status as /api, in
+    # OpenAI's envelope (castgraph.api.errors).
+    question, history = _conversation(body)
+    prepared = await run_in_threadpool(answers.prepare, question, history)
+    if not body.stream:
+        text = await run_in_threadpool(_collect, answers.generate(prepared), base)
+        return _completion(body.model, text)
     chunks = _chunks(body.model, answers.generate(prepared), base)
-    return StreamingResponse(relay(request, chunks, str), media_type="text/event-stream")
-
-
-def openai_error(exc: CastgraphError) -> JSONResponse:
-    """OpenAI's error envelope, so clients show castgraph's message."""
-    status = (
-        422 if isinstance(exc, InputError) else 503 if isinstance(exc, GenerationError) else 500
+    return StreamingResponse(
+        relay(request, chunks, str, error_chunks), media_type="text/event-stream"
     )
-    kind = "invalid_request_error" if status == 422 else "server_error"
-    return JSONResponse({"error": {"message": str(exc), "type": kind, "code": status}}, status)
+
+
+def error_chunks(status: int, message: str) -> list[str]:
+    """How a stream that already began ends on a failure: an error chunk in OpenAI's envelope,
+    then ``[DONE]``, so a client's read loop ends as usual and shows the message."""
+    return [f"data: {json.dumps(openai_error(status, message), ensure_ascii=False)}\n\n", _DONE]
 
 
 def _conversation(body: CompletionRequest) -> tuple[str, list[ChatMessage]]:
@@ -149,11 +149,11 @@ def _chunks(model: str, events: Iterator[AnswerEvent], base: str) -> Iterator[st
             elif event.kind == "sources" and event.sources:
                 yield chunk({"content": sources_text(event.sources, base)})
             elif event.kind == "error":
-                error = {"error": {"message": event.text, "type": "server_error", "code": 503}}
-                yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"
+                status = event.info.get("status")
+                yield from error_chunks(status if isinstance(status, int) else 503, event.text)
                 return
         yield chunk({}, "stop")
-        yield "data: [DONE]\n\n"
+        yield _DONE
     finally:
         close = getattr(events, "close", None)
         if close is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api import people
 from castgraph.api.browse_schemas import PersonDetail, PersonOut
 from castgraph.api.deps import CatalogDep
+from castgraph.api.paging import DEFAULT_LIMIT, PAGE_HEADERS, Limit, Offset, set_page_headers
 from castgraph.api.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/people", tags=["people"])
@@ -18,10 +19,20 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", response_model=list[PersonOut])
-async def list_people(catalog: CatalogDep) -> list[PersonOut]:
-    """Every named speaker (unnamed labels such as SPEAKER_00 are episode-local: left out)."""
-    return await run_in_threadpool(people.people, catalog)
+@router.get(
+    "",
+    response_model=list[PersonOut],
+    responses={200: {"description": "A page of people", "headers": PAGE_HEADERS}},
+)
+async def list_people(
+    catalog: CatalogDep, response: Response, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> list[PersonOut]:
+    """Named speakers, most episodes first, ``limit`` from ``offset`` (``X-Total-Count``,
+    ``X-Next-Offset``); unnamed labels such as SPEAKER_00 are episode-local: left out."""
+    everyone = await run_in_threadpool(people.people, catalog)
+    page = everyone[offset : offset + limit]
+    set_page_headers(response, len(everyone), offset, len(page))
+    return page
 
 
 @router.get("/{name:path}", response_model=PersonDetail, responses=_NOT_FOUND)

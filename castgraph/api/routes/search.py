@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.admission import Admitted
-from castgraph.api.deps import SearchDep
+from castgraph.api.deps import CatalogDep, SearchDep
+from castgraph.api.filters import resolve_episodes
 from castgraph.api.ratelimit import SearchRateLimit
 from castgraph.api.schemas import ErrorOut, SearchHit, SearchResponse
 from castgraph.core.errors import InputError
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api", tags=["search"])
     response_model=SearchResponse,
     dependencies=[SearchRateLimit, Admitted],
     responses={
+        404: {"model": ErrorOut, "description": "No episode has that id or prefix"},
         422: {"model": ErrorOut, "description": "Empty, oversized or malformed query"},
         429: {"model": ErrorOut, "description": "Too many searches from this client (Retry-After)"},
         503: {"model": ErrorOut, "description": "The server is busy (Retry-After)"},
@@ -31,10 +33,13 @@ router = APIRouter(prefix="/api", tags=["search"])
 )
 async def search(
     service: SearchDep,
+    catalog: CatalogDep,
     q: Annotated[str | None, Query(description="The query, in Spanish or English.")] = None,
     query: Annotated[str | None, Query(description="Alias of q.")] = None,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")] = 10,
-    episode: Annotated[list[str] | None, Query(description="Only these episode ids.")] = None,
+    episode: Annotated[
+        list[str] | None, Query(description="Only these episode ids (or unique prefixes).")
+    ] = None,
     speaker: Annotated[list[str] | None, Query(description="Only these speakers.")] = None,
     language: Annotated[list[str] | None, Query(description="Only these languages.")] = None,
     date_from: Annotated[date | None, Query(description="Published on or after.")] = None,
@@ -51,5 +56,6 @@ async def search(
         date_from=date_from,
         date_to=date_to,
     )
-    results = await run_in_threadpool(service.search, text, k, filters)
+    resolved = await run_in_threadpool(resolve_episodes, catalog, filters)
+    results = await run_in_threadpool(service.search, text, k, resolved)
     return SearchResponse(query=text.strip(), results=[SearchHit.of(r) for r in results])

@@ -1,0 +1,146 @@
+"""The one mapping from castgraph's exception tree (``core/errors.py``) to HTTP.
+
+Every error response is built here, for ``/api``, ``/v1`` and ``/media`` alike: the status
+comes from the exception's class, the body is ``{"detail": message}`` (FastAPI's shape, plus
+``errors`` for a validation error) or, under ``/v1``, OpenAI's envelope
+``{"error": {"message", "type", "code"}}`` with the same status, so an OpenAI client shows
+castgraph's sentence. An exception castgraph did not raise on purpose is a 500 whose body says
+nothing of the internals (the log has them). A failure inside a stream, after the 200 went out,
+is logged here and rendered by the route as its stream's final error event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from castgraph.core.errors import (
+    CastgraphError,
+    DependencyError,
+    GenerationError,
+    InputError,
+    LockedError,
+    MediaError,
+    ModelError,
+    NotFoundError,
+    SourceError,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: tuple[tuple[type[CastgraphError], int], ...] = (
+    (InputError, 422),
+    (MediaError, 422),  # the given file is not usable media: the request's fault
+    (NotFoundError, 404),
+    (LockedError, 409),  # before StorageError, its parent
+    (SourceError, 502),  # the upstream source failed, not castgraph
+    (DependencyError, 503),
+    (ModelError, 503),
+    (StorageError, 503),
+    (GenerationError, 503),
+)
+"""First match wins (subclasses first); any other CastgraphError is 500."""
+
+INTERNAL = "internal server error: the server's log has the details"
+_OPENAI_TYPES = {401: "invalid_api_key", 404: "not_found_error", 429: "rate_limit_exceeded"}
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status for an exception: from the castgraph tree, else 500."""
+    if isinstance(exc, CastgraphError):
+        return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+    return 500
+
+
+def message_of(exc: BaseException) -> str:
+    """What a client may read: castgraph's own sentence, never an unexpected error's text."""
+    return str(exc) if isinstance(exc, CastgraphError) else INTERNAL
+
+
+def openai_error(status: int, message: str) -> dict[str, Any]:
+    """OpenAI's error envelope (what its clients show as ``error.message``)."""
+    fallback = "server_error" if status >= 500 else "invalid_request_error"
+    kind = _OPENAI_TYPES.get(status, fallback)
+    return {"error": {"message": message, "type": kind, "code": status}}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """The error body of ``request``'s API family: OpenAI's under ``/v1``, ``{"detail"}`` else."""
+    if request.url.path.startswith("/v1/"):
+        return JSONResponse(openai_error(status, message), status, headers=headers)
+    return JSONResponse({"detail": message, **(extra or {})}, status, headers=headers)
+
+
+def stream_failed(request: Request, exc: BaseException) -> tuple[int, str]:
+    """Log a failure that happened after a stream began; (status, message) for its error event."""
+    status = status_of(exc)
+    log.error(
+        "stream failed",
+        exc_info=exc if status >= 500 and not isinstance(exc, CastgraphError) else None,
+        extra={
+            "path": request.url.path,
+            "status": status,
+            "error_type": type(exc).__name__,
+            "error": str(exc),
+        },
+    )
+    return status, message_of(exc)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers: castgraph errors, validation, HTTP exceptions, anything else."""
+    app.add_exception_handler(CastgraphError, _castgraph_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _castgraph_error(request: Request, exc: CastgraphError) -> JSONResponse:
+    return error_response(request, status_of(exc), str(exc))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Raised by FastAPI, auth, rate limits, admission: headers (Retry-After…) are kept."""
+    if not request.url.path.startswith("/v1/"):
+        return await http_exception_handler(request, exc)  # {"detail"}; no body on 204/304
+    return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """One readable sentence per problem, plus the structured list FastAPI would give."""
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'body'))}: {e['msg']}"
+        for e in exc.errors()
+    ]
+    extra = {"errors": jsonable_encoder(exc.errors())}
+    return error_response(request, 422, "; ".join(problems), extra=extra)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug or an unwrapped library error: logged with its traceback, JSON without it."""
+    log.error(
+        "request failed",
+        exc_info=exc,
+        extra={
+            "path": request.url.path,
+            "method": request.method,
+            "error_type": type(exc).__name__,
+        },
+    )
+    return error_response(request, 500, INTERNAL)
