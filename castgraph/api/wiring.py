@@ -125,14 +125,19 @@ def pipeline(settings: Settings, services: Services, observer: Observer | None) 
     )
 
 
-def open_services(settings: Settings, *, read_only: bool = False) -> Services:
-    """Open the catalog and every configured index; the caller closes the result."""
+def open_services(
+    settings: Settings, *, read_only: bool = False, local_vectors: bool = True
+) -> Services:
+    """Open the catalog and every configured index; the caller closes the result. A process
+    beside the data directory's writer passes ``read_only`` and no ``local_vectors``."""
     from castgraph.api import _indexes
 
     store = catalog(settings)
     closers: list[Callable[[], None]] = [store.close]
     try:
-        return _indexes.build(settings, store, closers, read_only=read_only)
+        return _indexes.build(
+            settings, store, closers, read_only=read_only, local_vectors=local_vectors
+        )
     except BaseException:
         for close in reversed(closers):
             close()
