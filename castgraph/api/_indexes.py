@@ -215,6 +215,7 @@ def answers(
             model_path=settings.llm_model_path,
             timeout=settings.llm_timeout,
             max_tokens=settings.llm_max_tokens,
+            queue=settings.llm_queue,
         )
     )
     llm = backend != "extractive"

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from anyio import to_thread
 from fastapi import Depends, HTTPException, Request, status
 
+from castgraph.core.errors import BusyError
 from castgraph.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,12 @@ async def _admitted(request: Request) -> AsyncIterator[None]:
         yield  # FastAPI runs the rest once the response is sent: a stream keeps its slot
     finally:
         control.release()
+
+
+def retry_headers(exc: Exception) -> dict[str, str] | None:
+    """``Retry-After`` for a busy local model (its line of answers is full), as for a full
+    server: the error's message says the same."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
 
 
 Admitted = Depends(_admitted)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from castgraph import __version__
-from castgraph.api.admission import admission, widen_threadpool
+from castgraph.api.admission import admission, retry_headers, widen_threadpool
 from castgraph.api.auth import ReadAccess
 from castgraph.api.ratelimit import rate_limits
 from castgraph.api.routes import (
@@ -101,7 +101,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
 
 async def _castgraph_error(_request: Request, exc: CastgraphError) -> JSONResponse:
     code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 500)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    return JSONResponse({"detail": str(exc)}, status_code=code, headers=retry_headers(exc))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_fallback: Literal["none", "extractive"] = "none"
+    llm_queue: int = Field(
+        default=4,
+        ge=0,
+        le=256,
+        description="Answers a local GGUF model (llama.cpp) keeps waiting behind the one it "
+        "writes; past it, chat gets 503 with Retry-After.",
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from castgraph.api.admission import Admitted
+from castgraph.api.admission import Admitted, retry_headers
 from castgraph.api.chat_schemas import CompletionRequest
 from castgraph.api.deps import AnswersDep, SettingsDep
 from castgraph.api.media import absolute_link
@@ -48,12 +48,13 @@ async def completions(
     try:
         question, history = _conversation(body)
         prepared = await run_in_threadpool(answers.prepare, question, history)
+        events = answers.generate(prepared)  # a busy model refuses here, before any byte
         if not body.stream:
-            text = await run_in_threadpool(_collect, answers.generate(prepared), base)
+            text = await run_in_threadpool(_collect, events, base)
             return _completion(body.model, text)
     except CastgraphError as exc:
         return openai_error(exc)
-    chunks = _chunks(body.model, answers.generate(prepared), base)
+    chunks = _chunks(body.model, events, base)
     return StreamingResponse(relay(request, chunks, str), media_type="text/event-stream")
 
 
@@ -63,7 +64,8 @@ def openai_error(exc: CastgraphError) -> JSONResponse:
         422 if isinstance(exc, InputError) else 503 if isinstance(exc, GenerationError) else 500
     )
     kind = "invalid_request_error" if status == 422 else "server_error"
-    return JSONResponse({"error": {"message": str(exc), "type": kind, "code": status}}, status)
+    body = {"error": {"message": str(exc), "type": kind, "code": status}}
+    return JSONResponse(body, status, headers=retry_headers(exc))
 
 
 def _conversation(body: CompletionRequest) -> tuple[str, list[ChatMessage]]:
