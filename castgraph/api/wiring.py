@@ -35,6 +35,8 @@ def sources(settings: Settings, texts: Sequence[str]) -> list[tuple[str, Source]
         cookies=settings.ytdlp_cookies,
         proxy=settings.ytdlp_proxy,
         po_token=settings.ytdlp_po_token.get_secret_value() if settings.ytdlp_po_token else None,
+        max_bytes=settings.max_download_bytes,
+        max_duration=settings.max_duration_s,
     )
     return [
         (
@@ -79,7 +81,11 @@ def stages(settings: Settings, indexer: Indexer | None = None) -> Stages:
     return Stages(
         transcriber=transcriber,
         diarizer=diarizer,
-        extract_wav=audio.extract_wav,
+        extract_wav=partial(
+            audio.extract_wav,
+            timeout=settings.ffmpeg_timeout,
+            max_duration=settings.max_duration_s,
+        ),
         is_silent=audio.is_silent,
         assign_speakers=assign_speakers,
         load_captions=partial(_load_captions, settings),

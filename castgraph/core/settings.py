@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     captions: CaptionsMode = "never"
     allow_private_urls: bool = False
     download_timeout: float = Field(default=60.0, gt=0)
+    max_download_bytes: int = Field(
+        default=4 * 1024**3,
+        gt=0,
+        description="A media download stops, and its item fails, past this many bytes.",
+    )
+    max_duration_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Media lasting longer (from its metadata, else from decoding) is refused.",
+    )
+    ffmpeg_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds one ffmpeg decode may run before it is killed and its item fails "
+        "(decoding runs at ~100x real time: room for MAX_DURATION_S on a slow machine).",
+    )
 
     chunk_tokens: int = Field(default=128, ge=16, le=2048, description="Chunk size bound.")
     chunk_overlap: int = Field(default=24, ge=0, le=512)
