@@ -27,18 +27,22 @@ def build(
     closers: list[Callable[[], None]],
     *,
     read_only: bool = False,
+    local_vectors: bool = True,
 ) -> Services:
-    """Open keyword, vector and graph stores (registering their ``close`` in ``closers``)."""
+    """Open keyword, vector and graph stores (registering their ``close`` in ``closers``).
+
+    ``read_only``: nothing is written (the keyword index and graph open read-only). Without
+    ``local_vectors`` an embedded vector database is not opened at all: Chroma has no read-only
+    mode, so a process beside the data directory's writer must not open it (issue 13)."""
     from castgraph.retrieval.keyword import keyword_index
-    from castgraph.retrieval.vector import vector_index
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keyword = keyword_index(settings).open()
+    keyword = keyword_index(settings, read_only=read_only).open()
     closers.append(keyword.close)
     embedder = _embedder(settings)
-    vector = vector_index(settings, embedder).open()
-    closers.append(vector.close)
-    retrievers: dict[str, Retriever] = {"vector": vector, "keyword": keyword}
+    vector = _vector(settings, embedder, closers, local=local_vectors)
+    retrievers: dict[str, Retriever] = {"vector": vector} if vector is not None else {}
+    retrievers["keyword"] = keyword
     graph_retriever: GraphRetriever | None = None
     graph = _graph(settings, read_only)
     read_model = None
@@ -66,7 +70,7 @@ def build(
     closers.append(search.close)  # closed first: no retriever thread outlives its store
 
     def index_ids() -> set[str]:
-        ids = keyword.episode_ids() | vector.episode_ids()
+        ids = keyword.episode_ids() | (vector.episode_ids() if vector is not None else set())
         if graph is not None and read_model is not None:
             ids |= graph.episode_ids() | read_model.episode_ids()
         return ids
@@ -75,7 +79,7 @@ def build(
     # indexer (queue mode's IndexSync) even when the graph is a shared Neo4j the workers write.
     local = StoresIndexer(
         None if keyword.shared else keyword,
-        None if vector.shared else vector,
+        None if vector is None or vector.shared else vector,
         graph_writes(graph if settings.graph_backend == "embedded" else None, read_model),
     )
     return Services(
@@ -91,6 +95,19 @@ def build(
         graph=graph,
         answers=answers(settings, search, embedder, graph_retriever),
     )
+
+
+def _vector(
+    settings: Settings, embedder: TextEmbedder, closers: list[Callable[[], None]], *, local: bool
+) -> VectorIndex | None:
+    """The opened vector index; None when it is a local database and ``local`` is False."""
+    from castgraph.retrieval.vector import vector_index
+
+    vector = vector_index(settings, embedder)
+    if not (local or vector.shared):
+        return None
+    closers.append(vector.open().close)
+    return vector
 
 
 def _embedder(settings: Settings) -> TextEmbedder:
@@ -198,6 +215,7 @@ def answers(
             model_path=settings.llm_model_path,
             timeout=settings.llm_timeout,
             max_tokens=settings.llm_max_tokens,
+            queue=settings.llm_queue,
         )
     )
     llm = backend != "extractive"

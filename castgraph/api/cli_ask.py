@@ -7,10 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from castgraph.api import wiring
 from castgraph.api.auth import key_headers
 from castgraph.api.chat_schemas import ChatResponse, Source
-from castgraph.api.cliutil import JsonFlag, Many, clean, err, errors, link_base, load_settings
+from castgraph.api.cliutil import (
+    JsonFlag,
+    Many,
+    clean,
+    err,
+    errors,
+    link_base,
+    load_settings,
+    read_services,
+)
 from castgraph.api.datadir import serving_url
 from castgraph.api.filters import resolve_episodes
 from castgraph.api.media import absolute_link
@@ -57,18 +65,14 @@ def _absolute(sources: list[Source], base: str) -> list[Source]:
 
 
 def _ask(settings: Settings, question: str, filters: SearchFilters) -> ChatResponse:
-    services = wiring.open_services(settings, read_only=True)
-    try:
+    with read_services(settings, "castgraph ask") as services:
         assert services.answers is not None
         answer = services.answers.answer(question, (), resolve_episodes(services.catalog, filters))
-    finally:
-        services.close()
     return ChatResponse(answer=answer.text, sources=[Source.of(b) for b in answer.sources])
 
 
 def _ask_streaming(settings: Settings, question: str, filters: SearchFilters, base: str) -> None:
-    services = wiring.open_services(settings, read_only=True)
-    try:
+    with read_services(settings, "castgraph ask") as services:
         assert services.answers is not None
         resolved = resolve_episodes(services.catalog, filters)
         for event in services.answers.stream(question, (), resolved):
@@ -81,8 +85,6 @@ def _ask_streaming(settings: Settings, question: str, filters: SearchFilters, ba
             elif event.kind == "sources":
                 typer.echo("")
                 _print_sources(_absolute([Source.of(b) for b in event.sources], base))
-    finally:
-        services.close()
 
 
 def _ask_http(

@@ -19,6 +19,7 @@ from castgraph.api.cliutil import (
     load_settings,
     parse_date,
     plain,
+    read_services,
 )
 from castgraph.api.datadir import serving_url, writer_lock
 from castgraph.api.filters import resolve_episodes
@@ -73,12 +74,9 @@ def _search(settings: Settings, query: str, k: int, filters: SearchFilters) -> l
     url = serving_url(settings.data_dir)
     if url is not None:  # the server holds the stores: ask it
         return _search_http(url, query, k, filters, key_headers(settings.api_key))
-    services = wiring.open_services(settings, read_only=True)
-    try:
+    with read_services(settings, "castgraph search") as services:
         resolved = resolve_episodes(services.catalog, filters)
         return [SearchHit.of(r) for r in services.search.search(query, k, resolved)]
-    finally:
-        services.close()
 
 
 def _check_binding(settings: Settings, insecure: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -13,11 +13,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from castgraph.api.cli_client import reachable
-from castgraph.api.datadir import serving_url
+from castgraph.api.datadir import reader_lock, serving_url
 from castgraph.api.logs import configure_logging
 from castgraph.core.errors import CastgraphError, InputError
 from castgraph.core.settings import Settings
 from castgraph.core.text import strip_control
+
+if TYPE_CHECKING:
+    from castgraph.api.services import Services
 
 out = Console()
 err = Console(stderr=True)
@@ -85,3 +88,26 @@ def parse_date(value: str | None, option: str = "--since") -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise InputError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from exc
+
+
+@contextmanager
+def read_services(settings: Settings, command: str) -> Iterator[Services]:
+    """The stores, opened read-only, for a read command with no server. While the data directory
+    is free this process holds it (as a reader) and may open the embedded vector database, which
+    has no read-only mode; beside a writer it searches the other indexes only, and says so."""
+    from castgraph.api import wiring
+
+    with reader_lock(settings.data_dir, command) as holder:
+        if holder is not None and settings.resolved_vector_backend == "chroma":
+            err.print(
+                f"[yellow]note:[/yellow] {plain(holder)} is writing {plain(settings.data_dir)}: "
+                "searching the keyword and graph indexes only (the vector database cannot be "
+                "read beside its writer). To search everything while ingesting, run "
+                "`castgraph serve` and ingest through it.",
+                highlight=False,
+            )
+        services = wiring.open_services(settings, read_only=True, local_vectors=holder is None)
+        try:
+            yield services
+        finally:
+            services.close()

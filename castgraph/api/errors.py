@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from castgraph.core.errors import (
+    BusyError,
     CastgraphError,
     DependencyError,
     GenerationError,
@@ -59,6 +60,12 @@ def status_of(exc: BaseException) -> int:
     if isinstance(exc, CastgraphError):
         return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
     return 500
+
+
+def headers_of(exc: BaseException) -> dict[str, str] | None:
+    """``Retry-After`` for a busy local model (its line of answers is full), as for a full
+    server (``admission``): the message says the same in words."""
+    return {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
 
 
 def message_of(exc: BaseException) -> str:
@@ -112,7 +119,7 @@ def install(app: FastAPI) -> None:
 
 
 async def _castgraph_error(request: Request, exc: CastgraphError) -> JSONResponse:
-    return error_response(request, status_of(exc), str(exc))
+    return error_response(request, status_of(exc), str(exc), headers=headers_of(exc))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

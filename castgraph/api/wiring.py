@@ -35,6 +35,8 @@ def sources(settings: Settings, texts: Sequence[str]) -> list[tuple[str, Source]
         cookies=settings.ytdlp_cookies,
         proxy=settings.ytdlp_proxy,
         po_token=settings.ytdlp_po_token.get_secret_value() if settings.ytdlp_po_token else None,
+        max_bytes=settings.max_download_bytes,
+        max_duration=settings.max_duration_s,
     )
     return [
         (
@@ -79,7 +81,11 @@ def stages(settings: Settings, indexer: Indexer | None = None) -> Stages:
     return Stages(
         transcriber=transcriber,
         diarizer=diarizer,
-        extract_wav=audio.extract_wav,
+        extract_wav=partial(
+            audio.extract_wav,
+            timeout=settings.ffmpeg_timeout,
+            max_duration=settings.max_duration_s,
+        ),
         is_silent=audio.is_silent,
         assign_speakers=assign_speakers,
         load_captions=partial(_load_captions, settings),
@@ -125,14 +131,19 @@ def pipeline(settings: Settings, services: Services, observer: Observer | None) 
     )
 
 
-def open_services(settings: Settings, *, read_only: bool = False) -> Services:
-    """Open the catalog and every configured index; the caller closes the result."""
+def open_services(
+    settings: Settings, *, read_only: bool = False, local_vectors: bool = True
+) -> Services:
+    """Open the catalog and every configured index; the caller closes the result. A process
+    beside the data directory's writer passes ``read_only`` and no ``local_vectors``."""
     from castgraph.api import _indexes
 
     store = catalog(settings)
     closers: list[Callable[[], None]] = [store.close]
     try:
-        services = _indexes.build(settings, store, closers, read_only=read_only)
+        services = _indexes.build(
+            settings, store, closers, read_only=read_only, local_vectors=local_vectors
+        )
     except BaseException:
         for close in reversed(closers):
             close()

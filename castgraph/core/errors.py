@@ -10,6 +10,7 @@ CastgraphError
 ├── StorageError          the catalog or an index failed
 │   └── LockedError       another process holds the data directory
 ├── GenerationError       the language model failed or its endpoint is unreachable
+│   └── BusyError         the model is writing other answers and its line is full (retry)
 └── NotFoundError         an episode, speaker or job does not exist
 
 Backends wrap library errors with ``raise ... from exc``; only ``api/`` maps them to exit codes
@@ -66,6 +67,14 @@ class LockedError(StorageError):
 
 class GenerationError(CastgraphError):
     """The language model failed to answer, or its endpoint cannot be reached."""
+
+
+class BusyError(GenerationError):
+    """The model is writing other answers and its line is full: retry in ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFoundError(CastgraphError):

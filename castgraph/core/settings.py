@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     captions: CaptionsMode = "never"
     allow_private_urls: bool = False
     download_timeout: float = Field(default=60.0, gt=0)
+    max_download_bytes: int = Field(
+        default=4 * 1024**3,
+        gt=0,
+        description="A media download stops, and its item fails, past this many bytes.",
+    )
+    max_duration_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Media lasting longer (from its metadata, else from decoding) is refused.",
+    )
+    ffmpeg_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds one ffmpeg decode may run before it is killed and its item fails "
+        "(decoding runs at ~100x real time: room for MAX_DURATION_S on a slow machine).",
+    )
 
     chunk_tokens: int = Field(default=128, ge=16, le=2048, description="Chunk size bound.")
     chunk_overlap: int = Field(default=24, ge=0, le=512)
@@ -117,6 +133,13 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_tokens: int = Field(default=512, ge=16, le=8192)
     llm_fallback: Literal["none", "extractive"] = "none"
+    llm_queue: int = Field(
+        default=4,
+        ge=0,
+        le=256,
+        description="Answers a local GGUF model (llama.cpp) keeps waiting behind the one it "
+        "writes; past it, chat gets 503 with Retry-After.",
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

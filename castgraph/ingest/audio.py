@@ -2,6 +2,11 @@
 
 ffmpeg is the system one on ``PATH`` when there is one, else the binary bundled with the
 ``imageio-ffmpeg`` wheel.
+
+Media files are downloads from anywhere, so ffmpeg (and PyAV's probe) read local files only
+(``-protocol_whitelist file,pipe``: a "media" file that is an HLS playlist or an SDP description
+cannot make it fetch URLs or open sockets), each run is killed past a timeout, and decoding stops
+at a maximum duration, which bounds the WAV written to disk.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ SAMPLE_RATE = 16_000
 
 SILENCE_DBFS = -45.0
 """Frames quieter than this RMS level (dB relative to full scale) count as silence."""
+
+LOCAL_ONLY = "file,pipe"
+"""The protocols ffmpeg may open while reading a media file: no network, whatever it holds."""
+
+DEFAULT_TIMEOUT_S = 1800.0
+"""How long one ffmpeg run may take unless the caller says (``CASTGRAPH_FFMPEG_TIMEOUT``)."""
 
 
 class FFmpegNotFoundError(DependencyError):
@@ -59,26 +70,40 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "no error output"
 
 
-def extract_wav(src: Path, dst: Path, *, timeout: float | None = None) -> float:
+def extract_wav(
+    src: Path,
+    dst: Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_duration: float | None = None,
+) -> float:
     """Decode the first audio stream of ``src`` into ``dst`` (16 kHz mono s16 WAV).
 
     Writes ``dst`` atomically (a ``.tmp`` file renamed at the end) and returns its duration in
-    seconds. Raises ``MediaError`` when ffmpeg cannot decode ``src`` or it holds no audio.
+    seconds. Raises ``MediaError`` when ffmpeg cannot decode ``src``, it holds no audio, ffmpeg
+    runs longer than ``timeout`` seconds (it is killed), or the audio lasts longer than
+    ``max_duration`` seconds (decoding stops just past it: nothing longer is written).
     """
     if not src.is_file():
         raise MediaError(f"no such media file: {src}")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
+    cap = ["-t", f"{max_duration + 1:.3f}"] if max_duration is not None else []
     cmd = [
         ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-i", str(src), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp),
+        "-protocol_whitelist", LOCAL_ONLY, "-i", str(src), *cap, "-map", "0:a:0", "-vn", "-sn",
+        "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp),
     ]  # fmt: skip
     try:
         _run_ffmpeg(cmd, src, timeout)
         duration = wav_duration(tmp)
         if duration <= 0:
             raise MediaError(f"{src} contains no audio samples: check that the file is complete")
+        if max_duration is not None and duration > max_duration:
+            raise MediaError(
+                f"{src} lasts longer than {max_duration:.0f} s, the limit "
+                "(CASTGRAPH_MAX_DURATION_S): refused"
+            )
         tmp.replace(dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -86,13 +111,16 @@ def extract_wav(src: Path, dst: Path, *, timeout: float | None = None) -> float:
     return duration
 
 
-def _run_ffmpeg(cmd: list[str], src: Path, timeout: float | None) -> None:
-    try:
+def _run_ffmpeg(cmd: list[str], src: Path, timeout: float) -> None:
+    try:  # on timeout, ``run`` kills ffmpeg (SIGKILL) and reaps it before raising
         proc = subprocess.run(
             cmd, capture_output=True, text=True, errors="replace", timeout=timeout
         )
     except subprocess.TimeoutExpired as e:
-        raise MediaError(f"ffmpeg took longer than {timeout:.0f} s to decode {src}") from e
+        raise MediaError(
+            f"ffmpeg took longer than {timeout:.0f} s to decode {src} and was stopped "
+            "(CASTGRAPH_FFMPEG_TIMEOUT)"
+        ) from e
     except OSError as e:
         raise FFmpegNotFoundError(f"could not run {cmd[0]}: {e}") from e
     if proc.returncode == 0:
@@ -192,7 +220,7 @@ def probe_duration(path: Path) -> float | None:
     except ImportError:
         return None
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), container_options={"protocol_whitelist": LOCAL_ONLY}) as container:
             if container.duration is not None and container.duration > 0:
                 return float(container.duration) / 1_000_000
             for stream in container.streams:

@@ -11,6 +11,8 @@ import re
 
 _KINDS: tuple[tuple[str, str], ...] = (
     ("refused", r"\brefusing\b|castgraph_allow_private_urls"),
+    # Past a configured limit (size, duration, decoding time): not worth retrying as it is.
+    ("limit", r"castgraph_(max_download_bytes|max_duration_s|ffmpeg_timeout)\b"),
     ("bot-check", r"not a bot|sign in to confirm|confirm you.?re not|captcha"),
     ("rate-limit", r"\b429\b|rate.?limit|too many requests"),
     ("server", r"http error 5\d\d|\bhttp 5\d\d\b|\(http 5xx\)|server failed"),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from castgraph.core.errors import GenerationError, InputError
+from castgraph.core.errors import BusyError, GenerationError, InputError
 from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ChatMessage, Citation, ContextBlock
 from castgraph.core.ports import Generator
@@ -107,12 +107,28 @@ class AnswerService:
         return self.generate(self.prepare(question, history, filters))
 
     def generate(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
-        """Stream the answer to a prepared request (``prepare`` raises on bad input first)."""
+        """Stream the answer to a prepared request (``prepare`` raises on bad input first).
+
+        The generator is asked here, before the first event: one that cannot take the request
+        now raises ``BusyError`` to the caller (the API answers 503), not into the stream."""
+        if not request.blocks:  # nothing retrieved: no model can answer from it
+            pieces: Iterator[str] = iter([NOT_FOUND.get(request.language, NOT_FOUND["en"])])
+        else:
+            try:
+                stream = self._generator.stream(request)
+            except BusyError:
+                raise
+            except GenerationError as exc:  # raised in the stream, where fallback applies
+                stream = _failing(exc)
+            pieces = self._pieces(request, stream)
+        return self._events(request, pieces)
+
+    def _events(self, request: AnswerRequest, pieces: Iterator[str]) -> Iterator[AnswerEvent]:
         text: list[str] = []
         fallback = False
         yield AnswerEvent("context", sources=request.blocks)
         try:
-            for piece in self._pieces(request):
+            for piece in pieces:
                 if piece is _FALLBACK:
                     fallback = True
                     continue
@@ -122,6 +138,8 @@ class AnswerService:
             log.warning("generation failed", extra={"error": str(exc)})
             yield AnswerEvent("error", str(exc), info={"status": 503})
             return
+        finally:
+            _close(pieces)  # a reader that left stops (or never starts) the generation
         answer = "".join(text)
         sources = tuple(resolve_moments(answer, request.blocks, self._similarity))
         if self._check_figures and not fallback and sources:
@@ -169,13 +187,10 @@ class AnswerService:
         text = cleaned.strip() or NOT_FOUND.get(language, NOT_FOUND["en"])
         return AnswerEvent("revised", text, info={"dropped": dropped})
 
-    def _pieces(self, request: AnswerRequest) -> Iterator[str]:
-        if not request.blocks:  # nothing retrieved: no model can answer from it
-            yield NOT_FOUND.get(request.language, NOT_FOUND["en"])
-            return
+    def _pieces(self, request: AnswerRequest, stream: Iterator[str]) -> Iterator[str]:
         started = False
         try:
-            for piece in self._generator.stream(request):
+            for piece in stream:
                 started = True
                 yield piece
         except GenerationError:
@@ -184,6 +199,8 @@ class AnswerService:
             log.warning("LLM unavailable, answering extractively")
             yield _FALLBACK
             yield from self._fallback.stream(request)
+        finally:
+            _close(stream)
 
     def _condense(self, question: str, history: Sequence[ChatMessage]) -> str:
         if not history:
@@ -201,6 +218,17 @@ class AnswerService:
 
 
 _FALLBACK = "\x00fallback"
+
+
+def _failing(exc: GenerationError) -> Iterator[str]:
+    raise exc
+    yield  # a generator: the error is raised on its first step
+
+
+def _close(pieces: Iterator[str]) -> None:
+    closer = getattr(pieces, "close", None)
+    if closer is not None:
+        closer()
 
 
 def _validate(question: str, history: Sequence[ChatMessage]) -> str:

@@ -77,3 +77,42 @@ def test_empty_environment_variables_mean_default(monkeypatch: pytest.MonkeyPatc
 def test_dependency_error_can_carry_its_own_install_hint() -> None:
     error = DependencyError("espeak-ng", install="apt-get install espeak-ng")
     assert str(error) == "espeak-ng is not installed: apt-get install espeak-ng"
+
+
+def test_a_reader_holds_a_free_directory_and_a_writer_waits_for_it(tmp_path: Path) -> None:
+    import threading
+
+    from castgraph.api.datadir import reader_lock
+
+    released, acquired = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with writer_lock(tmp_path, "castgraph ingest"):
+            assert released.is_set()  # not before the reader let go
+            acquired.set()
+
+    with reader_lock(tmp_path, "castgraph search") as holder:
+        assert holder is None  # free: this process may open every store
+        with (
+            pytest.raises(LockedError, match=r"castgraph search, reading"),
+            writer_lock(tmp_path, "castgraph delete", reader_wait=0),
+        ):
+            pass
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not acquired.wait(1.0)  # it waits while the reader holds the directory
+        released.set()
+    writer.join(timeout=30)
+    assert acquired.is_set()
+
+
+def test_a_reader_beside_a_writer_is_told_who_writes(tmp_path: Path) -> None:
+    from castgraph.api.datadir import reader_lock
+
+    with writer_lock(tmp_path, "castgraph ingest"), reader_lock(tmp_path, "castgraph ask") as who:
+        assert who is not None and "castgraph ingest" in who
+        with (  # a writer never waits for a writer
+            pytest.raises(LockedError, match="castgraph ingest"),
+            writer_lock(tmp_path, "castgraph reindex"),
+        ):
+            pass

@@ -197,3 +197,37 @@ def test_other_schema_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StorageError, match="reindex"):
         SqliteKeywordIndex(path).open()
+
+
+def _bytes(path: Path) -> dict[str, bytes]:
+    """The database and its write-ahead log (the shared-memory index is not data)."""
+    files = (path, path.with_name(path.name + "-wal"))
+    return {f.name: f.read_bytes() for f in files if f.exists()}
+
+
+def test_read_only_index_beside_a_writer_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    with SqliteKeywordIndex(path) as writer:
+        writer.add(CORPUS)
+        expected = writer.search("inflación", 5, NO_FILTERS)
+        conn = sqlite3.connect(path)  # an analyzer change a writable open would act on
+        with conn:
+            conn.execute("UPDATE meta SET value = 'old' WHERE key = 'analyzer'")
+        conn.close()
+        before = _bytes(path)
+        with SqliteKeywordIndex(path, read_only=True) as reader:
+            assert reader.search("inflación", 5, NO_FILTERS) == expected
+            assert reader.count() == len(CORPUS)
+            with pytest.raises(StorageError, match="read-only"):
+                reader.add(CORPUS[:1])
+            with pytest.raises(StorageError, match="read-only"):
+                reader.delete_episode("ep1")
+        assert _bytes(path) == before
+
+
+def test_read_only_index_of_no_file_is_empty_and_creates_none(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "kw.db"
+    with SqliteKeywordIndex(path, read_only=True) as reader:
+        assert reader.search("inflación", 5, NO_FILTERS) == []
+        assert reader.count() == 0 and reader.episode_ids() == set()
+    assert not path.parent.exists()

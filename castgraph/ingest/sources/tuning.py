@@ -1,4 +1,5 @@
-"""How yt-dlp treats the sites it downloads from: sleeps, a rate limit, and YouTube's extras.
+"""How yt-dlp treats the sites it downloads from: sleeps, a rate limit, and YouTube's extras,
+and how much it may download per item (``max_bytes``, ``max_duration``: see ``limits``).
 
 All off by default. Cookies, a proxy and a PO token are for YouTube's bot checks; the JavaScript
 runtime (``deno`` from PyPI, with the ``yt-dlp-ejs`` scripts) solves YouTube's player challenges.
@@ -21,6 +22,10 @@ class YtDlpTuning:
     proxy: str | None = None
     po_token: str | None = None
     """Passed as yt-dlp's ``youtube:po_token`` extractor argument (``CLIENT.CONTEXT+TOKEN``)."""
+    max_bytes: int | None = None
+    """A download stops (and its item fails) past this many bytes."""
+    max_duration: float | None = None
+    """Media whose metadata says it lasts longer (seconds) is refused before downloading."""
 
     def params(self) -> dict[str, Any]:
         """yt-dlp options for these settings (only those that are set)."""

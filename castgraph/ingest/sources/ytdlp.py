@@ -27,7 +27,7 @@ from yt_dlp.utils import determine_ext, unsmuggle_url
 from castgraph.core.errors import CastgraphError, SourceError
 from castgraph.core.models import MediaItem
 from castgraph.core.ports import ProgressCallback
-from castgraph.ingest.sources import ytdlp_info
+from castgraph.ingest.sources import limits, ytdlp_info
 from castgraph.ingest.sources.tuning import YtDlpTuning
 from castgraph.ingest.sources.urlguard import URLGuard
 
@@ -169,6 +169,7 @@ class YtDlpSource:
         """
         guard = URLGuard(allow_private=self.allow_private)
         guard(item.url, what="item URL")
+        limits.check_duration(item.duration, self.tuning.max_duration, item.url)
         dest_dir.mkdir(parents=True, exist_ok=True)
         stem = ytdlp_info.file_stem(item.source_id)
         done = ytdlp_info.finished_download(dest_dir, stem)
@@ -193,7 +194,8 @@ class YtDlpSource:
             "outtmpl": {"default": str(dest_dir / f"{stem}.%(ext)s")},
             "noplaylist": True,
             "playlist_items": "1",
-            "progress_hooks": [hook],
+            "progress_hooks": [limits.size_hook(self.tuning.max_bytes, item.url), hook],
+            "match_filter": limits.duration_filter(self.tuning.max_duration, item.url),
             "postprocessors": [],
             "fixup": "never",
             "updatetime": False,
@@ -202,7 +204,10 @@ class YtDlpSource:
             try:
                 info = ydl.extract_info(item.url, download=True)
             except Exception as e:
-                raise ytdlp_info.wrap(e, item.url) from e
+                error = ytdlp_info.wrap(e, item.url)
+                if isinstance(error, limits.LimitError):  # else a .part is kept for resuming
+                    limits.remove_partials(dest_dir, stem)
+                raise error from e
         path = ytdlp_info.downloaded_path(info)
         if path is None or not path.is_file():
             raise ytdlp_info.nothing_downloaded(item.url)

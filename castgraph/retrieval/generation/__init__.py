@@ -20,6 +20,7 @@ def make_generator(
     model_path: Path | None = None,
     timeout: float = 60.0,
     max_tokens: int = 512,
+    queue: int = 4,
     embedder: Any = None,
 ) -> Generator:
     """The generator for ``backend``, imported lazily (nothing loads or connects here)."""
@@ -39,7 +40,7 @@ def make_generator(
             raise InputError("the llama.cpp generator needs CASTGRAPH_LLM_MODEL_PATH (a GGUF file)")
         from castgraph.retrieval.generation.llamacpp import LlamaCppGenerator
 
-        return LlamaCppGenerator(model_path, max_tokens=max_tokens)
+        return LlamaCppGenerator(model_path, max_tokens=max_tokens, queue=queue)
     from castgraph.retrieval.generation.extractive import ExtractiveGenerator
 
     return ExtractiveGenerator(embedder=embedder)

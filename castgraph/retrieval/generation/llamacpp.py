@@ -1,20 +1,24 @@
 """Answers from a local GGUF model through llama-cpp-python (extra ``llamacpp``).
 
 The model loads in ``load()`` (or on the first answer), once, under a lock. One llama.cpp context
-cannot generate two answers at once, so answers are serialised; closing the returned iterator
-early stops generation and frees the model for the next answer.
+cannot generate two answers at once, so answers are written one at a time on a thread of their
+own (``serial.SerialWorker``) and handed to their readers through queues: a reader that stops
+reading never holds the model. At most ``queue`` answers wait behind the one being written;
+past that ``stream`` raises ``BusyError`` at once. Closing the returned iterator early stops
+generation (or leaves the line) and frees the model for the next answer.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from castgraph.core.errors import DependencyError, GenerationError, ModelError
 from castgraph.core.models import AnswerRequest
+from castgraph.retrieval.generation.serial import SerialWorker
 
 _GGUF_MAGIC = b"GGUF"
 _NO_SYSTEM_ROLE = frozenset({"gemma"})
@@ -33,7 +37,8 @@ class LlamaCppGenerator:
     """Streams chat completions from the GGUF file at ``model_path``, in process.
 
     ``chat_format`` names a llama-cpp-python chat format (``"gemma"``, ``"chatml"``…) for GGUF
-    files without a chat template; by default the file's own template is used.
+    files without a chat template; by default the file's own template is used. ``queue``: how
+    many answers may wait behind the one being written.
     """
 
     def __init__(
@@ -45,6 +50,7 @@ class LlamaCppGenerator:
         max_tokens: int = 512,
         temperature: float = 0.1,
         chat_format: str | None = None,
+        queue: int = 4,
     ) -> None:
         self.model_path = Path(model_path)
         self.chat_format = chat_format
@@ -54,7 +60,7 @@ class LlamaCppGenerator:
         self.temperature = temperature
         self._llama: Any = None
         self._load_lock = threading.Lock()
-        self._generate_lock = threading.Lock()
+        self._worker = SerialWorker(f"the local model {self.model_path.name}", waiting=queue)
 
     def load(self) -> None:
         """Load the GGUF file; a missing or corrupt file raises ``ModelError`` naming it."""
@@ -77,31 +83,36 @@ class LlamaCppGenerator:
                     "(is it a complete llama.cpp GGUF file? check CASTGRAPH_LLM_MODEL_PATH)"
                 ) from exc
 
-    def stream(self, request: AnswerRequest) -> Iterator[str]:
-        """Yield the answer's text deltas; raise ``GenerationError`` when generation fails."""
-        return self._stream(request)
-
-    def _stream(self, request: AnswerRequest) -> Iterator[str]:
-        self.load()
+    def stream(self, request: AnswerRequest) -> Generator[str, None, None]:
+        """Yield the answer's text deltas; raise ``GenerationError`` when generation fails, and
+        ``BusyError`` here, at once, when the line of answers is full."""
         messages = _messages(request, fold_system=self.chat_format in _NO_SYSTEM_ROLE)
-        with self._generate_lock:
+        return self._worker.submit(lambda: self._generate(messages))
+
+    def close(self) -> None:
+        """Stop the generation thread (the answer being written is cut short)."""
+        self._worker.close()
+
+    def _generate(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        """On the worker thread: load the model once, then stream one answer."""
+        self.load()
+        try:
+            chunks = self._llama.create_chat_completion(
+                messages=messages,
+                stream=True,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+            )
             try:
-                chunks = self._llama.create_chat_completion(
-                    messages=messages,
-                    stream=True,
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                )
-                try:
-                    for chunk in chunks:
-                        yield from _deltas(chunk)
-                finally:
-                    chunks.close()
-            except (ValueError, RuntimeError) as exc:
-                raise GenerationError(
-                    f"the local model {self.model_path.name} failed: {exc} "
-                    f"(the prompt must fit in n_ctx={self.n_ctx} tokens)"
-                ) from exc
+                for chunk in chunks:
+                    yield from _deltas(chunk)
+            finally:
+                chunks.close()
+        except (ValueError, RuntimeError) as exc:
+            raise GenerationError(
+                f"the local model {self.model_path.name} failed: {exc} "
+                f"(the prompt must fit in n_ctx={self.n_ctx} tokens)"
+            ) from exc
 
 
 def _deltas(chunk: Any) -> Iterator[str]:

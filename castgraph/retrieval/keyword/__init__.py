@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["KeywordIndex", "SqliteKeywordIndex", "analyze", "keyword_index", "query_terms"]
 
 
-def keyword_index(settings: Settings) -> KeywordIndex:
-    """The keyword index ``settings`` choose (``keyword_backend``), not yet opened."""
+def keyword_index(settings: Settings, *, read_only: bool = False) -> KeywordIndex:
+    """The keyword index ``settings`` choose (``keyword_backend``), not yet opened;
+    ``read_only`` for a process beside the data directory's writer (it never writes)."""
     backend = settings.keyword_backend
     if backend == "sqlite":
-        return SqliteKeywordIndex(settings.keyword_path)
+        return SqliteKeywordIndex(settings.keyword_path, read_only=read_only)
     raise InputError(f"unknown keyword backend {backend!r}")

@@ -13,6 +13,7 @@ only its rarer terms in FTS5 and re-score that pool with every term (see ``bm25`
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections import Counter
@@ -44,6 +45,8 @@ from castgraph.retrieval.keyword.schema import (
     row_of,
 )
 
+log = logging.getLogger(__name__)
+
 CANDIDATE_BUDGET = 10_000
 """Postings FTS5 may rank per query; rarer terms are chosen until their frequencies reach it."""
 POOL_SIZE = 200
@@ -55,13 +58,27 @@ class SqliteKeywordIndex:
 
     Each thread reads through its own connection (WAL lets readers run beside the writer);
     writes are serialised by a lock. Call ``open()`` (or use ``with``) before anything else.
+
+    ``read_only``: for a process beside the data directory's writer. The file is opened
+    ``mode=ro`` with ``query_only``, so nothing (not its schema, an upgrade, a re-analysis or a
+    checkpoint) is ever written; a file not created yet reads as an empty index.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        self._absent = False  # read-only over a file no writer has created yet
         self._write_lock = threading.Lock()
+        # No memory map: each thread's connection mapped the whole file again, and the server's
+        # resident set counted it once per thread (2.7 GB at 100k chunks); reads are as fast.
+        pragmas = ["PRAGMA mmap_size = 0"]
+        if read_only:
+            pragmas.append("PRAGMA query_only = ON")
         self._conns = ThreadConnections(
-            self.path, label=f"keyword index {self.path}", pragmas=("PRAGMA mmap_size = 0",)
+            f"file:{self.path}?mode=ro" if read_only else self.path,
+            label=f"keyword index {self.path}",
+            uri=read_only,
+            pragmas=pragmas,
         )
 
     @property
@@ -71,6 +88,8 @@ class SqliteKeywordIndex:
 
     def open(self) -> SqliteKeywordIndex:
         """Create the file and schema when missing; returns ``self``."""
+        if self.read_only:
+            return self._open_read_only()
         with self._errors("open"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conns.open()
@@ -81,6 +100,32 @@ class SqliteKeywordIndex:
                     conn.executescript(SCHEMA)
                 self._check_schema()
                 self._reanalyse_if_stale()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def _open_read_only(self) -> SqliteKeywordIndex:
+        self._absent = not self.path.exists()
+        if self._absent:
+            return self
+        with self._errors("open"):
+            self._conns.open()
+            try:
+                stored = self._fetch("open", "SELECT value FROM meta WHERE key = 'schema'")
+                if stored[0][0] != SCHEMA_VERSION:
+                    raise StorageError(
+                        f"keyword index {self.path} has schema {stored[0][0]}, this castgraph "
+                        f"expects {SCHEMA_VERSION}: run `castgraph reindex` (or any command that "
+                        "writes the data directory) to upgrade it"
+                    )
+                analyzer = self._fetch("open", "SELECT value FROM meta WHERE key = 'analyzer'")
+                if not analyzer or analyzer[0][0] != ANALYZER_VERSION:
+                    log.warning(
+                        "keyword index analysed by another version: matches may be missed "
+                        "until a writer re-analyses it",
+                        extra={"path": str(self.path)},
+                    )
             except BaseException:
                 self.close()
                 raise
@@ -156,7 +201,8 @@ class SqliteKeywordIndex:
 
     def count(self) -> int:
         """The number of indexed chunks."""
-        return int(str(self._fetch("read", "SELECT count(*) FROM chunks")[0][0]))
+        rows = self._fetch("read", "SELECT count(*) FROM chunks")
+        return int(str(rows[0][0])) if rows else 0
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """The stored chunks among ``ids``, by id (missing ids are left out)."""
@@ -182,7 +228,7 @@ class SqliteKeywordIndex:
         find fewer than ``k``.
         """
         terms = query_terms(query)
-        if not terms or k <= 0:
+        if not terms or k <= 0 or self._absent:
             return []
         where, params = filter_sql(filters or SearchFilters())
         with self._errors("search"):
@@ -241,12 +287,16 @@ class SqliteKeywordIndex:
         return self._conns.get()
 
     def _fetch(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        if self._absent:
+            return []
         with self._errors(action):
             rows: list[Row] = self._connection().execute(sql, params).fetchall()
             return rows
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StorageError(f"keyword index {self.path} was opened read-only: cannot {action}")
         with self._errors(action), self._write_lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
