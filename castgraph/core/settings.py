@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         description="chroma (local files) or chroma-server (CHROMA_URL); unset: chroma-server "
         "when CHROMA_URL is set, else chroma.",
     )
+    vector_ef_search: int = Field(
+        default=400,
+        ge=10,
+        le=5000,
+        description="Chroma's HNSW ef_search: how widely a vector search looks (higher finds "
+        "more of the true nearest chunks, a little slower).",
+    )
     keyword_backend: KeywordBackend = "sqlite"
     graph_backend: GraphBackend = "embedded"
     neo4j_uri: str | None = None

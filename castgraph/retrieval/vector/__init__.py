@@ -28,9 +28,13 @@ def vector_index(settings: Settings, embedder: TextEmbedder) -> VectorIndex:
     """
     backend = settings.resolved_vector_backend
     if backend == "chroma":
-        return ChromaVectorIndex(embedder, path=settings.chroma_path)
+        return ChromaVectorIndex(
+            embedder, path=settings.chroma_path, ef_search=settings.vector_ef_search
+        )
     if backend == "chroma-server":
         if not settings.chroma_url:  # Settings refuses this too; kept for hand-built ones
             raise InputError("the chroma-server vector backend needs CASTGRAPH_CHROMA_URL")
-        return ChromaVectorIndex(embedder, url=settings.chroma_url)
+        return ChromaVectorIndex(
+            embedder, url=settings.chroma_url, ef_search=settings.vector_ef_search
+        )
     raise InputError(f"unknown vector backend {backend!r}")

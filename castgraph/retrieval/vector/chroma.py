@@ -48,6 +48,13 @@ Metadata = dict[str, str | int | float | bool | list[str]]
 Where = dict[str, Any]
 
 
+DEFAULT_EF_SEARCH = 400
+"""Chroma's default (100) found 15 of the 74 real chunks that exact search puts in the top 50
+among 10k synthetic distractor chunks (bench/retrieval.py's 10k index); 400 found 46, and
+queries stayed a few ms. Larger graphs (max_neighbors 48, ef_construction 400) found 63 but
+cost 2-3x the build time: see docs/decisions.md."""
+
+
 class ChromaVectorIndex:
     """Chunk vectors in Chroma: the ``VectorIndex`` port (backends chroma, chroma-server)."""
 
@@ -59,6 +66,7 @@ class ChromaVectorIndex:
         url: str | None = None,
         collection: str = "chunks",
         batch_size: int = 64,
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> None:
         if path is None and not url:
             raise InputError("the Chroma vector index needs a database path or a server URL")
@@ -67,6 +75,7 @@ class ChromaVectorIndex:
         self.url = url or None
         self.base_collection = collection
         self.batch_size = max(1, batch_size)
+        self.ef_search = ef_search
         self._lock = threading.RLock()
         self._client: Any = None
         self._collection: Any = None
@@ -104,9 +113,11 @@ class ChromaVectorIndex:
                     collection = client.get_or_create_collection(
                         name,
                         embedding_function=ef.CastgraphEmbeddingFunction(self.embedder),
-                        configuration={"hnsw": {"space": "cosine"}},
+                        configuration={"hnsw": {"space": "cosine", "ef_search": self.ef_search}},
                     )
                 _check_space(collection, f"{self.location}, collection {name}")
+                with self._guard("setting ef_search of " + name):
+                    _set_ef_search(collection, self.ef_search)
             except StorageError:
                 _close_quietly(client)
                 raise
@@ -348,6 +359,20 @@ def _check_space(collection: Any, where: str) -> None:
             f"{where} uses {space} distance, castgraph needs cosine: delete the collection "
             "and run  castgraph reindex"
         )
+
+
+def _set_ef_search(collection: Any, ef_search: int) -> None:
+    """Give an existing collection (made before the setting, or with another value) the
+    configured ef_search; the other HNSW parameters are fixed when it is built."""
+    configuration = getattr(collection, "configuration_json", None) or {}
+    hnsw = configuration.get("hnsw")
+    if not isinstance(hnsw, dict) or hnsw.get("ef_search") == ef_search:
+        return
+    collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    logger.info(
+        "vector index ef_search set",
+        extra={"collection": collection.name, "from": hnsw.get("ef_search"), "to": ef_search},
+    )
 
 
 def _close_quietly(client: Any) -> None:
