@@ -1,9 +1,11 @@
-"""Load generation for ``bench/search_latency.py``: closed-loop clients, HTTP calls, servers.
+"""Load generation for ``bench/search_latency.py`` and ``bench/load.py``: closed-loop clients,
+HTTP calls, servers.
 
-Outcomes are counted apart: a 2xx is a success (its latency is recorded), a 503 is *refused*
-(the server's admission control saying it is saturated: the client waits ``Retry-After``, capped
-at ``MAX_BACKOFF_S``, as a polite client would, and moves on), anything else (another non-2xx, a
-timeout, a dropped connection) is an *error*. Throughput counts successes only.
+Outcomes are counted apart: a 2xx is a success (its latency is recorded), a 503 with
+``Retry-After`` is *refused* (the server's admission control or its busy local model saying it is
+saturated: the client waits ``Retry-After``, capped at ``MAX_BACKOFF_S``, as a polite client
+would, and moves on), anything else (another non-2xx, a 503 without ``Retry-After``, a timeout, a
+dropped connection) is an *error*. Throughput counts successes only.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ class RefusedError(Exception):
 
 
 def check_status(response: Any) -> None:
-    """Raise ``RefusedError`` for a 503, ``httpx.HTTPStatusError`` for any other non-2xx."""
-    if response.status_code == 503:
+    """Raise ``RefusedError`` for a 503 with ``Retry-After`` (admission control, a busy model),
+    ``httpx.HTTPStatusError`` for any other non-2xx (a 503 without it is a failing store)."""
+    if response.status_code == 503 and "Retry-After" in response.headers:
         try:
-            wait = float(response.headers.get("Retry-After", "1"))
+            wait = float(response.headers["Retry-After"])
         except ValueError:
             wait = 1.0
         raise RefusedError(wait)
