@@ -206,8 +206,12 @@ def test_search_ranks_by_hops(store: Graph) -> None:
     assert ids(hits)[2:] == list(c("bread", 3, 0, 5, 4))
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
-    # Harina is the strongest neighbour (weight 2 of 2), Horno and Carlos half as strong.
-    assert scores[2] == pytest.approx(0.5) and scores[3] == pytest.approx(0.25)
+    # Harina is the strongest neighbour (weight 2 of 2), Horno and Carlos half as strong; all
+    # scaled by how specific "masa madre" is (named in 2 chunks).
+    specific = 1 / (1 + math.log10(2))
+    assert scores[2] == pytest.approx(0.5 * specific, abs=1e-6) and scores[3] == pytest.approx(
+        0.25 * specific, abs=1e-6
+    )
     one_hop = GraphRetriever(store, hops=1).search("masa madre", 10, NO_FILTERS)
     assert chunk_id("bread", 4) not in ids(one_hop)
     assert ids(GraphRetriever(store, hops=0).search("masa madre", 10, NO_FILTERS)) == list(
@@ -324,3 +328,11 @@ def test_each_entity_is_read_once_per_graph_version(store: Graph) -> None:
     )
     again = retriever.search("masa madre", 10, NO_FILTERS)
     assert chunk_id("more", 0) in ids(again) and len(reader.mention_keys) > read[0]
+
+
+def test_a_rarer_entity_weighs_more(store: Graph) -> None:
+    # Harina is named once, Carlos Gómez twice: a chunk naming Harina says more.
+    hits = GraphRetriever(store, hops=0).search("carlos gómez y harina", 10, NO_FILTERS)
+    assert ids(hits) == list(c("bread", 3, 0, 1))
+    assert hits[0].score == pytest.approx(1.0)
+    assert hits[1].score == pytest.approx(1 / (1 + math.log10(2)), abs=1e-6)

@@ -11,6 +11,7 @@ about two entities ranks the chunks where both appear first.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -103,7 +104,7 @@ class GraphRetriever:
         if not links:
             return []
         cache = self._cache_for(index)
-        weights = {link.key: link.confidence for link in links}
+        weights = {link.key: link.confidence * _specificity(index, link.key) for link in links}
         keys = self._within_budget(index, weights)
         direct_arrays = cache.postings(self.store, keys)
         hop_arrays, hop_weights = self._expand(cache, weights)
@@ -198,3 +199,12 @@ class GraphRetriever:
             return (strength, -fact.weight, fact.source_key, fact.target_key, fact.type)
 
         return sorted(found, key=relevance)[:limit]
+
+
+def _specificity(index: EntityIndex, key: str) -> float:
+    """How much naming this entity says about a chunk: 1 for an entity named once, falling
+    with its mention count (as idf does for words), so a chunk naming the rare guest a
+    question asks about outranks one naming only the common topic it asks about."""
+    found = index.by_key.get(key)
+    mentions = found.mentions if found is not None else 1
+    return 1.0 / (1.0 + math.log10(max(1, mentions)))
