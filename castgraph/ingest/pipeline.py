@@ -45,6 +45,7 @@ from castgraph.ingest.ingest_types import (
     Stages,
     WorkItem,
 )
+from castgraph.ingest.leftovers import after_failure, remove_wav
 from castgraph.ingest.speakers import metadata_names, whisper_hints
 
 __all__ = [
@@ -447,6 +448,7 @@ class IngestPipeline:
         message = f"re-process failed while {stage}: {error}" if stage else error
         self._store.fail_build(episode.id, message)
         episode.reprocessing, episode.reprocess_error = None, message
+        remove_wav(self._media_dir / episode.id)  # the live build's downloads stay (its player)
         log.error("re-process failed", extra={"episode_id": episode.id, "error": message})
         return episode
 
@@ -456,5 +458,6 @@ class IngestPipeline:
         message = f"failed while {stage}: {error}" if stage != "queued" else error
         self._store.set_state(episode.id, EpisodeState.FAILED, message)
         episode.state, episode.error = EpisodeState.FAILED, message
+        after_failure(self._media_dir / episode.id, message)
         log.error("episode failed", extra={"episode_id": episode.id, "error": message})
         return episode
