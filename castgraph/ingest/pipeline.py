@@ -112,11 +112,21 @@ class IngestPipeline:
                 continue
             report.resolved += len(items)
             for item in items:
+                if options.max_items is not None and len(todo) >= options.max_items:
+                    report.deferred += 1  # bounded work: not even registered in this run
+                    continue
                 episode = self._store.register(item)
                 if self.is_done(episode, options):
                     report.skipped += 1
                 else:
                     todo.append((episode, item, source))
+        if report.deferred:
+            report.skipped += report.deferred
+            log.warning(
+                "per-run item cap reached: the rest waits for the next run "
+                "(CASTGRAPH_MAX_ITEMS_PER_RUN)",
+                extra={"cap": options.max_items, "deferred": report.deferred},
+            )
         if options.limit is not None:
             report.skipped += max(0, len(todo) - options.limit)
             todo = todo[: options.limit]
