@@ -1,4 +1,4 @@
-"""A long silence through a real ingest run (issue 13): time, peak memory and disk, and what is left.
+"""A long silence through a real ingest run (issue 13): time, peak memory and disk, leftovers.
 
 Generates N hours of silence with ffmpeg's ``anullsrc`` as a 6 kbit/s Opus file (~2.7 MB an hour),
 ingests it as a local file through the pipeline with the real decoding (ffmpeg → 16 kHz WAV) and
@@ -24,11 +24,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from castgraph.catalog import SqlCatalog  # noqa: E402
-from castgraph.core.models import Diarization, Transcript  # noqa: E402
-from castgraph.ingest import audio  # noqa: E402
-from castgraph.ingest.pipeline import IngestOptions, IngestPipeline, Stages  # noqa: E402
-from castgraph.ingest.sources import LocalSource  # noqa: E402
+from castgraph.catalog import SqlCatalog
+from castgraph.core.models import Diarization, Transcript
+from castgraph.ingest import audio
+from castgraph.ingest.pipeline import IngestOptions, IngestPipeline, Stages
+from castgraph.ingest.sources import LocalSource
 
 
 class _Counting:
