@@ -93,8 +93,8 @@ def _wav_bomb() -> bytes:
     )  # fmt: skip
 
 
-def _serve(server: MediaServer, work: Path) -> tuple[str, dict[str, str]]:
-    """The feed, and each item's title → the message its failure must contain (None: indexed)."""
+def _serve(server: MediaServer, work: Path) -> str:
+    """The feed of hostile items (and one good one); see EXPECTED for each one's outcome."""
     tone = make_tone(work / "tone.mp3", seconds=3, ffmpeg=audio.ffmpeg_binary())
     server.copy_in(tone, "good.mp3")
     m4a = make_tone(work / "tone.m4a", seconds=20, ffmpeg=audio.ffmpeg_binary())
@@ -131,10 +131,10 @@ def _serve(server: MediaServer, work: Path) -> tuple[str, dict[str, str]]:
         FeedEpisode(title, name, duration=seconds, guid=f"urn:{n}", mime=mime)
         for n, (title, name, mime, seconds) in enumerate(items)
     ]
-    return server.write_rss("feed.xml", episodes), {}
+    return server.write_rss("feed.xml", episodes)
 
 
-EXPECTED = {
+EXPECTED = {  # each title → what its failure message says (None: indexed)
     "Good": None,
     "Truncated MP3": None,  # what is there decodes: the part that arrived is transcribed
     "Truncated M4A": "not a media file ffmpeg can decode",
@@ -168,10 +168,9 @@ def test_hostile_items_fail_alone_with_clear_messages_and_leave_nothing_on_disk(
     media_server: MediaServer,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    feed, _ = _serve(media_server, tmp_path / "work")
+    feed = _serve(media_server, tmp_path / "work")
     report, episodes, transcriber = _run(tmp_path, feed)
     outcome = {title: (e.state.value, e.error) for title, e in episodes.items()}
-    print(outcome)
     assert not report.source_errors
     assert sorted(e.title for e in report.indexed) == ["Good", "Truncated MP3"]
     for title, message in EXPECTED.items():
