@@ -263,12 +263,14 @@ def alias_public_host(
 ) -> str:
     """Make ``host`` look public to castgraph's URL guard while connections go to 127.0.0.1.
 
-    Lets tests serve a "public" feed from the local server with ``allow_private=False``:
+    Its connections are declared public too (the guard checks the address each socket connects
+    to). Lets tests serve a "public" feed from the local server with ``allow_private=False``:
     ``media_server.url(...).replace("127.0.0.1", host)``.
     """
     from castgraph.ingest.sources import urlguard
 
     real_resolver = urlguard.system_resolver
+    real_peer_reason = urlguard.peer_reason
     real_getaddrinfo = socket.getaddrinfo
 
     def guard_view(name: str, port: int, *args: Any) -> Any:
@@ -279,7 +281,12 @@ def alias_public_host(
     def connect_view(name: Any, *args: Any, **kwargs: Any) -> Any:
         return real_getaddrinfo("127.0.0.1" if name == host else name, *args, **kwargs)
 
+    def peer_view(name: str, address: str) -> str | None:
+        # connections to ``host`` go to 127.0.0.1: the stand-in for a public server
+        return None if name == host else real_peer_reason(name, address)
+
     monkeypatch.setattr(urlguard, "system_resolver", guard_view)
+    monkeypatch.setattr(urlguard, "peer_reason", peer_view)
     monkeypatch.setattr(socket, "getaddrinfo", connect_view)
     return host
 

@@ -89,6 +89,7 @@ def ingest(
             language=language or settings.language,
             captions=mode,
             num_speakers=speakers or settings.num_speakers,
+            max_items=settings.max_items_per_run,
         )
         report = run_ingest(settings, sources, options, quiet=quiet)
     _print_report(report)
@@ -128,6 +129,11 @@ def _print_report(report: IngestReport) -> None:
         f"{len(report.indexed)} indexed, {len(report.failed)} failed, "
         f"{report.skipped} skipped (already done or over --limit), {report.resolved} found"
     )
+    if report.deferred:
+        err.print(
+            f"{report.deferred} left for the next run "
+            "(CASTGRAPH_MAX_ITEMS_PER_RUN caps the episodes one run takes on)"
+        )
 
 
 def _episode_json(episode: Episode) -> dict[str, Any]:

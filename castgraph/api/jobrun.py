@@ -240,6 +240,7 @@ def options_of(settings: Settings, request: IngestRequest) -> IngestOptions:
         language=request.language or settings.language,
         captions=captions_mode(request.captions or settings.captions),
         num_speakers=settings.num_speakers,
+        max_items=settings.max_items_per_run,
     )
 
 

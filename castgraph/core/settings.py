@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Media lasting longer (from its metadata, else from decoding) is refused.",
     )
+    max_items_per_run: int = Field(
+        default=200,
+        ge=1,
+        description="New or unfinished episodes one run takes on, oldest first; the rest of a "
+        "huge feed waits for the next run (and is not even registered in this one).",
+    )
     ffmpeg_timeout: float = Field(
         default=1800.0,
         gt=0,

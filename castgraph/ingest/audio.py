@@ -128,7 +128,19 @@ def _run_ffmpeg(cmd: list[str], src: Path, timeout: float) -> None:
     reason = _last_error_line(proc.stderr)
     if "matches no streams" in proc.stderr:
         raise MediaError(f"{src} has no audio track: give a file with sound")
+    if _looks_like_html(src):
+        reason = "it is a web page (HTML): the server answered with a page, not the media"
     raise MediaError(f"{src} is not a media file ffmpeg can decode: {reason}")
+
+
+def _looks_like_html(path: Path) -> bool:
+    """Whether ``path`` starts like an HTML page (what servers send for errors or logins)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    except OSError:
+        return False
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
 def wav_duration(path: Path) -> float:

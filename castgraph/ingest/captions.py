@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from castgraph.core.errors import CastgraphError, InputError, SourceError
 from castgraph.core.models import MediaItem, Segment, Transcript, Word
+from castgraph.ingest.sources import connectguard
 from castgraph.ingest.sources.urlguard import URLGuard
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,12 @@ class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def fetch_captions(url: str, *, allow_private: bool, timeout: float) -> str:
-    """Download a caption file's text (URL guard applied to the URL and every redirect)."""
+    """Download a caption file's text (URL guard applied to the URL, every redirect and every
+    address connected to)."""
     guard = URLGuard(allow_private=allow_private)
     guard(url, what="captions URL")
-    opener = urllib.request.build_opener(_GuardedRedirects(guard))
+    handlers = [] if allow_private else connectguard.urllib_handlers(guard, url)
+    opener = urllib.request.build_opener(_GuardedRedirects(guard), *handlers)
     request = urllib.request.Request(url, headers={"User-Agent": "castgraph"})
     try:
         with opener.open(request, timeout=timeout) as response:

@@ -25,7 +25,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     ("unsupported", r"unsupported|does not support|no downloadable|not a media file"),
     ("access", r"private|sign-in required|members-only|age-restricted|\b40[13]\b|access denied"),
     ("unavailable", r"not available|unavailable|upcoming|premiere"),
-    ("media", r"no speech|silent|captions|corrupt|decode"),
+    ("media", r"no speech|silent|captions|corrupt|decode|no audio|empty file|web page"),
     ("cancelled", r"\bcancelled\b"),
 )
 

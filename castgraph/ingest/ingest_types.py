@@ -58,6 +58,9 @@ class IngestOptions:
     language: str | None = None
     captions: CaptionsMode = "never"
     num_speakers: int | None = None
+    max_items: int | None = None
+    """At most this many episodes get work per run (``CASTGRAPH_MAX_ITEMS_PER_RUN``); items
+    after that are neither registered nor processed: the next run takes them."""
 
 
 @dataclass(slots=True)
@@ -66,6 +69,8 @@ class IngestReport:
 
     resolved: int = 0
     skipped: int = 0
+    deferred: int = 0
+    """Of ``skipped``: items left for the next run by ``IngestOptions.max_items``."""
     indexed: list[Episode] = field(default_factory=list)
     failed: list[Episode] = field(default_factory=list)
     source_errors: list[tuple[str, str]] = field(default_factory=list)

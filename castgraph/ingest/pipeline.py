@@ -45,6 +45,7 @@ from castgraph.ingest.ingest_types import (
     Stages,
     WorkItem,
 )
+from castgraph.ingest.leftovers import after_failure, remove_wav
 from castgraph.ingest.speakers import metadata_names, whisper_hints
 
 __all__ = [
@@ -111,11 +112,21 @@ class IngestPipeline:
                 continue
             report.resolved += len(items)
             for item in items:
+                if options.max_items is not None and len(todo) >= options.max_items:
+                    report.deferred += 1  # bounded work: not even registered in this run
+                    continue
                 episode = self._store.register(item)
                 if self.is_done(episode, options):
                     report.skipped += 1
                 else:
                     todo.append((episode, item, source))
+        if report.deferred:
+            report.skipped += report.deferred
+            log.warning(
+                "per-run item cap reached: the rest waits for the next run "
+                "(CASTGRAPH_MAX_ITEMS_PER_RUN)",
+                extra={"cap": options.max_items, "deferred": report.deferred},
+            )
         if options.limit is not None:
             report.skipped += max(0, len(todo) - options.limit)
             todo = todo[: options.limit]
@@ -447,6 +458,7 @@ class IngestPipeline:
         message = f"re-process failed while {stage}: {error}" if stage else error
         self._store.fail_build(episode.id, message)
         episode.reprocessing, episode.reprocess_error = None, message
+        remove_wav(self._media_dir / episode.id)  # the live build's downloads stay (its player)
         log.error("re-process failed", extra={"episode_id": episode.id, "error": message})
         return episode
 
@@ -456,5 +468,6 @@ class IngestPipeline:
         message = f"failed while {stage}: {error}" if stage != "queued" else error
         self._store.set_state(episode.id, EpisodeState.FAILED, message)
         episode.state, episode.error = EpisodeState.FAILED, message
+        after_failure(self._media_dir / episode.id, message)
         log.error("episode failed", extra={"episode_id": episode.id, "error": message})
         return episode

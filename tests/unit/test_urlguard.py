@@ -167,3 +167,48 @@ def test_make_source_refuses_private_urls(tmp_path: Path) -> None:
         make_source("http://127.0.0.1:9/feed.xml", allow_private=False)
     with pytest.raises(UnsafeURLError):
         make_source((tmp_path / "x.mp3").as_uri(), allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0177.0.0.1/",  # octal
+        "http://0x7f000001/",  # hex
+        "http://0x7f.0.0.1/",
+        "http://017700000001/",  # octal, one number
+        "http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/",  # 169.254.169.254 in hex
+        "http://2852039166/",  # 169.254.169.254 as decimal
+        "http://0xc0a80001/",  # 192.168.0.1
+        "http://[::ffff:7f00:1]/",  # IPv4-mapped, hex form
+        "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+        "http://[::127.0.0.1]/",  # IPv4-compatible (deprecated) loopback
+        "http://[fe80::1%25eth0]/",  # link-local with a zone id
+        "http://[fc00::1]/",  # ULA
+        "http://127.0.0.1.:8000/",  # trailing dot
+        "http://LOCALHOST/",
+        "http://localhost./",
+        "http://[::ffff:a9fe:a9fe]/",  # metadata, mapped
+        "http://0/",  # 0.0.0.0
+    ],
+)
+def test_ip_spellings_are_refused(url: str, fake_dns: list[str]) -> None:
+    with pytest.raises(UnsafeURLError, match="CASTGRAPH_ALLOW_PRIVATE_URLS"):
+        check_url(url, allow_private=False)
+
+
+def test_spellings_are_decoded_not_feared(fake_dns: list[str]) -> None:
+    check_url("http://0254.0.0.1/", allow_private=False)  # octal 172.0.0.1: a public address
+    check_url("http://1572395042/", allow_private=False)  # decimal 93.184.216.34
+    assert fake_dns == []  # IP literals are never resolved
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["gopher://127.0.0.1:6379/_INFO", "dict://127.0.0.1:11211/", "data:audio/mp3;base64,AAAA",
+     "ftp://10.0.0.1/a.mp3", "sftp://host/x", "ws://public.example/", "//public.example/x"],
+)  # fmt: skip
+def test_non_web_schemes_are_refused_even_when_private_urls_are_allowed(url: str) -> None:
+    for allow in (False, True):
+        with pytest.raises(InputError, match="unsupported URL scheme"):
+            check_url(url, allow_private=allow)

@@ -5,10 +5,11 @@ URL, every request yt-dlp makes and every redirect target. A host is refused whe
 resolves to, a loopback, private, link-local, shared, reserved, multicast or unspecified address
 (IPv4 and IPv6, including IPv4 addresses embedded in IPv6 ones). ``file://`` is refused too.
 
-Limits: the check resolves names itself, so a host that resolves differently at connection time
-(DNS rebinding) is not caught; and a redirect inside one yt-dlp request is followed by its HTTP
-layer before the final target is checked (the answer is then discarded, but the request was
-made). Run castgraph behind an egress firewall where that matters.
+The names are checked again where the connection is made (``check_peer``, see ``connectguard``):
+yt-dlp and the captions download check the address each socket is about to connect to, so a
+redirect hop inside one request, or a name that resolves differently at connection time (DNS
+rebinding), never reaches a private address. The channel feed (httpx, a fixed youtube.com URL
+that follows no redirects) is checked by name only.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def _parse_ip(host: str) -> IPAddress | None:
         return None
 
 
+def peer_reason(host: str, address: str) -> str | None:
+    """Why a connection to ``address`` (what a lookup of ``host`` gave) must not be made, or None.
+
+    A module function so that tests can declare a loopback stand-in for a public server public.
+    """
+    ip = _parse_ip(address.split("%", 1)[0])
+    return unsafe_reason(ip) if ip is not None else "unparseable"
+
+
 class URLGuard:
     """Checks URLs against the policy; remembers each host's addresses for its lifetime.
 
@@ -123,6 +133,27 @@ class URLGuard:
                 f"refusing {what} {url}: host {host} is {reason}; castgraph only fetches "
                 f"public URLs unless allowed ({_HOW_TO_ALLOW})"
             )
+
+    def check_peer(self, host: str, address: str, *, origin: str | None = None) -> None:
+        """Raise before a socket connects to ``address`` for ``host`` when it is not public.
+
+        ``origin`` is the URL that was requested: when ``host`` is not its host, a redirect led
+        here, and the message says so.
+        """
+        if self.allow_private:
+            return
+        reason = peer_reason(host, address)
+        if not reason:
+            return
+        origin_host = (urlsplit(origin).hostname or "") if origin else ""
+        if origin and origin_host.lower().rstrip(".") != host.lower().rstrip("."):
+            how = f"a redirect from {origin} leads to host {host}"
+        else:
+            how = f"host {host} resolves to {address} when connecting"
+        raise UnsafeURLError(
+            f"refusing to connect: {how}, a {reason} address ({address}); castgraph only "
+            f"fetches public URLs unless allowed ({_HOW_TO_ALLOW})"
+        )
 
     def _verdict(self, host: str, port: int | None, url: str, what: str) -> str | None:
         key = host.lower().rstrip(".")

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import yt_dlp
+from yt_dlp.networking.exceptions import NoSupportingHandlers
 from yt_dlp.utils import determine_ext, unsmuggle_url
 
 from castgraph.core.errors import CastgraphError, SourceError
 from castgraph.core.models import MediaItem
 from castgraph.core.ports import ProgressCallback
-from castgraph.ingest.sources import limits, ytdlp_info
+from castgraph.ingest.sources import connectguard, limits, ytdlp_info
 from castgraph.ingest.sources.tuning import YtDlpTuning
 from castgraph.ingest.sources.urlguard import URLGuard
 
@@ -60,10 +61,14 @@ class _Logger:
 
 
 class _GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
-    """A YoutubeDL whose every HTTP request (and its final redirect target) passes the guard."""
+    """A YoutubeDL whose every HTTP request passes the guard, and whose every connection does
+    (redirect hops and connection-time DNS answers included: see ``connectguard``)."""
 
     def __init__(self, params: dict[str, Any], guard: URLGuard) -> None:
         self._guard = guard
+        # Through a proxy, the proxy connects: the check would see (and refuse) a local proxy.
+        self._check_connections = not params.get("proxy")
+        connectguard.install()
         super().__init__(params)
 
     def urlopen(self, req: Any) -> Any:
@@ -71,7 +76,7 @@ class _GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
             return super().urlopen(req)
         url = req if isinstance(req, str) else getattr(req, "url", None) or req.get_full_url()
         self._guard(str(url), what="request")
-        response = super().urlopen(req)
+        response = self._send(req, str(url))
         final = getattr(response, "url", None)
         if final and final != url:
             try:
@@ -80,6 +85,20 @@ class _GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
                 response.close()
                 raise
         return response
+
+    def _send(self, req: Any, url: str) -> Any:
+        if not self._check_connections:
+            return super().urlopen(req)
+        try:
+            with connectguard.active(self._guard, url):
+                return super().urlopen(req)
+        except NoSupportingHandlers as exc:  # yt-dlp tried each backend: each was refused
+            refused = next(
+                (e for e in exc.unexpected_errors if isinstance(e, CastgraphError)), None
+            )
+            if refused is None:
+                raise
+            raise refused from exc
 
 
 class YtDlpSource:

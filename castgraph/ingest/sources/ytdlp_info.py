@@ -54,6 +54,7 @@ _FRIENDLY: tuple[tuple[str, str], ...] = (
         "not found (HTTP 404): check the link; the media may have been moved or deleted",
     ),
     (r"http error 410", "gone (HTTP 410): the media was deleted"),
+    (r"did not get any data blocks", "the server sent an empty file: there is no media to decode"),
     (r"http error 40[13]", "access denied (HTTP 401/403): the server refused to serve it"),
     (r"http error 429", "rate limited (HTTP 429): wait a while and try again"),
     (r"http error 5\d\d", "the server failed (HTTP 5xx): try again later"),
