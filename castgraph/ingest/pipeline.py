@@ -22,6 +22,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from castgraph.core import faults
 from castgraph.core.errors import CastgraphError, MediaError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -198,9 +199,11 @@ class IngestPipeline:
             self._store_state(episode, EpisodeState.DIARIZING)
             self._ensure_loaded("diarizer", st.diarizer.load)
             diarization = st.diarizer.diarize(wav, num_speakers=options.num_speakers)
+            faults.point("diarization")
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
         self._store.save_transcript(episode.id, transcript, diarization, build=self._build)
+        faults.point("catalog-transcript")
         self._name_speakers(episode.id, transcript, fetched.names)
         return transcript
 
@@ -233,6 +236,7 @@ class IngestPipeline:
         document = self._store.save_analysis(
             episode.id, chunks, entities, relations, extractor=st.extractor_name, build=self._build
         )
+        faults.point("catalog-analysis")
         log.info(
             "episode analysed",
             extra={"episode_id": episode.id, "chunks": len(chunks), "build": build},
@@ -389,8 +393,10 @@ class IngestPipeline:
         media = source.fetch(
             item, workdir, progress=lambda d, t: self._observer.progress(episode, d, t)
         )
+        faults.point("download")
         wav = workdir / "audio.wav"
         self._stages.extract_wav(media, wav)
+        faults.point("audio")
         if self._stages.is_silent(wav):
             raise MediaError(f"no speech found in {item.title!r}: the audio is silent")
         return wav
@@ -419,6 +425,7 @@ class IngestPipeline:
             progress=lambda d, t: self._observer.progress(episode, d, t),
             hints=hints,
         )
+        faults.point("asr")
         if not transcript.segments:
             raise MediaError(f"no speech recognised in {episode.title!r}")
         return transcript
@@ -435,6 +442,7 @@ class IngestPipeline:
         else:
             self._store.set_state(episode.id, state)
             episode.state, episode.error = state, None
+        faults.point(f"state-{state.value}")
         self._observer.stage(episode, state)
         log.info(
             "episode state",

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from castgraph.core import faults
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
 from castgraph.retrieval._sqlite import ThreadConnections
@@ -155,6 +156,8 @@ class SqliteKeywordIndex:
             with self._write("add chunks") as conn:
                 self._delete_rids(conn, self._rids_of(conn, [c.id for c in unique]))
                 self._insert(conn, rows)
+                faults.point("keyword-uncommitted")
+            faults.point("keyword")
 
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         """Same as ``add`` (the name the indexer's ``ChunkIndex`` protocol uses)."""
