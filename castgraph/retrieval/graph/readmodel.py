@@ -144,6 +144,10 @@ class GraphReadModel:
         counts = {name: int(self._fetch(q)[0][0]) for name, q in sql.COUNTS.items()}
         return GraphStats(**counts)
 
+    def check(self) -> None:
+        """Raise StorageError unless the file answers a read (the health probe)."""
+        self._fetch(sql.GET_META, ("version",))
+
     def has_episode(self, episode_id: str) -> bool:
         """Whether the episode's rows are here."""
         return bool(self._fetch(sql.HAS_EPISODE, (episode_id,)))

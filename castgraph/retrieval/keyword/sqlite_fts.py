@@ -193,6 +193,10 @@ class SqliteKeywordIndex:
         with self._write("optimize") as conn:
             conn.execute("INSERT INTO chunk_terms (chunk_terms) VALUES ('optimize')")
 
+    def check(self) -> None:
+        """Raise StorageError unless the index answers a read (the health probe)."""
+        self._fetch("check", "SELECT 1 FROM chunks LIMIT 1")
+
     def has_episode(self, episode_id: str) -> bool:
         """Whether any chunk of ``episode_id`` is indexed."""
         sql = "SELECT 1 FROM chunks WHERE episode_id = ? LIMIT 1"

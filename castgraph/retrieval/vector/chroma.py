@@ -171,6 +171,12 @@ class ChromaVectorIndex:
             found = collection.get(where={"episode_id": episode_id}, include=[])
         return {str(i) for i in found["ids"]}
 
+    def check(self) -> None:
+        """Raise StorageError unless the database answers (the health probe)."""
+        collection = self._require()
+        with self._guard("heartbeat"):
+            collection.count()
+
     def has_episode(self, episode_id: str) -> bool:
         collection = self._require()
         with self._guard("get"):
