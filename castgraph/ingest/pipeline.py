@@ -16,6 +16,7 @@ build, so the old version stays searchable during the run and survives a failed 
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -142,6 +143,7 @@ class IngestPipeline:
         if episode.state is EpisodeState.INDEXED:
             return self._reprocess(episode, item, source, options, workdir)
         try:
+            self._check_space()
             if self._resumable(episode, options):
                 self._index(episode.id)
             elif (transcript := self._stored_transcript(episode, options)) is not None:
@@ -152,7 +154,7 @@ class IngestPipeline:
             return self.fail(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
             log.exception("unexpected ingest error", extra={"episode_id": episode.id})
-            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self.fail(episode, _unexpected(exc))
         (workdir / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
@@ -220,12 +222,13 @@ class IngestPipeline:
             return self.fail(episode, str(exc))
         except Exception as exc:
             log.exception("unexpected ingest error", extra={"episode_id": episode.id})
-            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self.fail(episode, _unexpected(exc))
         (self._media_dir / episode.id / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
     def _analyse(self, episode: Episode, transcript: Transcript) -> EpisodeDocument:
         st = self._stages
+        self._check_space()
         build = episode.build if self._build is None else self._build
         # The chunk ids carry the build, so that two builds' chunks can sit side by side.
         chunks = [
@@ -273,6 +276,7 @@ class IngestPipeline:
         """Re-process a searchable episode beside its live build; a failure is recorded on the
         episode (``reprocess_error``) and the live build stays as it was."""
         try:
+            self._check_space()
             if self._only_cleanup(episode, options):
                 self._finish_swap(self._live_document(episode.id), None)
             elif (transcript := self._stored_transcript(episode, options)) is not None:
@@ -284,7 +288,7 @@ class IngestPipeline:
             return self._fail_build(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
             log.exception("unexpected re-process error", extra={"episode_id": episode.id})
-            return self._fail_build(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self._fail_build(episode, _unexpected(exc))
         (workdir / "audio.wav").unlink(missing_ok=True)
         episode.state, episode.error, episode.reprocess_error = EpisodeState.INDEXED, None, None
         self._observer.stage(episode, EpisodeState.INDEXED)
@@ -430,6 +434,10 @@ class IngestPipeline:
             raise MediaError(f"no speech recognised in {episode.title!r}")
         return transcript
 
+    def _check_space(self) -> None:
+        if self._stages.check_space is not None:
+            self._stages.check_space()
+
     def _ensure_loaded(self, name: str, load: Callable[[], None]) -> None:
         if name not in self._loaded:
             load()
@@ -466,3 +474,10 @@ class IngestPipeline:
         episode.state, episode.error = EpisodeState.FAILED, message
         log.error("episode failed", extra={"episode_id": episode.id, "error": message})
         return episode
+
+
+def _unexpected(exc: Exception) -> str:
+    """The message of an error no stage expected; a full disk says so, and what to do."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"disk full ({exc}): free some space and run again; the work done so far is kept"
+    return f"unexpected {type(exc).__name__}: {exc}"

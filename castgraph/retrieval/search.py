@@ -195,7 +195,7 @@ class SearchService:
         """The rankings of the retrievers that answered; each that failed is logged and noted
         in ``degraded``. When every one failed, the first failure is raised."""
         rankings, failures = self._attempt(query, filters)
-        refused = [e for e in failures.values() if isinstance(e, InputError)]
+        refused: list[Exception] = [e for e in failures.values() if isinstance(e, InputError)]
         if refused or (failures and not rankings):  # the query's fault, or nothing answered
             raise (refused or list(failures.values()))[0]
         for name, exc in failures.items():

@@ -26,7 +26,7 @@ from pathlib import Path
 from castgraph.retrieval.graph.embedded import EmbeddedGraphStore
 from tests.integration.test_graph_contract import make_doc
 store = EmbeddedGraphStore(Path(sys.argv[1])).open()
-store.upsert_episode(make_doc("ep2", [["Ana"], ["Ben"]]))  # the fault seam kills the process after this commit
+store.upsert_episode(make_doc("ep2", [["Ana"], ["Ben"]]))  # killed by the seam after the commit
 """
 
 
