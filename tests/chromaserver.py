@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,11 @@ def _wait_for_heartbeat(url: str, process: subprocess.Popen[bytes], log: Path) -
     pytest.fail(f"chroma run did not answer within {SERVER_START_TIMEOUT} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a real ``chroma run`` server on a free loopback port, stopped at the end."""
+@contextmanager
+def running_chroma(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``chroma run`` server of its own over ``root``: (URL, process), stopped at the end (a
+    test may stop it earlier to see what its clients do without it)."""
     cli = _chroma_cli()
-    root = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "server.log"
@@ -67,11 +68,25 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         _wait_for_heartbeat(url, process, log)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server (idempotent)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real ``chroma run`` server on a free loopback port, stopped at the end."""
+    with running_chroma(tmp_path_factory.mktemp("chroma-server")) as (url, _process):
+        yield url

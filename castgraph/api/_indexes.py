@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from castgraph.api.services import Services, VisibleEpisodes
@@ -17,6 +18,8 @@ from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
 
 if TYPE_CHECKING:
+    from castgraph.retrieval.graph.base import GraphStore
+    from castgraph.retrieval.graph.readmodel import GraphReadModel
     from castgraph.retrieval.keyword import KeywordIndex
     from castgraph.retrieval.vector import VectorIndex
 
@@ -43,6 +46,7 @@ def build(
     vector = _vector(settings, embedder, closers, local=local_vectors)
     retrievers: dict[str, Retriever] = {"vector": vector} if vector is not None else {}
     retrievers["keyword"] = keyword
+    health = {"keyword": keyword.check, **({"vector": vector.check} if vector else {})}
     graph_retriever: GraphRetriever | None = None
     graph = _graph(settings, read_only)
     read_model = None
@@ -56,6 +60,7 @@ def build(
             search_reader(read_model, graph), embedder=embedder, hops=settings.graph_hops
         )
         retrievers["graph"] = graph_retriever
+        health["graph"] = partial(_check_graph, graph, read_model)
     visible = VisibleEpisodes(catalog)
     search = SearchService(
         retrievers,
@@ -94,7 +99,14 @@ def build(
         index_episode_ids=index_ids,
         graph=graph,
         answers=answers(settings, search, embedder, graph_retriever),
+        health=health,
     )
+
+
+def _check_graph(graph: GraphStore, read_model: GraphReadModel) -> None:
+    """Both what graph search reads and what answers' facts read must answer."""
+    read_model.check()
+    graph.version()
 
 
 def _vector(

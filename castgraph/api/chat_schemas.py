@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from castgraph.api.media import public_url
+from castgraph.api.schemas import DegradedOut
 from castgraph.api.speaker_schemas import LINK_HELP
 from castgraph.core.models import ChatMessage, ContextBlock
 from castgraph.retrieval.answer import MAX_HISTORY, MAX_QUESTION_CHARS
@@ -106,6 +107,10 @@ class Source(BaseModel):
 class ChatResponse(BaseModel):
     answer: str
     sources: list[Source]
+    degraded: list[DegradedOut] = Field(
+        default=[],
+        description="Stores the search behind this answer had to do without (empty: none).",
+    )
 
 
 class OpenAIMessage(BaseModel):

@@ -69,9 +69,21 @@ class SearchHit(BaseModel):
         )
 
 
+class DegradedOut(BaseModel):
+    """A store the request had to do without (down or failing), and why."""
+
+    component: str = Field(description="vector, keyword or graph.")
+    message: str
+
+
 class SearchResponse(BaseModel):
     query: str
     results: list[SearchHit]
+    degraded: list[DegradedOut] = Field(
+        default=[],
+        description="Retrievers that failed and were left out of this search (empty: none); "
+        "the results come from the others.",
+    )
 
 
 class EpisodeOut(BaseModel):

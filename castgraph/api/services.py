@@ -36,6 +36,9 @@ class Services:
     media_dir: Path | None = None
     """Where the pipeline keeps downloads (``<media_dir>/<episode id>/``): deleted with the
     episode. None: this process does not manage media (tests, read-only commands)."""
+    health: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """A cheap probe per search component (``vector``, ``keyword``, ``graph``) that raises when
+    it cannot answer: ``/healthz`` reports each."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's index writes (renames, deletions): two requests re-indexing
     one episode at once would interleave their delete-then-write of its entries."""

@@ -13,6 +13,7 @@ from castgraph.core.models import PIPELINE_VERSION, Episode, EpisodeState, Media
 from castgraph.core.ports import Extractor, Indexer, Source
 from castgraph.core.settings import Settings
 from castgraph.ingest.chunking import ChunkingOptions, chunk_transcript
+from castgraph.ingest.diskspace import check_free_space
 from castgraph.ingest.pipeline import IngestPipeline, Observer, Stages
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ def stages(settings: Settings, indexer: Indexer | None = None) -> Stages:
         extractor=extractor(settings),
         extractor_name=settings.extractor,
         indexer=indexer,
+        check_space=partial(
+            check_free_space, (settings.data_dir, settings.media_dir), settings.min_free_mb
+        )
+        if settings.min_free_mb
+        else None,
     )
 
 

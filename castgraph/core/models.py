@@ -318,3 +318,5 @@ class AnswerRequest:
     language: str
     blocks: tuple[ContextBlock, ...]
     messages: tuple[ChatMessage, ...] = ()
+    degraded: tuple[tuple[str, str], ...] = ()
+    """(component, message) of each store the search had to do without."""

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         gt=0,
         description="A media download stops, and its item fails, past this many bytes.",
     )
+    min_free_mb: int = Field(
+        default=100,
+        ge=0,
+        description="Ingestion stops an episode, with a clear error, when the data or media "
+        "directory has less free space than this (MB): a store cut off by a full disk mid-write "
+        "can abort the process (the embedded graph does). 0: no check.",
+    )
     max_duration_s: float = Field(
         default=6 * 3600.0,
         gt=0,

@@ -123,3 +123,6 @@ class Stages:
     extractor_name: str = "offline"
     indexer: Indexer | None = None
     name_speakers: SpeakerNamer | None = identify_speakers
+    check_space: Callable[[], None] | None = None
+    """Raises StorageError when the disk is too full to write safely (before every episode
+    and before its index writes)."""

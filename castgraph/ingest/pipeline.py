@@ -16,12 +16,14 @@ build, so the old version stays searchable during the run and survives a failed 
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from castgraph.core import faults
 from castgraph.core.errors import CastgraphError, MediaError
 from castgraph.core.models import (
     PIPELINE_VERSION,
@@ -152,6 +154,7 @@ class IngestPipeline:
         if episode.state is EpisodeState.INDEXED:
             return self._reprocess(episode, item, source, options, workdir)
         try:
+            self._check_space()
             if self._resumable(episode, options):
                 self._index(episode.id)
             elif (transcript := self._stored_transcript(episode, options)) is not None:
@@ -162,7 +165,7 @@ class IngestPipeline:
             return self.fail(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
             log.exception("unexpected ingest error", extra={"episode_id": episode.id})
-            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self.fail(episode, _unexpected(exc))
         (workdir / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
@@ -209,9 +212,11 @@ class IngestPipeline:
             self._store_state(episode, EpisodeState.DIARIZING)
             self._ensure_loaded("diarizer", st.diarizer.load)
             diarization = st.diarizer.diarize(wav, num_speakers=options.num_speakers)
+            faults.point("diarization")
         transcript = st.assign_speakers(transcript, diarization)
         self._store_state(episode, EpisodeState.INDEXING)
         self._store.save_transcript(episode.id, transcript, diarization, build=self._build)
+        faults.point("catalog-transcript")
         self._name_speakers(episode.id, transcript, fetched.names)
         return transcript
 
@@ -228,12 +233,13 @@ class IngestPipeline:
             return self.fail(episode, str(exc))
         except Exception as exc:
             log.exception("unexpected ingest error", extra={"episode_id": episode.id})
-            return self.fail(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self.fail(episode, _unexpected(exc))
         (self._media_dir / episode.id / "audio.wav").unlink(missing_ok=True)
         return self._store_state(episode, EpisodeState.INDEXED)
 
     def _analyse(self, episode: Episode, transcript: Transcript) -> EpisodeDocument:
         st = self._stages
+        self._check_space()
         build = episode.build if self._build is None else self._build
         # The chunk ids carry the build, so that two builds' chunks can sit side by side.
         chunks = [
@@ -244,6 +250,7 @@ class IngestPipeline:
         document = self._store.save_analysis(
             episode.id, chunks, entities, relations, extractor=st.extractor_name, build=self._build
         )
+        faults.point("catalog-analysis")
         log.info(
             "episode analysed",
             extra={"episode_id": episode.id, "chunks": len(chunks), "build": build},
@@ -280,6 +287,7 @@ class IngestPipeline:
         """Re-process a searchable episode beside its live build; a failure is recorded on the
         episode (``reprocess_error``) and the live build stays as it was."""
         try:
+            self._check_space()
             if self._only_cleanup(episode, options):
                 self._finish_swap(self._live_document(episode.id), None)
             elif (transcript := self._stored_transcript(episode, options)) is not None:
@@ -291,7 +299,7 @@ class IngestPipeline:
             return self._fail_build(episode, str(exc))
         except Exception as exc:  # one bad episode must never stop the others
             log.exception("unexpected re-process error", extra={"episode_id": episode.id})
-            return self._fail_build(episode, f"unexpected {type(exc).__name__}: {exc}")
+            return self._fail_build(episode, _unexpected(exc))
         (workdir / "audio.wav").unlink(missing_ok=True)
         episode.state, episode.error, episode.reprocess_error = EpisodeState.INDEXED, None, None
         self._observer.stage(episode, EpisodeState.INDEXED)
@@ -400,8 +408,10 @@ class IngestPipeline:
         media = source.fetch(
             item, workdir, progress=lambda d, t: self._observer.progress(episode, d, t)
         )
+        faults.point("download")
         wav = workdir / "audio.wav"
         self._stages.extract_wav(media, wav)
+        faults.point("audio")
         if self._stages.is_silent(wav):
             raise MediaError(f"no speech found in {item.title!r}: the audio is silent")
         return wav
@@ -430,9 +440,14 @@ class IngestPipeline:
             progress=lambda d, t: self._observer.progress(episode, d, t),
             hints=hints,
         )
+        faults.point("asr")
         if not transcript.segments:
             raise MediaError(f"no speech recognised in {episode.title!r}")
         return transcript
+
+    def _check_space(self) -> None:
+        if self._stages.check_space is not None:
+            self._stages.check_space()
 
     def _ensure_loaded(self, name: str, load: Callable[[], None]) -> None:
         if name not in self._loaded:
@@ -446,6 +461,7 @@ class IngestPipeline:
         else:
             self._store.set_state(episode.id, state)
             episode.state, episode.error = state, None
+        faults.point(f"state-{state.value}")
         self._observer.stage(episode, state)
         log.info(
             "episode state",
@@ -471,3 +487,10 @@ class IngestPipeline:
         after_failure(self._media_dir / episode.id, message)
         log.error("episode failed", extra={"episode_id": episode.id, "error": message})
         return episode
+
+
+def _unexpected(exc: Exception) -> str:
+    """The message of an error no stage expected; a full disk says so, and what to do."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"disk full ({exc}): free some space and run again; the work done so far is kept"
+    return f"unexpected {type(exc).__name__}: {exc}"

@@ -90,12 +90,26 @@ class AnswerService:
         """Validate, condense the follow-up, search and number the context blocks."""
         question = _validate(question, history)
         query = self._condense(question, history)
-        results = self._search.search(query, self._options.candidates, filters)
-        blocks = assemble(results, self._options)
+        outcome = self._search.search_outcome(query, self._options.candidates, filters)
+        degraded = [(d.component, d.message) for d in outcome.degraded]
+        blocks = assemble(outcome.results, self._options)
         language = detect_language(question)
-        facts = self._facts(query) if self._facts and blocks else []
+        facts = self._graph_facts(query, degraded) if blocks else []
         messages = build_messages(question, language, blocks, facts)
-        return AnswerRequest(question, language, tuple(blocks), messages)
+        return AnswerRequest(question, language, tuple(blocks), messages, tuple(degraded))
+
+    def _graph_facts(self, query: str, degraded: list[tuple[str, str]]) -> list[str]:
+        """The graph's facts for the prompt; none (noted in ``degraded``) when the graph fails:
+        the answer goes on from the retrieved moments alone."""
+        if self._facts is None:
+            return []
+        try:
+            return self._facts(query)
+        except Exception as exc:  # the graph store down or broken
+            log.warning("graph facts failed: answering without them", extra={"error": str(exc)})
+            if all(component != "graph" for component, _ in degraded):
+                degraded.append(("graph", str(exc) or type(exc).__name__))
+            return []
 
     def stream(
         self,
@@ -126,7 +140,8 @@ class AnswerService:
     def _events(self, request: AnswerRequest, pieces: Iterator[str]) -> Iterator[AnswerEvent]:
         text: list[str] = []
         fallback = False
-        yield AnswerEvent("context", sources=request.blocks)
+        degraded = [{"component": c, "message": m} for c, m in request.degraded]
+        yield AnswerEvent("context", sources=request.blocks, info={"degraded": degraded})
         try:
             for piece in pieces:
                 if piece is _FALLBACK:

@@ -5,6 +5,10 @@ for the first time never shows half-written results; and of a visible episode on
 build's chunks are, so a re-process running beside it (or a build it replaced whose entries are
 not yet removed) never shows, and one search never mixes two builds of an episode.
 
+A retriever that fails (its server down, its file unreadable) does not fail the search: the
+others' results are fused and the failure is reported beside them (``SearchOutcome.degraded``);
+only when every retriever fails, or the chunk lookup does, is the failure raised.
+
 The retrievers of one query run concurrently: the calling thread runs the first and a bounded
 thread pool owned by the service (or one it is given) runs the others, so a query takes about as
 long as its slowest retriever rather than the sum of all three.
@@ -20,6 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from castgraph.core.errors import InputError
@@ -60,6 +65,22 @@ class SearchResult:
     @property
     def link(self) -> str:
         return moment_link(self.chunk.url, self.chunk.start, self.chunk.episode_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Degraded:
+    """A component that failed during a search, and why (the search went on without it)."""
+
+    component: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    """The results of a search, and the retrievers it had to do without (empty: none)."""
+
+    results: list[SearchResult]
+    degraded: tuple[Degraded, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,24 +131,36 @@ class SearchService:
         self, query: str, k: int = 10, filters: SearchFilters | None = None
     ) -> list[SearchResult]:
         """The ``k`` best moments for ``query``; an empty index gives []."""
+        return self.search_outcome(query, k, filters).results
+
+    def search_outcome(
+        self, query: str, k: int = 10, filters: SearchFilters | None = None
+    ) -> SearchOutcome:
+        """As ``search``, with the retrievers that failed and were left out (``degraded``)."""
         query = validate_query(query, k)
         filters = filters or SearchFilters()
-        results = self._filtered(query, filters)
+        degraded: dict[str, Degraded] = {}
+        results = self._filtered(query, filters, degraded)
         if results is None:  # an index changed under this search (a swap retired a build)
             log.debug("search repeated: ranked chunks went missing before their lookup")
-            results = self._filtered(query, filters, last=True) or []
+            results = self._filtered(query, filters, degraded, last=True) or []
         if self._reranker is not None and results:
             results = self._rerank(query, results)
-        return results[:k]
+        return SearchOutcome(results[:k], tuple(degraded.values()))
 
     def _filtered(
-        self, query: str, filters: SearchFilters, *, last: bool = False
+        self,
+        query: str,
+        filters: SearchFilters,
+        degraded: dict[str, Degraded],
+        *,
+        last: bool = False,
     ) -> list[SearchResult] | None:
         """Fused results of the episodes' live builds; None (unless ``last``) when ranked
         chunks were gone by the time they were looked up: worth one more try, as a build may
         have been swapped in and the old one removed meanwhile (indexes left inconsistent by a
         crash cost the same second try until ``castgraph reindex`` drops their leftovers)."""
-        rankings = self.rankings(query, filters)
+        rankings = self._rankings(query, filters, degraded)
         fused = reciprocal_rank_fusion(rankings, self._options.weights, k=self._options.rrf_k)
         found = self._chunks.get([f.chunk_id for f in fused])
         # Read after the lookup: a swap commits in the catalog before the old build goes.
@@ -151,22 +184,53 @@ class SearchService:
 
         The retrievers run concurrently; when any fails, the others are waited for (no work
         outlives the query) and the first failure in retriever order is raised."""
+        rankings, failures = self._attempt(query, filters)
+        if failures:
+            raise next(iter(failures.values()))
+        return rankings
+
+    def _rankings(
+        self, query: str, filters: SearchFilters, degraded: dict[str, Degraded]
+    ) -> dict[str, list[Hit]]:
+        """The rankings of the retrievers that answered; each that failed is logged and noted
+        in ``degraded``. When every one failed, the first failure is raised."""
+        rankings, failures = self._attempt(query, filters)
+        refused: list[Exception] = [e for e in failures.values() if isinstance(e, InputError)]
+        if refused or (failures and not rankings):  # the query's fault, or nothing answered
+            raise (refused or list(failures.values()))[0]
+        for name, exc in failures.items():
+            message = str(exc) or type(exc).__name__
+            log.warning(
+                "retriever failed: searching without it",
+                extra={"retriever": name, "error": message},
+            )
+            degraded[name] = Degraded(name, message)
+        return rankings
+
+    def _attempt(
+        self, query: str, filters: SearchFilters
+    ) -> tuple[dict[str, list[Hit]], dict[str, Exception]]:
+        """Each retriever's ranking, and each failed retriever's exception, in retriever order."""
         names = list(self._retrievers)
         pool = self._pool() if len(names) > 1 else None
+        rankings: dict[str, list[Hit]] = {}
+        failures: dict[str, Exception] = {}
         if pool is None:  # one retriever, or a closed service: no hand-off to another thread
-            return {name: self._run(name, query, filters) for name in names}
+            for name in names:
+                _settle(name, partial(self._run, name, query, filters), rankings, failures)
+            return rankings, failures
         futures: dict[str, Future[list[Hit]]] = {
             # Each task gets its own copy of the caller's context (log fields, tracing).
             name: pool.submit(contextvars.copy_context().run, self._run, name, query, filters)
             for name in names[1:]
         }
         try:
-            rankings = {names[0]: self._run(names[0], query, filters)}
+            _settle(names[0], partial(self._run, names[0], query, filters), rankings, failures)
         finally:  # even when the first failed: no retriever outlives its query
             wait_all(futures.values())
         for name, future in futures.items():
-            rankings[name] = future.result()  # raises the retriever's own exception
-        return rankings
+            _settle(name, future.result, rankings, failures)
+        return rankings, failures
 
     def close(self) -> None:
         """Stop the service's own retriever threads (after the searches in flight); searches
@@ -204,6 +268,19 @@ class SearchService:
         scores = self._reranker.score(query, [r.chunk.text for r in head])
         ranked = sorted(zip(scores, head, strict=True), key=lambda pair: -pair[0])
         return [SearchResult(r.chunk, s, r.signals) for s, r in ranked] + results[len(head) :]
+
+
+def _settle(
+    name: str,
+    ranking: Callable[[], list[Hit]],
+    rankings: dict[str, list[Hit]],
+    failures: dict[str, Exception],
+) -> None:
+    """Put the retriever's ranking, or the exception it raised, in its place."""
+    try:
+        rankings[name] = ranking()
+    except Exception as exc:  # a store down or broken (or a refused query: the caller decides)
+        failures[name] = exc
 
 
 def validate_query(query: str, k: int) -> str:

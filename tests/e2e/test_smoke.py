@@ -17,7 +17,12 @@ def _json(page: PageSession, url: str) -> Any:
 
 def test_the_browser_reads_the_ingested_catalog(server: CastgraphServer, page: PageSession) -> None:
     health = _json(page, f"{server.url}/healthz")
-    assert health == {"status": "ok", "episodes": DEMO_EPISODES + 1, "indexed": DEMO_EPISODES + 1}
+    assert health == {
+        "status": "ok",
+        "episodes": DEMO_EPISODES + 1,
+        "indexed": DEMO_EPISODES + 1,
+        "components": {n: {"status": "ok"} for n in ("catalog", "keyword", "vector", "graph")},
+    }
     episodes = _json(page, f"{server.url}/api/episodes")
     assert {e["state"] for e in episodes} == {"indexed"}
     # Verbatim: the API neither escapes nor strips markup; escaping is the UI's job.

@@ -145,6 +145,7 @@ def test_no_relevant_moment_says_so(tmp_path: Path) -> None:
     assert body.json() == {
         "answer": "No encontré la respuesta en los episodios indexados.",
         "sources": [],
+        "degraded": [],
     }
 
 

@@ -127,7 +127,12 @@ def test_episodes_openapi_and_health(loaded: tuple[TestClient, dict[str, str]]) 
     assert detail["segments"][0]["speaker"] == "SPEAKER_00"
     assert detail["segments"][1]["link"].startswith("https://www.youtube.com/watch?v=roofs")
     assert client.get("/api/episodes/nope").status_code == 404
-    assert client.get("/healthz").json() == {"status": "ok", "episodes": 3, "indexed": 3}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "episodes": 3,
+        "indexed": 3,
+        "components": {n: {"status": "ok"} for n in ("catalog", "keyword", "vector", "graph")},
+    }
     schema = client.get("/openapi.json").json()
     assert "/api/search" in schema["paths"] and client.get("/docs").status_code == 200
 

@@ -61,7 +61,9 @@ def test_ask_prints_a_cited_answer_and_json(data_dir: Path) -> None:
     assert lines[1].startswith("[00:") and " — Masa madre en la ola de calor — " in lines[1]
     assert "https://example.org/audio/pan.mp3#t=" in lines[1]
     payload = json.loads(runner.invoke(app, ["ask", "Where is Rotterdam?", "--json"]).stdout)
-    assert set(payload) == {"answer", "sources"} and payload["sources"][0]["number"] == 1
+    assert (
+        set(payload) == {"answer", "sources", "degraded"} and payload["sources"][0]["number"] == 1
+    )
     assert set(payload["sources"][0]) >= {"episode_id", "title", "link", "speaker", "start", "text"}
     empty = runner.invoke(app, ["ask", " "])
     assert empty.exit_code == 2 and "the question is empty" in empty.stderr

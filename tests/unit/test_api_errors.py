@@ -78,6 +78,9 @@ class NoSearch:
     def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Any]:
         raise StorageError("the keyword index is unreadable")
 
+    def search_outcome(self, query: str, k: int, filters: SearchFilters | None = None) -> Any:
+        return self.search(query, k, filters)
+
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[tuple[TestClient, FailingAnswers]]:

@@ -18,6 +18,7 @@ from castgraph.core.models import AnswerRequest, MediaItem
 from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerEvent
 from castgraph.retrieval.base import SearchFilters
+from castgraph.retrieval.search import SearchOutcome
 
 EPISODES = 20
 """More episodes than hex digits: two ids share a first character (an ambiguous prefix)."""
@@ -32,6 +33,11 @@ class RecordingSearch:
     def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Any]:
         self.filters.append(filters)
         return []
+
+    def search_outcome(
+        self, query: str, k: int, filters: SearchFilters | None = None
+    ) -> SearchOutcome:
+        return SearchOutcome(self.search(query, k, filters))
 
 
 class RecordingAnswers:

@@ -46,7 +46,12 @@ def test_healthz_counts_without_listing(
     monkeypatch.setattr(catalog, "list_episodes", refuse)
     with _client(tmp_path, catalog) as client, sql_statements(catalog) as statements:
         health = client.get("/healthz")
-    assert health.json() == {"status": "ok", "episodes": 12, "indexed": 6}
+    assert health.json() == {
+        "status": "ok",
+        "episodes": 12,
+        "indexed": 6,
+        "components": {"catalog": {"status": "ok"}},
+    }
     assert len(statements) == 1, statements
 
 

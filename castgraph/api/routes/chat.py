@@ -14,7 +14,7 @@ from castgraph.api.chat_schemas import ChatRequest, ChatResponse, Source
 from castgraph.api.deps import AnswersDep, CatalogDep
 from castgraph.api.filters import resolve_episodes
 from castgraph.api.ratelimit import ChatRateLimit
-from castgraph.api.schemas import ErrorOut
+from castgraph.api.schemas import DegradedOut, ErrorOut
 from castgraph.api.streaming import relay
 from castgraph.retrieval.answer import AnswerEvent
 
@@ -69,7 +69,10 @@ def sse(event: AnswerEvent) -> str:
     elif event.kind == "revised":
         data = {"text": event.text, "dropped": event.info.get("dropped", [])}
     elif event.kind == "context":
-        data = {"blocks": [Source.of(b).model_dump(exclude={"context"}) for b in event.sources]}
+        data = {
+            "blocks": [Source.of(b).model_dump(exclude={"context"}) for b in event.sources],
+            "degraded": event.info.get("degraded", []),
+        }
     elif event.kind == "error":
         data = {"message": event.text, "status": event.info.get("status", 503)}
     else:
@@ -87,13 +90,16 @@ def _collect(events: Any) -> ChatResponse:
 
     text: list[str] = []
     sources: list[Source] = []
+    degraded: list[DegradedOut] = []
     for event in events:
         if event.kind == "error":
             raise GenerationError(event.text)
-        if event.kind == "token":
+        if event.kind == "context":
+            degraded = [DegradedOut(**d) for d in event.info.get("degraded", [])]
+        elif event.kind == "token":
             text.append(event.text)
         elif event.kind == "revised":
             text = [event.text]
         elif event.kind == "sources":
             sources = [Source.of(b) for b in event.sources]
-    return ChatResponse(answer="".join(text), sources=sources)
+    return ChatResponse(answer="".join(text), sources=sources, degraded=degraded)

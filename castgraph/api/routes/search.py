@@ -12,7 +12,7 @@ from castgraph.api.admission import Admitted
 from castgraph.api.deps import CatalogDep, SearchDep
 from castgraph.api.filters import resolve_episodes
 from castgraph.api.ratelimit import SearchRateLimit
-from castgraph.api.schemas import ErrorOut, SearchHit, SearchResponse
+from castgraph.api.schemas import DegradedOut, ErrorOut, SearchHit, SearchResponse
 from castgraph.core.errors import InputError
 from castgraph.retrieval.base import SearchFilters
 from castgraph.retrieval.search import MAX_K
@@ -57,5 +57,9 @@ async def search(
         date_to=date_to,
     )
     resolved = await run_in_threadpool(resolve_episodes, catalog, filters)
-    results = await run_in_threadpool(service.search, text, k, resolved)
-    return SearchResponse(query=text.strip(), results=[SearchHit.of(r) for r in results])
+    outcome = await run_in_threadpool(service.search_outcome, text, k, resolved)
+    return SearchResponse(
+        query=text.strip(),
+        results=[SearchHit.of(r) for r in outcome.results],
+        degraded=[DegradedOut(component=d.component, message=d.message) for d in outcome.degraded],
+    )

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from castgraph.core import faults
 from castgraph.core.models import EpisodeDocument
 from castgraph.retrieval.graph.base import (
     GraphChunk,
@@ -118,7 +119,13 @@ class CypherGraphStore(abc.ABC):
     def upsert_episode(self, document: EpisodeDocument) -> None:
         """Replace the episode's part of the graph in one transaction."""
         plan = plan_episode(document)
-        self._write_versioned(lambda run: write_episode(run, plan))
+
+        def write(run: Run) -> None:
+            write_episode(run, plan)
+            faults.point("graph-store-uncommitted")
+
+        self._write_versioned(write)
+        faults.point("graph-store")
 
     def delete_episode(self, episode_id: str) -> None:
         """Remove the episode and everything only it contributed, in one transaction."""

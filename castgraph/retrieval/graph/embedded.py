@@ -190,7 +190,13 @@ class EmbeddedGraphStore(CypherGraphStore):
     def _connect(self) -> _Handle:
         lb = _import_ladybug()
         try:
-            db = lb.Database(str(self.path), read_only=self.read_only)
+            # A write cut short by a full disk (or a crash mid-append) leaves a torn record at
+            # the log's end; by default LadybugDB then refuses the whole database. Replaying up
+            # to it keeps every committed transaction and drops the torn one, which was never
+            # acknowledged (its episode is not marked indexed, so the next run writes it again).
+            db = lb.Database(
+                str(self.path), read_only=self.read_only, throw_on_wal_replay_failure=False
+            )
         except RuntimeError as exc:
             raise self._open_error(exc) from exc
         try:

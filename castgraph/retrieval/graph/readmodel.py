@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from castgraph.core import faults
 from castgraph.core.errors import StorageError
 from castgraph.core.models import EpisodeDocument
 from castgraph.retrieval._sqlite import ThreadConnections
@@ -118,6 +119,8 @@ class GraphReadModel:
         with self._write("upsert episode") as conn:
             sql.delete_rows(conn, document.episode.id)
             sql.insert_rows(conn, plan)
+            faults.point("graph-read-model-uncommitted")
+        faults.point("graph-read-model")
 
     def delete_episode(self, episode_id: str) -> None:
         """Remove the episode's rows and the entities only it held up."""
@@ -140,6 +143,10 @@ class GraphReadModel:
         """Episodes, entities, mentions and relations (the rest is only in the graph)."""
         counts = {name: int(self._fetch(q)[0][0]) for name, q in sql.COUNTS.items()}
         return GraphStats(**counts)
+
+    def check(self) -> None:
+        """Raise StorageError unless the file answers a read (the health probe)."""
+        self._fetch(sql.GET_META, ("version",))
 
     def has_episode(self, episode_id: str) -> bool:
         """Whether the episode's rows are here."""

@@ -50,3 +50,7 @@ class KeywordIndex(ChunkIndex, Retriever, Protocol):
     def count(self) -> int:
         """The number of stored chunks."""
         ...
+
+    def check(self) -> None:
+        """Raise StorageError unless the index answers a cheap read (the health probe)."""
+        ...

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from castgraph.core import faults
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
 from castgraph.retrieval._sqlite import ThreadConnections
@@ -155,6 +156,8 @@ class SqliteKeywordIndex:
             with self._write("add chunks") as conn:
                 self._delete_rids(conn, self._rids_of(conn, [c.id for c in unique]))
                 self._insert(conn, rows)
+                faults.point("keyword-uncommitted")
+            faults.point("keyword")
 
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         """Same as ``add`` (the name the indexer's ``ChunkIndex`` protocol uses)."""
@@ -189,6 +192,10 @@ class SqliteKeywordIndex:
         """Merge the FTS5 index into one segment; worth it after a bulk load or reindex."""
         with self._write("optimize") as conn:
             conn.execute("INSERT INTO chunk_terms (chunk_terms) VALUES ('optimize')")
+
+    def check(self) -> None:
+        """Raise StorageError unless the index answers a read (the health probe)."""
+        self._fetch("check", "SELECT 1 FROM chunks LIMIT 1")
 
     def has_episode(self, episode_id: str) -> bool:
         """Whether any chunk of ``episode_id`` is indexed."""

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from castgraph.core import faults
 from castgraph.core.errors import CastgraphError, InputError, StorageError
 from castgraph.core.models import Chunk
 from castgraph.core.text import fold
@@ -158,6 +159,7 @@ class ChromaVectorIndex:
                     documents=[chunk.text for chunk in batch],
                     metadatas=[chunk_metadata(chunk) for chunk in batch],
                 )
+            faults.point("vector")  # per batch: a kill between batches leaves a partial episode
 
     def delete_episode(self, episode_id: str) -> None:
         """Remove every chunk of an episode (nothing happens when it has none)."""
@@ -179,6 +181,12 @@ class ChromaVectorIndex:
         with self._guard("get"):
             found = collection.get(where={"episode_id": episode_id}, include=[])
         return {str(i) for i in found["ids"]}
+
+    def check(self) -> None:
+        """Raise StorageError unless the database answers (the health probe)."""
+        collection = self._require()
+        with self._guard("heartbeat"):
+            collection.count()
 
     def has_episode(self, episode_id: str) -> bool:
         collection = self._require()
