@@ -36,6 +36,7 @@ from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ContextBlock
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
+from castgraph.retrieval.generation.crosslingual import WordVectors, translate, widen
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import (
     Candidate,
@@ -135,6 +136,7 @@ class ExtractiveGenerator:
         if max_sentences < 1 or max_per_block < 1:
             raise InputError("the extractive answerer needs max_sentences and max_per_block ≥ 1")
         self._embedder = embedder
+        self._words = WordVectors(embedder) if embedder is not None else None
         self._max_sentences = max_sentences
         self._min_score = min_score
         self._max_per_block = max_per_block
@@ -162,12 +164,15 @@ class ExtractiveGenerator:
         candidates = _candidates(request)
         if not candidates:
             return []
-        question = analyze_question(request.question)
+        analysed = analyze_question(request.question)
+        question = analysed
+        if self._words is not None:  # words of the other language's sentences, by meaning
+            question = translate(analysed, candidates, self._words)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
         # A host's question is context for the sentences after it, never an answer (unless
         # the question is who asked it).
         who_asked = asks_who_asked(request.question)
-        counted = counted_thing(request.question)
+        counted = widen(counted_thing(request.question), analysed, question)
         answers = [
             c
             for c in candidates

@@ -30,6 +30,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from castgraph.retrieval.generation.focus import (
+    PARTICLES,
+    RELATION_WORDS,
+    asks_relation,
+    entity_runs,
+)
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
@@ -121,6 +127,12 @@ class Question:
     numbers: frozenset[int]
     kind: str
     """What is asked for: "number", "time", "person", "place" or ""."""
+    words: tuple[str, ...] = ()
+    """The question's word behind each group (folded), for matching it across languages."""
+    entities: tuple[tuple[int, ...], ...] = ()
+    """The name groups of each entity the question names ("Mercado de San Telmo" is one)."""
+    relation: bool = False
+    """Whether it asks how its entities relate: then every entity must be attested."""
 
 
 @dataclass(slots=True)
@@ -166,7 +178,7 @@ def is_question(sentence: str) -> bool:
 
 
 def analyze_question(question: str) -> Question:
-    """Content-word groups, names, numbers and the kind of answer of ``question``."""
+    """Content-word groups, names, entities, numbers and the kind of answer of ``question``."""
     tokens = tokenize(question)
     spanish = sum(t in SPANISH_STOPWORDS for t in tokens)
     english = sum(t in ENGLISH_STOPWORDS for t in tokens)
@@ -174,11 +186,19 @@ def analyze_question(question: str) -> Question:
     stop = SPANISH_STOPWORDS if spanish > english else ENGLISH_STOPWORDS
     if spanish == english:
         stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    relation = asks_relation(question)
+    framing = _QUESTION_WORDS | (RELATION_WORDS if relation else frozenset())
+    runs = entity_runs(question)
     names = name_tokens(question)
+    # Particles inside a name ("Mercado *de* San Telmo") are part of it, not content.
+    particles = {w for run in runs for w in run if w in PARTICLES}
     groups: list[frozenset[str]] = []
+    words: list[str] = []
     name_groups: set[int] = set()
     for token in tokens:
-        if token in stop or token in _QUESTION_WORDS or token in _NUMBERS or token.isdigit():
+        if token in stop or token in framing or token in _NUMBERS or token.isdigit():
+            continue
+        if token in particles:
             continue
         group = frozenset(analyze_both(token)) or frozenset([token])
         if group in groups:
@@ -186,20 +206,27 @@ def analyze_question(question: str) -> Question:
         if token in names:
             name_groups.add(len(groups))
         groups.append(group)
-    return Question(tuple(groups), frozenset(name_groups), number_values(tokens), _kind(tokens))
+        words.append(token)
+    entities = tuple(
+        ids
+        for run in runs
+        if (ids := tuple(i for i, w in enumerate(words) if w in run and i in name_groups))
+    )
+    return Question(
+        tuple(groups),
+        frozenset(name_groups),
+        number_values(tokens),
+        _kind(tokens),
+        tuple(words),
+        entities,
+        relation,
+    )
 
 
 def name_tokens(text: str) -> frozenset[str]:
-    """Folded tokens of capitalised words, except a lone capitalised first word."""
-    words = _WORD.findall(text)
-    found: set[str] = set()
-    for i, word in enumerate(words):
-        if not word[0].isupper():
-            continue
-        following = i + 1 < len(words) and words[i + 1][0].isupper()
-        if i > 0 or following:
-            found.update(t for t in tokenize(word) if t not in _QUESTION_WORDS)
-    stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    """Folded tokens of the question's names (``focus.entity_runs``), particles aside."""
+    found = {t for run in entity_runs(text) for w in run for t in tokenize(w)}
+    stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS | _QUESTION_WORDS | PARTICLES
     return frozenset(t for t in found if t not in stop)
 
 
@@ -302,6 +329,7 @@ def _merge_phrases(question: Question, candidates: Sequence[Candidate]) -> Quest
             names.add(len(groups))
         groups.append(group)
         last = found
+    # For scoring only: the support rule reads entities and words from the analysed question.
     return Question(tuple(groups), frozenset(names), question.numbers, question.kind)
 
 

@@ -116,12 +116,16 @@ def focus_attested(
     for entity in entities:
         seen = sum(1 for group in entity if _attested(group, evidence))
         found += seen >= max(1, len(entity) // 2)  # "Mercado de San Telmo" → "mercado … elmo"
+    if question.relation:  # "How is X connected to Y?": a link needs both ends
+        return found == len(entities)
     return found >= 1 and 2 * found >= len(entities)
 
 
 def _entities(question: Question) -> list[list[frozenset[str]]]:
-    """The question's names grouped into entities: runs of neighbouring name words
-    ("Valeria Quiroga", "Mercado de San Telmo" are one entity each)."""
+    """The question's names grouped into entities ("Valeria Quiroga", "Mercado de San Telmo"
+    are one entity each): as the question wrote them, else runs of neighbouring name words."""
+    if question.entities:
+        return [[question.groups[i] for i in entity] for entity in question.entities]
     entities: list[list[frozenset[str]]] = []
     previous = -2
     for i in sorted(question.names):

@@ -1,0 +1,134 @@
+"""What an extractive answer must be about: entities as the question names them, relation
+questions, and question words met in the other language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import ClassVar
+
+from castgraph.core.models import AnswerRequest, Citation, ContextBlock, Sentence
+from castgraph.retrieval.embeddings.hashing import HashEmbedder
+from castgraph.retrieval.generation.extractive import ExtractiveGenerator
+from castgraph.retrieval.generation.focus import asks_relation, entity_runs
+from castgraph.retrieval.generation.prompt import NOT_FOUND
+from castgraph.retrieval.generation.relevance import analyze_question
+
+URL = "https://example.org/ep"
+
+
+def _block(
+    sentences: Sequence[Sentence], number: int = 1, title: str = "Episodio", episode: str = "e1"
+) -> ContextBlock:
+    text = " ".join(s.text for s in sentences)
+    citation = Citation(
+        episode,
+        title,
+        URL,
+        f"{URL}#t={int(sentences[0].start)}",
+        sentences[0].speaker,
+        sentences[0].start,
+        sentences[-1].end,
+        text,
+        sentences=tuple(sentences),
+        published=date(2024, 3, 19),
+    )
+    return ContextBlock(number, citation)
+
+
+def _ask(question: str, *blocks: ContextBlock, language: str = "es") -> AnswerRequest:
+    return AnswerRequest(question, language, blocks)
+
+
+class Bilingual(HashEmbedder):
+    """A hashing embedder that knows a few translations, as a multilingual encoder does for
+    single words; sentences stay hashed bags of words (no meaning)."""
+
+    WORDS: ClassVar[dict[str, str]] = {"trabajo": "work", "calor": "heat", "abuela": "grandmother"}
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return super().embed([self.WORDS.get(t, t) if " " not in t else t for t in texts])
+
+
+def test_question_entities_are_the_names_as_written() -> None:
+    assert entity_runs(
+        "¿Qué relación tiene Hannah Lindqvist con el Observatorio Urbano del Sur?"
+    ) == [
+        ["hannah", "lindqvist"],
+        ["observatorio", "urbano", "del", "sur"],
+    ]
+    q = analyze_question("Where did the baker Hannah met at the Mercado de San Telmo start?")
+    assert [[q.words[i] for i in e] for e in q.entities] == [
+        ["hannah"],
+        ["mercado", "san", "telmo"],
+    ]
+    assert "de" not in q.words  # a particle inside a name is not content
+    # A month is capitalised in English but names no one.
+    heat = analyze_question("What happened in Barracas during the February 2023 heat wave?")
+    assert [heat.words[i] for i in heat.names] == ["barracas"]
+
+
+def test_relation_questions_are_recognised_in_both_languages() -> None:
+    for question in (
+        "How is Hannah Lindqvist connected to Tomás Iriarte?",
+        "¿Qué relación tiene Hannah Lindqvist con el Observatorio Urbano del Sur?",
+        "¿Qué tiene que ver Tomás Iriarte con Valeria Quiroga?",
+        "What is the relationship between Diane and Sheila?",
+    ):
+        assert asks_relation(question), question
+        assert analyze_question(question).relation
+    assert not asks_relation("Where does Valeria Quiroga work?")
+
+
+RELATED = _block(
+    (
+        Sentence("Hoy me acompaña Tomás Iriarte, panadero de Barracas.", 0.0, 5.0, "Lucía"),
+        Sentence(
+            "Escuché a Valeria Quiroga en este programa, y en su mapa mi cuadra es de las más "
+            "calientes del barrio.",
+            76.0,
+            83.0,
+            "Tomás Iriarte",
+        ),
+        Sentence("Gracias, Tomás, nos vemos.", 99.0, 103.0, "Lucía"),
+    ),
+    title="Masa madre",
+)
+
+
+def test_a_relation_question_quotes_the_sentence_that_links_both_entities() -> None:
+    text = ExtractiveGenerator().answer(
+        _ask("¿Qué tiene que ver Tomás Iriarte con Valeria Quiroga?", RELATED)
+    )
+    assert text.startswith("Según Tomás Iriarte en «Masa madre» (01:16)"), text
+
+
+def test_a_relation_needs_both_entities_attested() -> None:
+    text = ExtractiveGenerator().answer(
+        _ask("How is Hannah Lindqvist connected to Tomás Iriarte?", RELATED, language="en")
+    )
+    assert text == NOT_FOUND["en"]
+
+
+SPANISH = _block(
+    (
+        Sentence("Hola a todos, hoy estamos con una invitada.", 10.0, 14.0, "Nicolás Paz"),
+        Sentence(
+            "Gracias por invitarme, trabajo en el observatorio urbano del sur.",
+            24.0,
+            30.0,
+            "Valeria Quiroga",
+        ),
+        Sentence("Colgamos sensores en postes de luz durante tres meses.", 42.0, 50.0, "Valeria"),
+        Sentence("Es muchísimo, qué bueno.", 51.0, 53.0, "Lucía Benítez"),
+    ),
+    title="Barracas",
+)
+
+
+def test_question_words_meet_their_translation_in_another_language() -> None:
+    request = _ask("Where does Valeria Quiroga work?", SPANISH, language="en")
+    # Without an encoder that knows "work" is "trabajo", nothing the guest says is on topic.
+    assert ExtractiveGenerator(HashEmbedder()).answer(request) == NOT_FOUND["en"]
+    text = ExtractiveGenerator(Bilingual()).answer(request)
+    assert text.startswith("According to Valeria Quiroga in “Barracas” (00:24)"), text
