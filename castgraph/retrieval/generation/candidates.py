@@ -54,6 +54,7 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
         offset = 0
         for i, piece in enumerate(pieces):
             name = speaker_name(piece.speaker) if piece.known else None
+            turn, handover = _turn_terms(pieces, terms, i)
             candidates.append(
                 Candidate(
                     rank=rank,
@@ -68,7 +69,8 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
                     speaker_known=piece.known,
                     seconds=piece.seconds,
                     speaker=piece.speaker if piece.known else None,
-                    turn_terms=_turn_terms(pieces, terms, i),
+                    turn_terms=turn,
+                    handover_terms=handover,
                     foreign=language != default_language,
                 )
             )
@@ -112,18 +114,20 @@ def _split(sentence: Sentence) -> list[_Piece]:
 
 def _turn_terms(
     pieces: Sequence[_Piece], terms: Sequence[frozenset[str]], i: int
-) -> frozenset[str]:
-    """Terms of sentence ``i``'s turn: the contiguous sentences by the same speaker, and the
-    other speaker's line that handed the turn over ("Tomás, contanos…", "Hoy me acompaña
-    Tomás Iriarte."), which says whom the turn is about."""
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Terms of sentence ``i``'s turn (the contiguous sentences by the same speaker, and the
+    other speaker's line that handed the turn over), and of that line alone ("Tomás,
+    contanos…", "Hoy me acompaña Tomás Iriarte."), which says whom the turn is about."""
     if not pieces[i].known:
-        return terms[i]
+        return terms[i], frozenset()
     lo = i
     while lo > 0 and pieces[lo - 1].known and pieces[lo - 1].speaker == pieces[i].speaker:
         lo -= 1
+    handover: frozenset[str] = frozenset()
     if lo > 0 and pieces[lo - 1].known:
         lo -= 1
+        handover = terms[lo]
     hi = i
     while hi + 1 < len(pieces) and pieces[hi + 1].speaker == pieces[i].speaker:
         hi += 1
-    return frozenset().union(*terms[lo : hi + 1])
+    return frozenset().union(*terms[lo : hi + 1]), handover

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 TRANSLATION_COSINE = 0.7
 """Cosine at which a word of another language is taken as the question word's translation."""
-MAX_WORDS = 300
+MAX_WORDS = 200
 """Other-language words compared per question at most (those of the best blocks first)."""
+MAX_RANK = 4
+"""Blocks whose words are compared: the best retrieved (as for sentence embeddings)."""
 MIN_LENGTH = 3
 CACHE_SIZE = 20_000
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -107,7 +109,7 @@ def _foreign_words(candidates: Sequence[Candidate]) -> list[str]:
     """Lower-cased content words of the other-language candidates, best blocks first."""
     words: dict[str, None] = {}
     for candidate in sorted(candidates, key=lambda c: c.rank):
-        if not candidate.foreign:
+        if not candidate.foreign or candidate.rank >= MAX_RANK:
             continue
         for word in _WORD.findall(candidate.text):
             lower = word.lower()

@@ -8,11 +8,19 @@ capitalised in English but name no one: "the February heat wave" is about a heat
 A relation question ("How is X connected to Y?", "¿Qué tiene que ver X con Y?") asks for
 nothing but the link between its entities: its framing words ("connected", "relación", "tiene
 que ver") are not content to find in the answer, and every entity it names must be attested.
+
+The asked kind of fact comes from the question words ("¿cuántos…?" a number, "how old" an age,
+"when" a time, "who" a person, "where" a place), and from a kind noun after "qué/cuál/what/
+which": "¿En qué *año*…?", "What *city*…?". Such a noun says what kind of answer is wanted, not
+what the answer talks about: "Empezamos en 2019" answers "¿En qué año empezaron?" without the
+word "año", so it is framing, not content.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 
 from castgraph.core.text import fold
 
@@ -84,3 +92,65 @@ def entity_runs(text: str) -> list[list[str]]:
     if current:
         runs.append(current)
     return runs
+
+
+_HOW_MUCH = {("how", w) for w in ("many", "much", "long", "far")}
+_AGE = re.compile(
+    r"\b(?:how\s+old|what\s+age|qu[eé]\s+edad|cu[aá]nt[oa]s\s+a[nñ]os\s+"
+    r"(?:tiene|tienen|ten[ií]a|ten[ií]an|tuvo|cumple|cumpli[oó]|cumplen))\b",
+    re.IGNORECASE,
+)
+_WHICH = frozenset(["que", "cual", "cuales", "what", "which"])
+KIND_NOUNS = {
+    **dict.fromkeys(["ano", "anos", "year", "years", "fecha", "date", "mes", "month"], "time"),
+    **dict.fromkeys(
+        [
+            "ciudad",
+            "ciudades",
+            "city",
+            "cities",
+            "town",
+            "pais",
+            "country",
+            "barrio",
+            "neighbourhood",
+            "neighborhood",
+            "lugar",
+            "place",
+            "pueblo",
+            "village",
+            "provincia",
+            "province",
+            "estado",
+            "state",
+        ],
+        "place",
+    ),
+}
+"""Folded nouns that, after "qué/cuál/what/which", name the kind of answer wanted."""
+
+
+def asked_kind(question: str, tokens: Sequence[str]) -> tuple[str, frozenset[int]]:
+    """The kind of fact ``question`` asks for ("number", "age", "time", "person", "place" or
+    "") and the positions in ``tokens`` (its folded tokens) of the kind nouns that frame it."""
+    framing = frozenset(
+        i + 1
+        for i, (word, following) in enumerate(itertools.pairwise(tokens))
+        if word in _WHICH and following in KIND_NOUNS
+    )
+    words = set(tokens)
+    if _AGE.search(question):
+        return "age", framing
+    if words & {"cuanto", "cuanta", "cuantos", "cuantas"} or set(itertools.pairwise(tokens)) & (
+        _HOW_MUCH
+    ):
+        return "number", framing
+    if framing:
+        return KIND_NOUNS[tokens[min(framing)]], framing
+    if words & {"cuando", "when", "ano", "year"}:
+        return "time", framing
+    if words & {"quien", "quienes", "who", "whom", "whose"}:
+        return "person", framing
+    if words & {"donde", "adonde", "where"}:
+        return "place", framing
+    return "", framing

@@ -24,7 +24,6 @@ share only names (or title words) with a question that asks about more are dampe
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from castgraph.retrieval.generation.focus import (
     PARTICLES,
     RELATION_WORDS,
+    asked_kind,
     asks_relation,
     entity_runs,
 )
@@ -103,7 +103,6 @@ _QUESTION_WORDS = _words(
     mention mentions mentioned explain explains explained think thinks
     """
 )
-_HOW_MUCH = {("how", w) for w in ("many", "much", "long", "old", "far")}
 _ASKING = re.compile(r"\?[\"'”»)]*$|¿")
 _INDIRECT = re.compile(
     r"\b(?:dónde|cuándo|cuánt[oa]s?|quién(?:es)?|cuál(?:es)?|"
@@ -126,7 +125,7 @@ class Question:
     """Indexes of the groups that come from capitalised words (people, places)."""
     numbers: frozenset[int]
     kind: str
-    """What is asked for: "number", "time", "person", "place" or ""."""
+    """What is asked for: "number", "age", "time", "person", "place" or ""."""
     words: tuple[str, ...] = ()
     """The question's word behind each group (folded), for matching it across languages."""
     entities: tuple[tuple[int, ...], ...] = ()
@@ -163,6 +162,8 @@ class Candidate:
     """Who said it, when known."""
     turn_terms: frozenset[str] = frozenset()
     """Terms of the speaker's turn around it and of the line that handed the turn over."""
+    handover_terms: frozenset[str] = frozenset()
+    """Terms of the other speaker's line that handed the turn over (part of ``turn_terms``)."""
     cosine: float = 0.0
     """Its embedding cosine with the question (0 without an embedder)."""
     foreign: bool = False
@@ -186,6 +187,7 @@ def analyze_question(question: str) -> Question:
     stop = SPANISH_STOPWORDS if spanish > english else ENGLISH_STOPWORDS
     if spanish == english:
         stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    kind, framing_at = asked_kind(question, tokens)
     relation = asks_relation(question)
     framing = _QUESTION_WORDS | (RELATION_WORDS if relation else frozenset())
     runs = entity_runs(question)
@@ -195,8 +197,10 @@ def analyze_question(question: str) -> Question:
     groups: list[frozenset[str]] = []
     words: list[str] = []
     name_groups: set[int] = set()
-    for token in tokens:
+    for at, token in enumerate(tokens):
         if token in stop or token in framing or token in _NUMBERS or token.isdigit():
+            continue
+        if at in framing_at:  # "¿En qué *año*…?": the kind of answer, not its content
             continue
         if token in particles:
             continue
@@ -216,7 +220,7 @@ def analyze_question(question: str) -> Question:
         tuple(groups),
         frozenset(name_groups),
         number_values(tokens),
-        _kind(tokens),
+        kind,
         tuple(words),
         entities,
         relation,
@@ -244,19 +248,6 @@ def number_values(tokens: Sequence[str]) -> frozenset[int]:
                 values.add(previous + value)
         previous = value
     return frozenset(values)
-
-
-def _kind(tokens: Sequence[str]) -> str:
-    pairs = set(itertools.pairwise(tokens))
-    if any(t in {"cuanto", "cuanta", "cuantos", "cuantas"} for t in tokens) or pairs & _HOW_MUCH:
-        return "number"
-    if {"cuando", "when", "ano", "year"} & set(tokens):
-        return "time"
-    if {"quien", "quienes", "who", "whom", "whose"} & set(tokens):
-        return "person"
-    if {"donde", "adonde", "where"} & set(tokens):
-        return "place"
-    return ""
 
 
 def score_candidates(
@@ -380,7 +371,7 @@ def _bonuses(question: Question, candidate: Candidate) -> float:
 
 def has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
     """Whether ``text`` holds the kind of fact asked for (a number, a date, a name)."""
-    if kind == "number":
+    if kind in ("number", "age"):
         return bool(numbers)
     if kind == "time":
         return bool(numbers) or any(t in _MONTHS for t in tokens)

@@ -9,11 +9,11 @@ its speaker's turn:
   the sentence, the speaker's turn, the line that handed them the turn (a question, an
   introduction), the speaker's own name, or the episode title (an episode about Barracas is
   about Barracas throughout). ASR spells names by ear, so a close spelling counts;
-- the **kind of fact** asked for is in the quoted sentence itself: a number for "how many" (a
-  year is not a count), a number or month for "when"/"what year", a name for "who" (for "who
-  said…", the named speaker of the sentence is that name), a name or a place phrase for
-  "where"; and when the question names what it counts ("how many *tipas*") and the sentence
-  mentions it, a number must count it ("tipas en cuatro cuadras" counts blocks, not trees);
+- the **kind of fact** asked for is in the quoted sentence itself (``kinds``: a count that is
+  no year and counts what is asked, an age that is no duration, a date, a name or a place that
+  is not one of the question's own);
+- the fact is not about someone else: when the focus is only mentioned elsewhere in the
+  speaker's turn and the sentence names another entity, its fact is that entity's;
 - and the sentence says something about what is asked beyond the names (``direct``), unless
   the names and a fact of the asked kind stand in the sentence itself ("Our guest is Hannah,
   from the Delta Lab" answers "where does Hannah work?").
@@ -24,17 +24,18 @@ Everything else makes the answerer abstain, in the question's language.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
-from castgraph.retrieval.generation.candidates import speaker_name
-from castgraph.retrieval.generation.relevance import (
-    Candidate,
-    Question,
-    has_kind,
-    number_values,
+from castgraph.retrieval.generation.kinds import (
+    MIN_FUZZY_LENGTH,
+    NAME_SIMILARITY,
+    counts,
+    kind_attested,
+    other_names,
 )
+from castgraph.retrieval.generation.relevance import Candidate, Question
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
@@ -42,11 +43,6 @@ from castgraph.retrieval.keyword.analyzer import (
     tokenize,
 )
 
-NAME_SIMILARITY = 80
-"""rapidfuzz ratio at which a heard word is the question's name ("maleria" for "valeria")."""
-MIN_FUZZY_LENGTH = 5
-COUNT_WINDOW = 3
-"""How many words after a number may stand before the thing it counts ("40 sensores")."""
 _WHO_ASKED = re.compile(r"\b(?:qui[eé]n(?:es)?\s+pregunt|who\s+(?:asked|asks))", re.IGNORECASE)
 _CHANGE = re.compile(
     r"\b(?:ahora|actualmente|hoy|todav[ií]a|sigue|siguen|cambi\w*|[uú]ltim\w*|nuev\w*|"
@@ -55,9 +51,6 @@ _CHANGE = re.compile(
     re.IGNORECASE,
 )
 _COUNT_WORDS = frozenset(["cuantos", "cuantas", "many"])
-_PLACE_WORDS = frozenset(
-    ["en", "desde", "cerca", "barrio", "ciudad", "in", "at", "from", "near", "city", "town"]
-)
 _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
@@ -86,18 +79,27 @@ def supports(
     question: Question, candidate: Candidate, counted: frozenset[str] = frozenset()
 ) -> bool:
     """Whether ``candidate`` states what ``question`` asks (see the module docstring)."""
-    if not _counts(counted, candidate):
+    if not counts(counted, candidate):
         return False
     # "Who…?" may be answered by a common noun ("the wizard who had vanished"): the kind check
     # for people only guards the weaker, names-only path below.
-    kind = question.kind != "person" or candidate.direct
-    if kind and candidate.direct and focus_attested(question, candidate):
-        return question.kind == "person" or kind_attested(question.kind, candidate)
+    if candidate.direct and focus_attested(question, candidate):
+        if _about_someone_else(question, candidate):
+            return False
+        return question.kind == "person" or kind_attested(question, candidate)
     return (
         question.kind in ("person", "place")
-        and kind_attested(question.kind, candidate)
+        and kind_attested(question, candidate)
         and focus_attested(question, candidate, sentence_only=True)
     )
+
+
+def _about_someone_else(question: Question, candidate: Candidate) -> bool:
+    """The focus is only mentioned elsewhere in the speaker's turn, and the sentence names
+    someone (something) else: its fact is about them ("Tomás sold me a loaf. … His starter,
+    Doña Rosa, is 30 years old." does not say how old Tomás is)."""
+    close = replace(candidate, turn_terms=candidate.handover_terms)
+    return not focus_attested(question, close) and bool(other_names(question, candidate.text))
 
 
 def focus_attested(
@@ -137,20 +139,6 @@ def _entities(question: Question) -> list[list[frozenset[str]]]:
     return entities
 
 
-def kind_attested(kind: str, candidate: Candidate) -> bool:
-    """The sentence itself holds the kind of fact asked for (any, when the kind is open)."""
-    if not kind:
-        return True
-    if kind == "person" and speaker_name(candidate.speaker):
-        return True  # "who said…?": the named speaker is the answer
-    tokens = tokenize(candidate.text)
-    if kind == "number":
-        return bool(number_values(_without_years(tokens)))
-    if kind == "place" and _PLACE_WORDS.intersection(tokens):
-        return True  # ASR writes "en el observatorio urbano" in lower case
-    return has_kind(kind, candidate.text, tokens, number_values(tokens))
-
-
 def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
     if group & evidence:
         return True
@@ -161,34 +149,3 @@ def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
         for e in evidence
         if len(e) >= MIN_FUZZY_LENGTH and abs(len(e) - len(g)) <= 2
     )
-
-
-def _without_years(tokens: Sequence[str]) -> list[str]:
-    """Tokens without years ("2019", "dos mil diecinueve"): a year does not answer a count."""
-    kept: list[str] = []
-    skip = 0
-    for i, token in enumerate(tokens):
-        if skip:
-            skip -= 1
-            continue
-        if token.isdigit() and len(token) == 4 and 1800 <= int(token) <= 2100:
-            continue
-        if token in ("dos", "two") and i + 1 < len(tokens) and tokens[i + 1] in ("mil", "thousand"):
-            skip = 2  # "dos mil diecinueve": the year's words
-            continue
-        kept.append(token)
-    return kept
-
-
-def _counts(counted: frozenset[str], candidate: Candidate) -> bool:
-    """When the sentence names the counted thing, one of its numbers counts it."""
-    if not counted or not counted & candidate.terms:
-        return True
-    tokens = tokenize(candidate.text)
-    for i, token in enumerate(tokens):
-        if not number_values([token]):
-            continue
-        following = tokens[i + 1 : i + 1 + COUNT_WINDOW]
-        if any(counted.intersection(analyze_both(t)) for t in following):
-            return True
-    return False
