@@ -132,3 +132,27 @@ def test_question_words_meet_their_translation_in_another_language() -> None:
     assert ExtractiveGenerator(HashEmbedder()).answer(request) == NOT_FOUND["en"]
     text = ExtractiveGenerator(Bilingual()).answer(request)
     assert text.startswith("According to Valeria Quiroga in “Barracas” (00:24)"), text
+
+
+INTERVIEW = _block(
+    (
+        Sentence("Why green roofs, in a city like Rotterdam?", 37.8, 40.4, "Lucía Benítez"),
+        Sentence("Rain, mostly.", 41.1, 42.0, "Hannah Lindqvist"),
+        Sentence("It holds the water so the sewers do not overflow.", 42.5, 46.8, "Hannah"),
+        Sentence("And what did you see in Buenos Aires?", 51.7, 52.6, "Lucía Benítez"),
+        Sentence("I walked with a map of the neighbourhood.", 53.0, 56.4, "Hannah"),
+    ),
+    title="Green roofs or shady streets?",
+)
+
+
+def test_the_reply_to_a_hosts_matching_question_answers_it() -> None:
+    text = ExtractiveGenerator().answer(
+        _ask("What are green roofs in Rotterdam for?", INTERVIEW, language="en")
+    )
+    # The episode is about green roofs: its title words alone answer nothing.
+    assert text.startswith(
+        "According to Hannah Lindqvist in “Green roofs or shady streets?” (00:41)"
+    )
+    assert "“Rain, mostly.”" in text
+    assert "map" not in text  # the reply to another question is not credited

@@ -37,6 +37,7 @@ from castgraph.core.models import AnswerRequest, ContextBlock
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
 from castgraph.retrieval.generation.crosslingual import WordVectors, translate, widen
+from castgraph.retrieval.generation.exchange import credit_replies
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import (
     Candidate,
@@ -169,6 +170,7 @@ class ExtractiveGenerator:
         if self._words is not None:  # words of the other language's sentences, by meaning
             question = translate(analysed, candidates, self._words)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
+        credit_replies(candidates)
         # A host's question is context for the sentences after it, never an answer (unless
         # the question is who asked it).
         who_asked = asks_who_asked(request.question)
