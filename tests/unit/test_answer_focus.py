@@ -9,6 +9,8 @@ from typing import ClassVar
 
 from castgraph.core.models import AnswerRequest, Citation, ContextBlock, Sentence
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
+from castgraph.retrieval.generation.candidates import build_candidates
+from castgraph.retrieval.generation.crosslingual import WordVectors, translate
 from castgraph.retrieval.generation.extractive import ExtractiveGenerator
 from castgraph.retrieval.generation.focus import asks_relation, entity_runs
 from castgraph.retrieval.generation.prompt import NOT_FOUND
@@ -156,3 +158,53 @@ def test_the_reply_to_a_hosts_matching_question_answers_it() -> None:
     )
     assert "“Rain, mostly.”" in text
     assert "map" not in text  # the reply to another question is not credited
+
+
+def test_a_name_that_asr_cut_apart_still_counts_but_a_common_word_is_no_name() -> None:
+    message = _block(
+        (
+            Sentence(
+                "Tengo un mensaje de una oyente, Marta, de bella nela, sobre los techos.",
+                88.0,
+                95.0,
+                "Nicolás Paz",
+            ),
+        ),
+    )
+    text = ExtractiveGenerator().answer(
+        _ask("¿Quién leyó el mensaje de la oyente de Avellaneda?", message)
+    )
+    assert text.startswith("Según Nicolás Paz en «Episodio» (01:28)"), text
+    trees = _block(
+        (Sentence("Plantamos cuarenta tipas porque dan sombra.", 74.0, 80.0, "Valeria"),),
+    )
+    # "porque" sounds like "parque", but a common word is not a misheard name.
+    far = _ask("¿Cuántas tipas plantaron en el Parque Lezama?", trees)
+    assert ExtractiveGenerator().answer(far) == NOT_FOUND["es"]
+
+
+class Table:
+    """Word vectors from a table (2-D unit vectors), as a fake multilingual encoder."""
+
+    def __init__(self, vectors: dict[str, tuple[float, float]]) -> None:
+        self.vectors = vectors
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [list(self.vectors.get(t, (0.0, 1.0))) for t in texts]
+
+
+def test_short_question_words_need_a_closer_translation() -> None:
+    close = (0.75, 0.66)  # cosine 0.75 with (1, 0)
+    vectors = WordVectors(
+        Table({"far": (1.0, 0.0), "bien": close, "distance": (1.0, 0.0), "distancia": close})
+    )
+    blocks = (_block((Sentence("Muy bien, la distancia es corta.", 1.0, 3.0, "Tomás"),)),)
+    candidates = build_candidates(blocks, "en")
+    for question, word, expected in (
+        ("How far is the bakery?", "far", False),
+        ("What distance is the bakery?", "distance", True),
+    ):
+        analysed = analyze_question(question)
+        i = analysed.words.index(word)
+        widened = translate(analysed, candidates, vectors).groups[i]
+        assert bool(widened & {"bien", "distanci", "distancia"}) is expected, question

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 TRANSLATION_COSINE = 0.7
 """Cosine at which a word of another language is taken as the question word's translation."""
+SHORT_WORD_COSINE = 0.8
+SHORT_WORD = 3
+"""Words this short ("far", "old") embed near many unrelated words ("far" ~ "bien" 0.70): they
+need a closer match ("now" ~ "ahora" 0.97)."""
 MAX_WORDS = 200
 """Other-language words compared per question at most (those of the best blocks first)."""
 MAX_RANK = 4
@@ -92,7 +96,9 @@ def translate(
         return question
     groups = list(question.groups)
     for row, i in enumerate(asked):
-        for column in np.flatnonzero(similarity[row] >= TRANSLATION_COSINE):
+        short = len(question.words[i]) <= SHORT_WORD
+        needed = SHORT_WORD_COSINE if short else TRANSLATION_COSINE
+        for column in np.flatnonzero(similarity[row] >= needed):
             word = fold(foreign[column])
             groups[i] = groups[i] | frozenset(analyze_both(word)) | {word}
     return replace(question, groups=tuple(groups))

@@ -23,11 +23,14 @@ Everything else makes the answerer abstain, in the question's language.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from rapidfuzz import fuzz
 
+from castgraph.core.text import phonetic
 from castgraph.retrieval.generation.kinds import (
     MIN_FUZZY_LENGTH,
     NAME_SIMILARITY,
@@ -114,29 +117,53 @@ def focus_attested(
     if not sentence_only:
         evidence = evidence | candidate.turn_terms | candidate.speaker_terms
         evidence = evidence | candidate.title_terms
+    heard = _heard(candidate.text)
     found = 0
     for entity in entities:
-        seen = sum(1 for group in entity if _attested(group, evidence))
+        seen = sum(
+            1
+            for i in entity
+            if _attested(question.groups[i], evidence)
+            or (i < len(question.words) and _sounds_in(question.words[i], heard))
+        )
         found += seen >= max(1, len(entity) // 2)  # "Mercado de San Telmo" → "mercado … elmo"
     if question.relation:  # "How is X connected to Y?": a link needs both ends
         return found == len(entities)
     return found >= 1 and 2 * found >= len(entities)
 
 
-def _entities(question: Question) -> list[list[frozenset[str]]]:
+def _entities(question: Question) -> list[tuple[int, ...]]:
     """The question's names grouped into entities ("Valeria Quiroga", "Mercado de San Telmo"
     are one entity each): as the question wrote them, else runs of neighbouring name words."""
     if question.entities:
-        return [[question.groups[i] for i in entity] for entity in question.entities]
-    entities: list[list[frozenset[str]]] = []
+        return list(question.entities)
+    entities: list[tuple[int, ...]] = []
     previous = -2
     for i in sorted(question.names):
         if i == previous + 1 and entities:
-            entities[-1].append(question.groups[i])
+            entities[-1] = (*entities[-1], i)
         else:
-            entities.append([question.groups[i]])
+            entities.append((i,))
         previous = i
     return entities
+
+
+def _heard(text: str) -> tuple[str, ...]:
+    """Sound keys of the sentence's words and of each two neighbouring words joined: ASR cuts
+    unfamiliar names apart ("Avellaneda" heard as "bella nela")."""
+    tokens = [t for t in tokenize(text) if not t.isdigit()]
+    joined = [a + b for a, b in itertools.pairwise(tokens)]
+    # A common word is no misheard name ("porque" sounds like "parque").
+    words = [t for t in tokens if t not in _STOP]
+    return tuple(phonetic(t) for t in (*words, *joined) if len(t) >= MIN_FUZZY_LENGTH)
+
+
+def _sounds_in(word: str, heard: Sequence[str]) -> bool:
+    """Whether a name word of the question sounds like a word (or two) of the sentence."""
+    if len(word) < MIN_FUZZY_LENGTH:
+        return False
+    key = phonetic(word)
+    return any(abs(len(h) - len(key)) <= 2 and fuzz.ratio(key, h) >= NAME_SIMILARITY for h in heard)
 
 
 def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
