@@ -208,3 +208,19 @@ def test_short_question_words_need_a_closer_translation() -> None:
         i = analysed.words.index(word)
         widened = translate(analysed, candidates, vectors).groups[i]
         assert bool(widened & {"bien", "distanci", "distancia"}) is expected, question
+
+
+def test_who_said_prefers_the_sentence_that_names_an_unnamed_speaker() -> None:
+    call = _block(
+        (
+            Sentence("Yes, I live in New Jersey now.", 20.0, 21.5, "SPEAKER_00"),
+            Sentence("My friends think so too.", 22.0, 24.0, "SPEAKER_01"),
+            Sentence("This is Diane, I live up in New Jersey.", 30.0, 33.0, "SPEAKER_00"),
+        ),
+        title="conversation",
+    )
+    text = ExtractiveGenerator().answer(
+        _ask("Who said they live in New Jersey now?", call, language="en")
+    )
+    # Diarization left a label: the self-introduction is the only way to name the speaker.
+    assert text.startswith("According to a speaker (SPEAKER_00) in “conversation” (00:30)"), text

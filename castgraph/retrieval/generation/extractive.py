@@ -49,7 +49,9 @@ from castgraph.retrieval.generation.sentences import cap_quote, clean
 from castgraph.retrieval.generation.support import (
     asks_about_change,
     asks_who_asked,
+    asks_who_said,
     counted_thing,
+    credit_named,
     supports,
 )
 from castgraph.retrieval.keyword.analyzer import tokenize
@@ -171,6 +173,8 @@ class ExtractiveGenerator:
             question = translate(analysed, candidates, self._words)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
         credit_replies(candidates)
+        if asks_who_said(request.question):
+            credit_named(question, candidates)
         # A host's question is context for the sentences after it, never an answer (unless
         # the question is who asked it).
         who_asked = asks_who_asked(request.question)

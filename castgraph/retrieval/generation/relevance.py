@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from castgraph.core.text import fold
 from castgraph.retrieval.generation.focus import (
     PARTICLES,
     RELATION_WORDS,
@@ -261,9 +262,10 @@ def score_candidates(
     cosines = similarities or [0.0] * len(candidates)
     blocks = max((c.rank for c in candidates), default=0) + 1
     title_topic = _only_title_words(merged, candidates)
+    asked = frozenset(question.words)
     for candidate, emb, cosine in zip(candidates, standout, cosines, strict=True):
         score = _coverage(merged, candidate, weights, total)
-        score += _bonuses(merged, candidate) + W_EMBED * emb
+        score += _bonuses(merged, candidate, asked) + W_EMBED * emb
         # Some sentence always stands out from the median: only a close one answers directly.
         needed = FOREIGN_STANDOUT if candidate.foreign else DIRECT_STANDOUT
         by_meaning = emb >= needed and cosine >= DIRECT_COSINE
@@ -354,7 +356,7 @@ def _coverage(
     return got / total if total else 0.0
 
 
-def _bonuses(question: Question, candidate: Candidate) -> float:
+def _bonuses(question: Question, candidate: Candidate, asked: frozenset[str]) -> float:
     bonus = 0.0
     if question.names:
         known = candidate.terms | candidate.speaker_terms
@@ -364,19 +366,29 @@ def _bonuses(question: Question, candidate: Candidate) -> float:
     numbers = number_values(tokens)
     if question.numbers:
         bonus += W_NUMBER * len(question.numbers & numbers) / len(question.numbers)
-    if has_kind(question.kind, candidate.text, tokens, numbers):
+    if has_kind(question.kind, candidate.text, tokens, numbers, asked):
         bonus += W_KIND
     return bonus
 
 
-def has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
-    """Whether ``text`` holds the kind of fact asked for (a number, a date, a name)."""
+def has_kind(
+    kind: str,
+    text: str,
+    tokens: Sequence[str],
+    numbers: frozenset[int],
+    asked: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether ``text`` holds the kind of fact asked for (a number, a date, a name other than
+    the ``asked`` words: "New Jersey" does not answer "Who lives in New Jersey?")."""
     if kind in ("number", "age"):
         return bool(numbers)
     if kind == "time":
         return bool(numbers) or any(t in _MONTHS for t in tokens)
     if kind in ("person", "place"):
-        return any(w[0].isupper() and len(w) > 1 for w in _WORD.findall(text)[1:])  # not "I"
+        return any(
+            w[0].isupper() and len(w) > 1 and fold(w) not in asked  # not "I"
+            for w in _WORD.findall(text)[1:]
+        )
     return False
 
 

@@ -31,6 +31,7 @@ from dataclasses import replace
 from rapidfuzz import fuzz
 
 from castgraph.core.text import phonetic
+from castgraph.retrieval.generation.candidates import speaker_name
 from castgraph.retrieval.generation.kinds import (
     MIN_FUZZY_LENGTH,
     NAME_SIMILARITY,
@@ -46,6 +47,15 @@ from castgraph.retrieval.keyword.analyzer import (
     tokenize,
 )
 
+_WHO_SAID = re.compile(
+    r"\b(?:qui[eé]n(?:es)?\s+(?:dijo|dijeron|dice|cont[oó]|coment[oó]|mencion[oó]|"
+    r"explic[oó]|cit[oó]|ley[oó]|pregunt[oó]|habl[oó]|present[oó])|"
+    r"who\s+(?:said|says|told|mentioned|explained|cited|quoted|read|asked|talked|spoke|"
+    r"introduced))\b",
+    re.IGNORECASE,
+)
+NAMED_CREDIT = 0.15
+"""Score added, for "who said…?", to sentences that can name the speaker."""
 _WHO_ASKED = re.compile(r"\b(?:qui[eé]n(?:es)?\s+pregunt|who\s+(?:asked|asks))", re.IGNORECASE)
 _CHANGE = re.compile(
     r"\b(?:ahora|actualmente|hoy|todav[ií]a|sigue|siguen|cambi\w*|[uú]ltim\w*|nuev\w*|"
@@ -60,6 +70,20 @@ _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 def asks_who_asked(question: str) -> bool:
     """ "Who asked…?": the one question whose answer is a question sentence."""
     return _WHO_ASKED.search(question) is not None
+
+
+def asks_who_said(question: str) -> bool:
+    """ "Who said/asked/read…?": the answer is the speaker of the sentence."""
+    return _WHO_SAID.search(question) is not None
+
+
+def credit_named(question: Question, candidates: Sequence[Candidate]) -> None:
+    """For "who said…?", prefer sentences that can name who said them: a named speaker, or a
+    name in the sentence itself when diarization left only a label ("This is Diane in New
+    Jersey" names SPEAKER_00; "don't hear that New Jersey now" names no one)."""
+    for candidate in candidates:
+        if speaker_name(candidate.speaker) or other_names(question, candidate.text):
+            candidate.score += NAMED_CREDIT
 
 
 def asks_about_change(question: str) -> bool:
