@@ -4,6 +4,7 @@ questions, and question words met in the other language."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import ClassVar
 
@@ -224,3 +225,63 @@ def test_who_said_prefers_the_sentence_that_names_an_unnamed_speaker() -> None:
     )
     # Diarization left a label: the self-introduction is the only way to name the speaker.
     assert text.startswith("According to a speaker (SPEAKER_00) in “conversation” (00:30)"), text
+
+
+def test_change_over_time_skips_a_restated_figure_and_reads_the_episode_opening() -> None:
+    first = _block(
+        (Sentence("Con los vecinos plantamos tipas en cuatro cuadras.", 74.0, 80.0, "Valeria"),),
+        title="Barracas, una isla de calor",
+        episode="e1",
+    )
+    opening = Sentence(
+        "Hoy volvemos a las tipas de Barracas, plantadas en cuatro cuadras en el primer episodio.",
+        12.0,
+        18.0,
+        "Lucía",
+    )
+    reopened = _block((opening,), number=2, title="Techos verdes", episode="e3")
+    update = _block(
+        (
+            Sentence(
+                "Valeria me contó que ahora las tipas cubren once cuadras.", 81.0, 85.0, "Hannah"
+            ),
+        ),
+        number=3,
+        title="Techos verdes",
+        episode="e3",
+    )
+    newer = date(2024, 4, 2)
+    blocks = (
+        _with_date(first, date(2024, 3, 5)),
+        _with_date(reopened, newer),
+        _with_date(update, newer),
+    )
+    text = ExtractiveGenerator().answer(
+        _ask("¿En cuántas cuadras de Barracas hay tipas ahora?", *blocks)
+    )
+    # The newer episode names Barracas only in its opening; its host restates the old figure.
+    assert text.startswith(
+        "Lo más reciente, en «Techos verdes» (2024-04-02, 01:21), Hannah dice:"
+    ), text
+    assert "once cuadras" in text and "primer episodio" not in text
+    assert "Antes, en «Barracas, una isla de calor»" in text
+
+
+def _with_date(block: ContextBlock, published: date) -> ContextBlock:
+    return ContextBlock(block.number, replace(block.citation, published=published))
+
+
+def test_an_episode_opening_is_a_topic_only_for_questions_across_episodes() -> None:
+    opening = _block(
+        (Sentence("Hoy hablamos con Hannah de lo que vio en Barracas.", 12.0, 18.0, "Lucía"),),
+        title="Techos verdes",
+    )
+    told = _block(
+        (Sentence("Valeria me contó que las tipas cubren once cuadras.", 81.0, 85.0, "Hannah"),),
+        number=2,
+        title="Techos verdes",
+    )
+    plain = _ask("¿En cuántas cuadras de Barracas hay tipas?", opening, told)
+    assert ExtractiveGenerator().answer(plain) == NOT_FOUND["es"]
+    now = _ask("¿En cuántas cuadras de Barracas hay tipas ahora?", opening, told)
+    assert "once cuadras" in ExtractiveGenerator().answer(now)

@@ -52,6 +52,7 @@ from castgraph.retrieval.generation.support import (
     asks_who_said,
     counted_thing,
     credit_named,
+    restates,
     supports,
 )
 from castgraph.retrieval.keyword.analyzer import tokenize
@@ -188,7 +189,9 @@ class ExtractiveGenerator:
             and supports(question, c, counted)
         ]
         if asks_about_change(request.question):
-            chosen = self._per_episode(answers, request.blocks)
+            # A host restating an old figure is not the new figure.
+            current = [c for c in answers if not restates(c.text)]
+            chosen = self._per_episode(current, request.blocks)
             return _newest_first([_quote(request.blocks[c.rank], c) for c in chosen])
         chosen = self._choose(answers)
         quotes = [_quote(request.blocks[c.rank], c) for c in chosen]
@@ -254,7 +257,8 @@ def answer_language(request: AnswerRequest) -> str:
 
 
 def _candidates(request: AnswerRequest) -> list[Candidate]:
-    return build_candidates(request.blocks, answer_language(request))
+    topics = asks_about_change(request.question)
+    return build_candidates(request.blocks, answer_language(request), topics=topics)
 
 
 def _repeats(candidate: Candidate, other: Candidate) -> bool:

@@ -169,6 +169,8 @@ class Candidate:
     """Its embedding cosine with the question (0 without an embedder)."""
     foreign: bool = False
     """Whether it is in another language than the question."""
+    intro: str = ""
+    """The opening lines of its episode found in the context (names said there are topics)."""
 
 
 def is_question(sentence: str) -> bool:

@@ -23,6 +23,7 @@ Everything else makes the answerer abstain, in the question's language.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Sequence
@@ -52,6 +53,13 @@ _WHO_SAID = re.compile(
     r"explic[oó]|cit[oó]|ley[oó]|pregunt[oó]|habl[oó]|present[oó])|"
     r"who\s+(?:said|says|told|mentioned|explained|cited|quoted|read|asked|talked|spoke|"
     r"introduced))\b",
+    re.IGNORECASE,
+)
+_RESTATES = re.compile(
+    r"\b(?:(?:first|last|previous|earlier|other)\s+(?:episode|show)|"
+    r"(?:primer|[uú]ltimo|otro)\s+(?:episodio|programa)|(?:episodio|programa)\s+anterior|"
+    r"as\s+we\s+(?:said|heard|told|saw)|como\s+(?:dijimos|contamos|escuchamos|vimos)|"
+    r"go\s+back\s+to|volvemos\s+a)\b",
     re.IGNORECASE,
 )
 NAMED_CREDIT = 0.15
@@ -84,6 +92,12 @@ def credit_named(question: Question, candidates: Sequence[Candidate]) -> None:
     for candidate in candidates:
         if speaker_name(candidate.speaker) or other_names(question, candidate.text):
             candidate.score += NAMED_CREDIT
+
+
+def restates(sentence: str) -> bool:
+    """Whether a sentence refers back to an earlier episode ("the tipa trees planted on four
+    blocks, from our first episode"): it restates an old figure, it is not a new one."""
+    return _RESTATES.search(sentence) is not None
 
 
 def asks_about_change(question: str) -> bool:
@@ -142,6 +156,8 @@ def focus_attested(
         evidence = evidence | candidate.turn_terms | candidate.speaker_terms
         evidence = evidence | candidate.title_terms
     heard = _heard(candidate.text)
+    if not sentence_only:  # the episode's opening names its topics, as its title does
+        heard = heard + _heard(candidate.intro)
     found = 0
     for entity in entities:
         seen = sum(
@@ -172,6 +188,7 @@ def _entities(question: Question) -> list[tuple[int, ...]]:
     return entities
 
 
+@functools.lru_cache(maxsize=1024)
 def _heard(text: str) -> tuple[str, ...]:
     """Sound keys of the sentence's words and of each two neighbouring words joined: ASR cuts
     unfamiliar names apart ("Avellaneda" heard as "bella nela")."""
