@@ -22,12 +22,8 @@ from rapidfuzz import fuzz
 
 from castgraph.retrieval.generation.candidates import speaker_name
 from castgraph.retrieval.generation.focus import PARTICLES, entity_runs
-from castgraph.retrieval.generation.relevance import (
-    Candidate,
-    Question,
-    has_kind,
-    number_values,
-)
+from castgraph.retrieval.generation.numbers import number_values
+from castgraph.retrieval.generation.relevance import Candidate, Question, has_kind
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,

@@ -37,6 +37,8 @@ from castgraph.retrieval.generation.focus import (
     asks_relation,
     entity_runs,
 )
+from castgraph.retrieval.generation.numbers import NUMBER_WORDS as _NUMBERS
+from castgraph.retrieval.generation.numbers import number_values
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
@@ -70,24 +72,6 @@ FOREIGN_STANDOUT = 0.35
 words cannot overlap, so meaning is all the evidence there is."""
 """An embedding standout that makes a sentence a direct answer even without shared words."""
 
-_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince"
-_SPANISH_NUMBERS = {w: i for i, w in enumerate(_UNITS.split())} | {
-    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20,
-    "veintiuno": 21, "veintidos": 22, "veintitres": 23, "veinticuatro": 24, "veinticinco": 25,
-    "veintiseis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29, "treinta": 30,
-    "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
-    "cien": 100, "ciento": 100, "mil": 1000, "millon": 10**6, "millones": 10**6,
-}  # fmt: skip
-_ENGLISH_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-)
-_ENGLISH_NUMBERS = {w: i for i, w in enumerate(_ENGLISH_UNITS.split())} | {
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "millions": 10**6,
-}  # fmt: skip
-_NUMBERS = _SPANISH_NUMBERS | _ENGLISH_NUMBERS
-_TENS = frozenset(range(20, 100, 10))
 _MONTHS = _words(
     "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
     "diciembre january february march april june july august september october november "
@@ -235,22 +219,6 @@ def name_tokens(text: str) -> frozenset[str]:
     found = {t for run in entity_runs(text) for w in run for t in tokenize(w)}
     stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS | _QUESTION_WORDS | PARTICLES
     return frozenset(t for t in found if t not in stop)
-
-
-def number_values(tokens: Sequence[str]) -> frozenset[int]:
-    """Numbers written in digits or words; "twenty three" also counts as 23."""
-    values: set[int] = set()
-    previous: int | None = None
-    for token in tokens:
-        if token in ("y", "and") and previous is not None:
-            continue
-        value = int(token) if token.isdigit() and len(token) < 10 else _NUMBERS.get(token)
-        if value is not None:
-            values.add(value)
-            if previous in _TENS and 0 < value < 10:
-                values.add(previous + value)
-        previous = value
-    return frozenset(values)
 
 
 def score_candidates(
