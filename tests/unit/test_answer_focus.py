@@ -14,6 +14,7 @@ from castgraph.retrieval.generation.candidates import build_candidates
 from castgraph.retrieval.generation.crosslingual import WordVectors, translate
 from castgraph.retrieval.generation.extractive import ExtractiveGenerator
 from castgraph.retrieval.generation.focus import asks_relation, entity_runs
+from castgraph.retrieval.generation.misheard import hear_alike
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import analyze_question
 
@@ -285,3 +286,25 @@ def test_an_episode_opening_is_a_topic_only_for_questions_across_episodes() -> N
     assert ExtractiveGenerator().answer(plain) == NOT_FOUND["es"]
     now = _ask("¿En cuántas cuadras de Barracas hay tipas ahora?", opening, told)
     assert "once cuadras" in ExtractiveGenerator().answer(now)
+
+
+def test_a_question_word_the_transcript_misspelled_still_matches() -> None:
+    heard = _block(
+        (
+            Sentence(
+                "La sorpresa y el disgusto que produjo a Wentworth la substitución de una coñada "
+                "por otra.",
+                0.0,
+                14.6,
+                "SPEAKER_00",
+            ),
+        ),
+        title="es_3spk_constructed",
+    )
+    question = "¿Qué sintió Wentworth con la sustitución de una cuñada por otra?"
+    assert "disgusto" in ExtractiveGenerator().answer(_ask(question, heard))
+    # Only absent words are matched by spelling: "calientes" is found, "clientes" is not it.
+    shop = _block((Sentence("Los clientes dicen que las calles están calientes.", 1, 4, "Ana"),))
+    analysed = analyze_question("¿Qué calles están calientes?")
+    widened = hear_alike(analysed, build_candidates((shop,), "es"))
+    assert widened.groups == analysed.groups

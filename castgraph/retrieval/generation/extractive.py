@@ -38,6 +38,7 @@ from castgraph.core.timefmt import clock
 from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
 from castgraph.retrieval.generation.crosslingual import WordVectors, translate, widen
 from castgraph.retrieval.generation.exchange import credit_replies
+from castgraph.retrieval.generation.misheard import hear_alike
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import (
     Candidate,
@@ -169,9 +170,9 @@ class ExtractiveGenerator:
         if not candidates:
             return []
         analysed = analyze_question(request.question)
-        question = analysed
+        question = hear_alike(analysed, candidates)
         if self._words is not None:  # words of the other language's sentences, by meaning
-            question = translate(analysed, candidates, self._words)
+            question = translate(question, candidates, self._words)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
         credit_replies(candidates)
         if asks_who_said(request.question):
