@@ -308,3 +308,11 @@ def test_a_question_word_the_transcript_misspelled_still_matches() -> None:
     analysed = analyze_question("¿Qué calles están calientes?")
     widened = hear_alike(analysed, build_candidates((shop,), "es"))
     assert widened.groups == analysed.groups
+
+
+def test_a_short_name_is_not_matched_by_sound() -> None:
+    dry = _block(
+        (Sentence("Las tipas aguantan bien la sequía del verano.", 74.0, 80.0, "Valeria Quiroga"),)
+    )
+    relation = _ask("How is Sheila connected to Valeria Quiroga?", dry, language="en")
+    assert ExtractiveGenerator().answer(relation) == NOT_FOUND["en"]

@@ -62,6 +62,8 @@ _RESTATES = re.compile(
     r"go\s+back\s+to|volvemos\s+a)\b",
     re.IGNORECASE,
 )
+MIN_HEARD_LENGTH = 7
+"""Letters a question's name needs to be matched by sound (short sound keys match too much)."""
 NAMED_CREDIT = 0.15
 """Score added, for "who said…?", to sentences that can name the speaker."""
 _WHO_ASKED = re.compile(r"\b(?:qui[eé]n(?:es)?\s+pregunt|who\s+(?:asked|asks))", re.IGNORECASE)
@@ -201,7 +203,7 @@ def _heard(text: str) -> tuple[str, ...]:
 
 def _sounds_in(word: str, heard: Sequence[str]) -> bool:
     """Whether a name word of the question sounds like a word (or two) of the sentence."""
-    if len(word) < MIN_FUZZY_LENGTH:
+    if len(word) < MIN_HEARD_LENGTH:  # short keys sound like too much ("sheila", "sequía")
         return False
     key = phonetic(word)
     return any(abs(len(h) - len(key)) <= 2 and fuzz.ratio(key, h) >= NAME_SIMILARITY for h in heard)
