@@ -82,3 +82,5 @@ def test_a_fact_about_someone_else_in_the_turn_is_not_the_focus_fact() -> None:
     )
     assert _answer("How old is Tomás Iriarte?", turn, "en") == NOT_FOUND["en"]
     assert "30 years old" in _answer("How old is Doña Rosa?", turn, "en")
+    # The sentence is about what is asked when it says it: Tomás's starter.
+    assert "30 years old" in _answer("How old is Tomás Iriarte's starter?", turn, "en")

@@ -100,6 +100,8 @@ _AGE = re.compile(
     r"(?:tiene|tienen|ten[ií]a|ten[ií]an|tuvo|cumple|cumpli[oó]|cumplen))\b",
     re.IGNORECASE,
 )
+AGE_WORDS = frozenset(["old", "age", "edad", "anos"])
+"""Folded words that ask for an age ("how *old*"): they say nothing about whose age."""
 _WHICH = frozenset(["que", "cual", "cuales", "what", "which"])
 KIND_NOUNS = {
     **dict.fromkeys(["ano", "anos", "year", "years", "fecha", "date", "mes", "month"], "time"),

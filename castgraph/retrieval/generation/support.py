@@ -33,6 +33,7 @@ from rapidfuzz import fuzz
 
 from castgraph.core.text import phonetic
 from castgraph.retrieval.generation.candidates import speaker_name
+from castgraph.retrieval.generation.focus import AGE_WORDS
 from castgraph.retrieval.generation.kinds import (
     MIN_FUZZY_LENGTH,
     NAME_SIMILARITY,
@@ -138,11 +139,18 @@ def supports(
 
 
 def _about_someone_else(question: Question, candidate: Candidate) -> bool:
-    """The focus is only mentioned elsewhere in the speaker's turn, and the sentence names
-    someone (something) else: its fact is about them ("Tomás sold me a loaf. … His starter,
-    Doña Rosa, is 30 years old." does not say how old Tomás is)."""
+    """The focus is only mentioned elsewhere in the speaker's turn, the sentence names someone
+    (something) else, and it says nothing else the question asks about: its fact is theirs
+    ("Tomás sold me a loaf. … His starter, Doña Rosa, is 30 years old." does not say how old
+    Tomás is, but does say how old Tomás's starter is)."""
     close = replace(candidate, turn_terms=candidate.handover_terms)
-    return not focus_attested(question, close) and bool(other_names(question, candidate.text))
+    if focus_attested(question, close) or not other_names(question, candidate.text):
+        return False
+    return not any(
+        group & candidate.terms
+        for i, (group, word) in enumerate(zip(question.groups, question.words, strict=False))
+        if i not in question.names and word not in AGE_WORDS
+    )
 
 
 def focus_attested(
