@@ -3,6 +3,7 @@ fact, or the right kind of fact about someone else; and their answerable twins."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from castgraph.core.models import AnswerRequest, Citation, ContextBlock, Sentence
@@ -84,3 +85,37 @@ def test_a_fact_about_someone_else_in_the_turn_is_not_the_focus_fact() -> None:
     assert "30 years old" in _answer("How old is Doña Rosa?", turn, "en")
     # The sentence is about what is asked when it says it: Tomás's starter.
     assert "30 years old" in _answer("How old is Tomás Iriarte's starter?", turn, "en")
+
+
+def test_the_amount_of_something_asks_for_a_number() -> None:
+    hung = _block(
+        Sentence("Colgamos sensores en los postes de luz del barrio.", 42.0, 50.0, "Vale")
+    )
+    amount = "¿Cuál es la cantidad de sensores que colgaron en los postes?"
+    assert _answer(amount, hung, "es") == NOT_FOUND["es"]
+    counted = _block(
+        Sentence("Colgamos cuarenta sensores en los postes de luz.", 42.0, 50.0, "Vale")
+    )
+    assert "cuarenta sensores" in _answer(amount, counted, "es")
+
+
+def test_words_asking_about_change_need_not_be_in_the_answer() -> None:
+    first = _block(
+        Sentence("Con los vecinos plantamos tipas en cuatro cuadras.", 74.0, 80.0, "Valeria"),
+        Sentence("Dan una sombra ancha y aguantan bien la sequía.", 80.0, 86.0, "Valeria"),
+    )
+    later = ContextBlock(
+        2,
+        replace(
+            _block(
+                Sentence("Valeria me contó que las tipas cubren once cuadras.", 81.0, 85.0, "Ana"),
+                Sentence("Los árboles dan sombra a toda la vereda.", 86.0, 90.0, "Ana"),
+                title="Techos verdes",
+            ).citation,
+            episode_id="e3",
+            published=date(2024, 5, 2),
+        ),
+    )
+    question = "¿Cambió la cantidad de cuadras con tipas desde el primer episodio?"
+    text = ExtractiveGenerator().answer(AnswerRequest(question, "es", (first, later)))
+    assert text.startswith("Lo más reciente, en «Techos verdes» (2024-05-02, 01:21)"), text

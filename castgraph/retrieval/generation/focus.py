@@ -102,6 +102,19 @@ _AGE = re.compile(
 )
 AGE_WORDS = frozenset(["old", "age", "edad", "anos"])
 """Folded words that ask for an age ("how *old*"): they say nothing about whose age."""
+_AMOUNT = {(noun, "de") for noun in ("cantidad", "numero", "total")} | {
+    (noun, "of") for noun in ("number", "amount", "total")
+}
+CHANGE_WORDS = _words(
+    """
+    ahora actualmente hoy todavia sigue siguen cambio cambiado cambiaron ultimo ultima ultimos
+    ultimas nuevo nueva reciente recientes recientemente antes despues now currently today
+    still change changed changes latest newest recent recently update updated anymore before
+    after
+    """
+)
+"""Folded words that ask about change over time: they frame such a question, the answer need
+not repeat them."""
 _WHICH = frozenset(["que", "cual", "cuales", "what", "which"])
 KIND_NOUNS = {
     **dict.fromkeys(["ano", "anos", "year", "years", "fecha", "date", "mes", "month"], "time"),
@@ -140,13 +153,14 @@ def asked_kind(question: str, tokens: Sequence[str]) -> tuple[str, frozenset[int
         for i, (word, following) in enumerate(itertools.pairwise(tokens))
         if word in _WHICH and following in KIND_NOUNS
     )
+    pairs = list(itertools.pairwise(tokens))
+    # "la cantidad de cuadras", "the number of blocks": a count, framed by its noun.
+    amounts = frozenset(i for i, pair in enumerate(pairs) if pair in _AMOUNT)
     words = set(tokens)
     if _AGE.search(question):
         return "age", framing
-    if words & {"cuanto", "cuanta", "cuantos", "cuantas"} or set(itertools.pairwise(tokens)) & (
-        _HOW_MUCH
-    ):
-        return "number", framing
+    if amounts or words & {"cuanto", "cuanta", "cuantos", "cuantas"} or set(pairs) & _HOW_MUCH:
+        return "number", framing | amounts
     if framing:
         return KIND_NOUNS[tokens[min(framing)]], framing
     if words & {"cuando", "when", "ano", "year"}:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from castgraph.core.text import fold
 from castgraph.retrieval.generation.focus import (
+    CHANGE_WORDS,
     PARTICLES,
     RELATION_WORDS,
     asked_kind,
@@ -177,6 +178,8 @@ def analyze_question(question: str) -> Question:
     kind, framing_at = asked_kind(question, tokens)
     relation = asks_relation(question)
     framing = _QUESTION_WORDS | (RELATION_WORDS if relation else frozenset())
+    if any(t in CHANGE_WORDS for t in tokens):  # "¿Cambió…?", "still", "ahora": framing
+        framing = framing | CHANGE_WORDS
     runs = entity_runs(question)
     names = name_tokens(question)
     # Particles inside a name ("Mercado *de* San Telmo") are part of it, not content.

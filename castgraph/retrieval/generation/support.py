@@ -74,7 +74,7 @@ _CHANGE = re.compile(
     r"recent\w*|updat\w*|anymore|before|after|over\s+time|episodes|episodios)\b",
     re.IGNORECASE,
 )
-_COUNT_WORDS = frozenset(["cuantos", "cuantas", "many"])
+_COUNT_WORDS = frozenset(["cuantos", "cuantas", "many", "cantidad", "numero", "number"])
 _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
