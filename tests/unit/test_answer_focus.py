@@ -3,7 +3,9 @@ questions, and question words met in the other language."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from typing import ClassVar
@@ -316,3 +318,41 @@ def test_a_short_name_is_not_matched_by_sound() -> None:
     )
     relation = _ask("How is Sheila connected to Valeria Quiroga?", dry, language="en")
     assert ExtractiveGenerator().answer(relation) == NOT_FOUND["en"]
+
+
+class Counting(Table):
+    def __init__(self) -> None:
+        super().__init__({"a": (1.0, 0.0), "b": (0.0, 1.0), "c": (0.6, 0.8)})
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+def test_word_vectors_are_cached_within_a_bound() -> None:
+    encoder = Counting()
+    vectors = WordVectors(encoder, size=2)
+    assert vectors.matrix(["a", "b", "a"]).tolist() == [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
+    vectors.matrix(["a", "b"])
+    assert encoder.embedded == ["a", "b"]  # each word embedded once
+    vectors.matrix(["c"])  # evicts the least recently used ("a")
+    vectors.matrix(["b", "a"])
+    assert encoder.embedded == ["a", "b", "c", "a"]
+
+
+def test_word_vectors_can_be_shared_by_concurrent_requests() -> None:
+    words = [f"w{i}" for i in range(40)]
+    vectors = WordVectors(Table({w: (1.0, 0.0) for w in words}), size=8)
+
+    def ask(offset: int) -> bool:
+        batch = [words[(offset + k) % len(words)] for k in range(12)]
+        return all(row == [1.0, 0.0] for _ in range(50) for row in vectors.matrix(batch).tolist())
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: inside the cache's read-and-evict steps
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert all(pool.map(ask, range(16)))
+    finally:
+        sys.setswitchinterval(interval)

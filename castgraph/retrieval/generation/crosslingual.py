@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -58,26 +59,38 @@ class WordEmbedder(Protocol):
 
 
 class WordVectors:
-    """Vectors of single words, embedded once and kept in a bounded LRU cache."""
+    """Vectors of single words, embedded once and kept in a bounded LRU cache (shared by the
+    requests a server answers at once: the cache is locked, the embedding is not)."""
 
     def __init__(self, embedder: WordEmbedder, size: int = CACHE_SIZE) -> None:
         self._embedder = embedder
         self._size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def matrix(self, words: Sequence[str]) -> np.ndarray:
         """One row per word, in order (rows are unit vectors)."""
-        missing = list(dict.fromkeys(w for w in words if w not in self._cache))
+        unique = list(dict.fromkeys(words))
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for word in unique:
+                if word in self._cache:
+                    self._cache.move_to_end(word)
+                    found[word] = self._cache[word]
+        missing = [w for w in unique if w not in found]
         if missing:
-            for word, vector in zip(missing, self._embedder.embed(missing), strict=True):
-                self._cache[word] = np.asarray(vector, dtype=np.float32)
-        rows = []
-        for word in words:
-            self._cache.move_to_end(word)
-            rows.append(self._cache[word])
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+            vectors = self._embedder.embed(missing)
+            fresh = {
+                w: np.asarray(v, dtype=np.float32) for w, v in zip(missing, vectors, strict=True)
+            }
+            found.update(fresh)
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        if not words:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([found[w] for w in words])
 
 
 def translate(
