@@ -19,6 +19,8 @@ from castgraph.retrieval.generation.relevance import Candidate, is_question
 from castgraph.retrieval.generation.sentences import clean, split_sentences
 from castgraph.retrieval.keyword.analyzer import analyze, analyze_both
 
+INTRO_SECONDS = 30.0
+"""The opening of an episode (host's welcome, who is here, what about): a spoken title."""
 MAX_CANDIDATES = 400
 """Sentences scored per request at most (a guard against a huge merged block)."""
 _LABEL = re.compile(r"^(?:speaker|spk|hablante|locutor)?[ _-]?\d+$|^[A-Z]+_\d+$", re.IGNORECASE)
@@ -41,11 +43,15 @@ def speaker_name(speaker: str | None) -> str | None:
     return name if name and not _LABEL.match(name) else None
 
 
-def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> list[Candidate]:
-    """Every quotable sentence of ``blocks``, analysed in its block's language."""
+def build_candidates(
+    blocks: Sequence[ContextBlock], default_language: str, *, topics: bool = False
+) -> list[Candidate]:
+    """Every quotable sentence of ``blocks``, analysed in its block's language; with
+    ``topics`` (a question across episodes), each knows its episode's opening lines."""
     candidates: list[Candidate] = []
-    for rank, block in enumerate(blocks):
-        pieces = _pieces(block)
+    pieced = [_pieces(block) for block in blocks]
+    intros = _intros(blocks, pieced) if topics else {}
+    for rank, (block, pieces) in enumerate(zip(blocks, pieced, strict=True)):
         if not pieces:
             continue
         language = detect_language(" ".join(p.text for p in pieces), default=default_language)
@@ -54,6 +60,7 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
         offset = 0
         for i, piece in enumerate(pieces):
             name = speaker_name(piece.speaker) if piece.known else None
+            turn, handover = _turn_terms(pieces, terms, i)
             candidates.append(
                 Candidate(
                     rank=rank,
@@ -68,14 +75,30 @@ def build_candidates(blocks: Sequence[ContextBlock], default_language: str) -> l
                     speaker_known=piece.known,
                     seconds=piece.seconds,
                     speaker=piece.speaker if piece.known else None,
-                    turn_terms=_turn_terms(pieces, terms, i),
+                    turn_terms=turn,
+                    handover_terms=handover,
                     foreign=language != default_language,
+                    intro=intros.get(block.citation.episode_id, ""),
                 )
             )
             offset += len(piece.text) + 1
             if len(candidates) >= MAX_CANDIDATES:
                 return candidates
     return candidates
+
+
+def _intros(blocks: Sequence[ContextBlock], pieced: Sequence[list[_Piece]]) -> dict[str, str]:
+    """Per episode, the text of its opening seconds found among the blocks: a later episode that
+    reopens a topic says so there ("Today we go back to the tipa trees of Barracas…"), so for
+    a question about change across episodes a name said there is the episode's topic
+    throughout. Only then: for other questions, a name in the opening (the guest's, say) would
+    vouch for any sentence of the episode."""
+    found: dict[str, list[str]] = {}
+    for block, pieces in zip(blocks, pieced, strict=True):
+        opening = [p.text for p in pieces if p.seconds < INTRO_SECONDS]
+        if opening:
+            found.setdefault(block.citation.episode_id, []).extend(opening)
+    return {episode: " ".join(dict.fromkeys(texts)) for episode, texts in found.items()}
 
 
 def _pieces(block: ContextBlock) -> list[_Piece]:
@@ -112,18 +135,20 @@ def _split(sentence: Sentence) -> list[_Piece]:
 
 def _turn_terms(
     pieces: Sequence[_Piece], terms: Sequence[frozenset[str]], i: int
-) -> frozenset[str]:
-    """Terms of sentence ``i``'s turn: the contiguous sentences by the same speaker, and the
-    other speaker's line that handed the turn over ("Tomás, contanos…", "Hoy me acompaña
-    Tomás Iriarte."), which says whom the turn is about."""
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Terms of sentence ``i``'s turn (the contiguous sentences by the same speaker, and the
+    other speaker's line that handed the turn over), and of that line alone ("Tomás,
+    contanos…", "Hoy me acompaña Tomás Iriarte."), which says whom the turn is about."""
     if not pieces[i].known:
-        return terms[i]
+        return terms[i], frozenset()
     lo = i
     while lo > 0 and pieces[lo - 1].known and pieces[lo - 1].speaker == pieces[i].speaker:
         lo -= 1
+    handover: frozenset[str] = frozenset()
     if lo > 0 and pieces[lo - 1].known:
         lo -= 1
+        handover = terms[lo]
     hi = i
     while hi + 1 < len(pieces) and pieces[hi + 1].speaker == pieces[i].speaker:
         hi += 1
-    return frozenset().union(*terms[lo : hi + 1])
+    return frozenset().union(*terms[lo : hi + 1]), handover

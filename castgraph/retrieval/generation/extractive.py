@@ -36,6 +36,9 @@ from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ContextBlock
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
+from castgraph.retrieval.generation.crosslingual import WordVectors, translate, widen
+from castgraph.retrieval.generation.exchange import credit_replies
+from castgraph.retrieval.generation.misheard import hear_alike
 from castgraph.retrieval.generation.prompt import NOT_FOUND
 from castgraph.retrieval.generation.relevance import (
     Candidate,
@@ -47,7 +50,10 @@ from castgraph.retrieval.generation.sentences import cap_quote, clean
 from castgraph.retrieval.generation.support import (
     asks_about_change,
     asks_who_asked,
+    asks_who_said,
     counted_thing,
+    credit_named,
+    restates,
     supports,
 )
 from castgraph.retrieval.keyword.analyzer import tokenize
@@ -135,6 +141,7 @@ class ExtractiveGenerator:
         if max_sentences < 1 or max_per_block < 1:
             raise InputError("the extractive answerer needs max_sentences and max_per_block ≥ 1")
         self._embedder = embedder
+        self._words = WordVectors(embedder) if embedder is not None else None
         self._max_sentences = max_sentences
         self._min_score = min_score
         self._max_per_block = max_per_block
@@ -162,12 +169,18 @@ class ExtractiveGenerator:
         candidates = _candidates(request)
         if not candidates:
             return []
-        question = analyze_question(request.question)
+        analysed = analyze_question(request.question)
+        question = hear_alike(analysed, candidates)
+        if self._words is not None:  # words of the other language's sentences, by meaning
+            question = translate(question, candidates, self._words)
         score_candidates(question, candidates, self._similarities(request.question, candidates))
+        credit_replies(candidates)
+        if asks_who_said(request.question):
+            credit_named(question, candidates)
         # A host's question is context for the sentences after it, never an answer (unless
         # the question is who asked it).
         who_asked = asks_who_asked(request.question)
-        counted = counted_thing(request.question)
+        counted = widen(counted_thing(request.question), analysed, question)
         answers = [
             c
             for c in candidates
@@ -177,7 +190,9 @@ class ExtractiveGenerator:
             and supports(question, c, counted)
         ]
         if asks_about_change(request.question):
-            chosen = self._per_episode(answers, request.blocks)
+            # A host restating an old figure is not the new figure.
+            current = [c for c in answers if not restates(c.text)]
+            chosen = self._per_episode(current, request.blocks)
             return _newest_first([_quote(request.blocks[c.rank], c) for c in chosen])
         chosen = self._choose(answers)
         quotes = [_quote(request.blocks[c.rank], c) for c in chosen]
@@ -243,7 +258,8 @@ def answer_language(request: AnswerRequest) -> str:
 
 
 def _candidates(request: AnswerRequest) -> list[Candidate]:
-    return build_candidates(request.blocks, answer_language(request))
+    topics = asks_about_change(request.question)
+    return build_candidates(request.blocks, answer_language(request), topics=topics)
 
 
 def _repeats(candidate: Candidate, other: Candidate) -> bool:

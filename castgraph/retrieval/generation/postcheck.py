@@ -23,7 +23,7 @@ from castgraph.core.models import Citation
 from castgraph.core.text import fold
 from castgraph.core.timefmt import clock
 from castgraph.retrieval.generation.citations import MARKER, cited_numbers
-from castgraph.retrieval.generation.relevance import number_values
+from castgraph.retrieval.generation.numbers import number_values
 from castgraph.retrieval.keyword.analyzer import tokenize
 
 _CLAIM_END = re.compile(r"[.!?…]+[\"'”»)]*(?:\s*\[[\d\s,;]+\])*(?=\s|$)")

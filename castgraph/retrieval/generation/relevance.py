@@ -24,12 +24,22 @@ share only names (or title words) with a question that asks about more are dampe
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from castgraph.core.text import fold
+from castgraph.retrieval.generation.focus import (
+    CHANGE_WORDS,
+    PARTICLES,
+    RELATION_WORDS,
+    asked_kind,
+    asks_relation,
+    entity_runs,
+)
+from castgraph.retrieval.generation.numbers import NUMBER_WORDS as _NUMBERS
+from castgraph.retrieval.generation.numbers import number_values
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
@@ -63,24 +73,6 @@ FOREIGN_STANDOUT = 0.35
 words cannot overlap, so meaning is all the evidence there is."""
 """An embedding standout that makes a sentence a direct answer even without shared words."""
 
-_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince"
-_SPANISH_NUMBERS = {w: i for i, w in enumerate(_UNITS.split())} | {
-    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20,
-    "veintiuno": 21, "veintidos": 22, "veintitres": 23, "veinticuatro": 24, "veinticinco": 25,
-    "veintiseis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29, "treinta": 30,
-    "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
-    "cien": 100, "ciento": 100, "mil": 1000, "millon": 10**6, "millones": 10**6,
-}  # fmt: skip
-_ENGLISH_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-)
-_ENGLISH_NUMBERS = {w: i for i, w in enumerate(_ENGLISH_UNITS.split())} | {
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "millions": 10**6,
-}  # fmt: skip
-_NUMBERS = _SPANISH_NUMBERS | _ENGLISH_NUMBERS
-_TENS = frozenset(range(20, 100, 10))
 _MONTHS = _words(
     "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
     "diciembre january february march april june july august september october november "
@@ -97,7 +89,6 @@ _QUESTION_WORDS = _words(
     mention mentions mentioned explain explains explained think thinks
     """
 )
-_HOW_MUCH = {("how", w) for w in ("many", "much", "long", "old", "far")}
 _ASKING = re.compile(r"\?[\"'”»)]*$|¿")
 _INDIRECT = re.compile(
     r"\b(?:dónde|cuándo|cuánt[oa]s?|quién(?:es)?|cuál(?:es)?|"
@@ -120,7 +111,13 @@ class Question:
     """Indexes of the groups that come from capitalised words (people, places)."""
     numbers: frozenset[int]
     kind: str
-    """What is asked for: "number", "time", "person", "place" or ""."""
+    """What is asked for: "number", "age", "time", "person", "place" or ""."""
+    words: tuple[str, ...] = ()
+    """The question's word behind each group (folded), for matching it across languages."""
+    entities: tuple[tuple[int, ...], ...] = ()
+    """The name groups of each entity the question names ("Mercado de San Telmo" is one)."""
+    relation: bool = False
+    """Whether it asks how its entities relate: then every entity must be attested."""
 
 
 @dataclass(slots=True)
@@ -151,10 +148,14 @@ class Candidate:
     """Who said it, when known."""
     turn_terms: frozenset[str] = frozenset()
     """Terms of the speaker's turn around it and of the line that handed the turn over."""
+    handover_terms: frozenset[str] = frozenset()
+    """Terms of the other speaker's line that handed the turn over (part of ``turn_terms``)."""
     cosine: float = 0.0
     """Its embedding cosine with the question (0 without an embedder)."""
     foreign: bool = False
     """Whether it is in another language than the question."""
+    intro: str = ""
+    """The opening lines of its episode found in the context (names said there are topics)."""
 
 
 def is_question(sentence: str) -> bool:
@@ -166,7 +167,7 @@ def is_question(sentence: str) -> bool:
 
 
 def analyze_question(question: str) -> Question:
-    """Content-word groups, names, numbers and the kind of answer of ``question``."""
+    """Content-word groups, names, entities, numbers and the kind of answer of ``question``."""
     tokens = tokenize(question)
     spanish = sum(t in SPANISH_STOPWORDS for t in tokens)
     english = sum(t in ENGLISH_STOPWORDS for t in tokens)
@@ -174,11 +175,24 @@ def analyze_question(question: str) -> Question:
     stop = SPANISH_STOPWORDS if spanish > english else ENGLISH_STOPWORDS
     if spanish == english:
         stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    kind, framing_at = asked_kind(question, tokens)
+    relation = asks_relation(question)
+    framing = _QUESTION_WORDS | (RELATION_WORDS if relation else frozenset())
+    if any(t in CHANGE_WORDS for t in tokens):  # "¿Cambió…?", "still", "ahora": framing
+        framing = framing | CHANGE_WORDS
+    runs = entity_runs(question)
     names = name_tokens(question)
+    # Particles inside a name ("Mercado *de* San Telmo") are part of it, not content.
+    particles = {w for run in runs for w in run if w in PARTICLES}
     groups: list[frozenset[str]] = []
+    words: list[str] = []
     name_groups: set[int] = set()
-    for token in tokens:
-        if token in stop or token in _QUESTION_WORDS or token in _NUMBERS or token.isdigit():
+    for at, token in enumerate(tokens):
+        if token in stop or token in framing or token in _NUMBERS or token.isdigit():
+            continue
+        if at in framing_at:  # "¿En qué *año*…?": the kind of answer, not its content
+            continue
+        if token in particles:
             continue
         group = frozenset(analyze_both(token)) or frozenset([token])
         if group in groups:
@@ -186,50 +200,28 @@ def analyze_question(question: str) -> Question:
         if token in names:
             name_groups.add(len(groups))
         groups.append(group)
-    return Question(tuple(groups), frozenset(name_groups), number_values(tokens), _kind(tokens))
+        words.append(token)
+    entities = tuple(
+        ids
+        for run in runs
+        if (ids := tuple(i for i, w in enumerate(words) if w in run and i in name_groups))
+    )
+    return Question(
+        tuple(groups),
+        frozenset(name_groups),
+        number_values(tokens),
+        kind,
+        tuple(words),
+        entities,
+        relation,
+    )
 
 
 def name_tokens(text: str) -> frozenset[str]:
-    """Folded tokens of capitalised words, except a lone capitalised first word."""
-    words = _WORD.findall(text)
-    found: set[str] = set()
-    for i, word in enumerate(words):
-        if not word[0].isupper():
-            continue
-        following = i + 1 < len(words) and words[i + 1][0].isupper()
-        if i > 0 or following:
-            found.update(t for t in tokenize(word) if t not in _QUESTION_WORDS)
-    stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+    """Folded tokens of the question's names (``focus.entity_runs``), particles aside."""
+    found = {t for run in entity_runs(text) for w in run for t in tokenize(w)}
+    stop = SPANISH_STOPWORDS | ENGLISH_STOPWORDS | _QUESTION_WORDS | PARTICLES
     return frozenset(t for t in found if t not in stop)
-
-
-def number_values(tokens: Sequence[str]) -> frozenset[int]:
-    """Numbers written in digits or words; "twenty three" also counts as 23."""
-    values: set[int] = set()
-    previous: int | None = None
-    for token in tokens:
-        if token in ("y", "and") and previous is not None:
-            continue
-        value = int(token) if token.isdigit() and len(token) < 10 else _NUMBERS.get(token)
-        if value is not None:
-            values.add(value)
-            if previous in _TENS and 0 < value < 10:
-                values.add(previous + value)
-        previous = value
-    return frozenset(values)
-
-
-def _kind(tokens: Sequence[str]) -> str:
-    pairs = set(itertools.pairwise(tokens))
-    if any(t in {"cuanto", "cuanta", "cuantos", "cuantas"} for t in tokens) or pairs & _HOW_MUCH:
-        return "number"
-    if {"cuando", "when", "ano", "year"} & set(tokens):
-        return "time"
-    if {"quien", "quienes", "who", "whom", "whose"} & set(tokens):
-        return "person"
-    if {"donde", "adonde", "where"} & set(tokens):
-        return "place"
-    return ""
 
 
 def score_candidates(
@@ -243,9 +235,10 @@ def score_candidates(
     cosines = similarities or [0.0] * len(candidates)
     blocks = max((c.rank for c in candidates), default=0) + 1
     title_topic = _only_title_words(merged, candidates)
+    asked = frozenset(question.words)
     for candidate, emb, cosine in zip(candidates, standout, cosines, strict=True):
         score = _coverage(merged, candidate, weights, total)
-        score += _bonuses(merged, candidate) + W_EMBED * emb
+        score += _bonuses(merged, candidate, asked) + W_EMBED * emb
         # Some sentence always stands out from the median: only a close one answers directly.
         needed = FOREIGN_STANDOUT if candidate.foreign else DIRECT_STANDOUT
         by_meaning = emb >= needed and cosine >= DIRECT_COSINE
@@ -302,6 +295,7 @@ def _merge_phrases(question: Question, candidates: Sequence[Candidate]) -> Quest
             names.add(len(groups))
         groups.append(group)
         last = found
+    # For scoring only: the support rule reads entities and words from the analysed question.
     return Question(tuple(groups), frozenset(names), question.numbers, question.kind)
 
 
@@ -335,7 +329,7 @@ def _coverage(
     return got / total if total else 0.0
 
 
-def _bonuses(question: Question, candidate: Candidate) -> float:
+def _bonuses(question: Question, candidate: Candidate, asked: frozenset[str]) -> float:
     bonus = 0.0
     if question.names:
         known = candidate.terms | candidate.speaker_terms
@@ -345,19 +339,29 @@ def _bonuses(question: Question, candidate: Candidate) -> float:
     numbers = number_values(tokens)
     if question.numbers:
         bonus += W_NUMBER * len(question.numbers & numbers) / len(question.numbers)
-    if has_kind(question.kind, candidate.text, tokens, numbers):
+    if has_kind(question.kind, candidate.text, tokens, numbers, asked):
         bonus += W_KIND
     return bonus
 
 
-def has_kind(kind: str, text: str, tokens: Sequence[str], numbers: frozenset[int]) -> bool:
-    """Whether ``text`` holds the kind of fact asked for (a number, a date, a name)."""
-    if kind == "number":
+def has_kind(
+    kind: str,
+    text: str,
+    tokens: Sequence[str],
+    numbers: frozenset[int],
+    asked: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether ``text`` holds the kind of fact asked for (a number, a date, a name other than
+    the ``asked`` words: "New Jersey" does not answer "Who lives in New Jersey?")."""
+    if kind in ("number", "age"):
         return bool(numbers)
     if kind == "time":
         return bool(numbers) or any(t in _MONTHS for t in tokens)
     if kind in ("person", "place"):
-        return any(w[0].isupper() and len(w) > 1 for w in _WORD.findall(text)[1:])  # not "I"
+        return any(
+            w[0].isupper() and len(w) > 1 and fold(w) not in asked  # not "I"
+            for w in _WORD.findall(text)[1:]
+        )
     return False
 
 

@@ -9,11 +9,11 @@ its speaker's turn:
   the sentence, the speaker's turn, the line that handed them the turn (a question, an
   introduction), the speaker's own name, or the episode title (an episode about Barracas is
   about Barracas throughout). ASR spells names by ear, so a close spelling counts;
-- the **kind of fact** asked for is in the quoted sentence itself: a number for "how many" (a
-  year is not a count), a number or month for "when"/"what year", a name for "who" (for "who
-  said…", the named speaker of the sentence is that name), a name or a place phrase for
-  "where"; and when the question names what it counts ("how many *tipas*") and the sentence
-  mentions it, a number must count it ("tipas en cuatro cuadras" counts blocks, not trees);
+- the **kind of fact** asked for is in the quoted sentence itself (``kinds``: a count that is
+  no year and counts what is asked, an age that is no duration, a date, a name or a place that
+  is not one of the question's own);
+- the fact is not about someone else: when the focus is only mentioned elsewhere in the
+  speaker's turn and the sentence names another entity, its fact is that entity's;
 - and the sentence says something about what is asked beyond the names (``direct``), unless
   the names and a fact of the asked kind stand in the sentence itself ("Our guest is Hannah,
   from the Delta Lab" answers "where does Hannah work?").
@@ -23,18 +23,25 @@ Everything else makes the answerer abstain, in the question's language.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rapidfuzz import fuzz
 
+from castgraph.core.text import phonetic
 from castgraph.retrieval.generation.candidates import speaker_name
-from castgraph.retrieval.generation.relevance import (
-    Candidate,
-    Question,
-    has_kind,
-    number_values,
+from castgraph.retrieval.generation.focus import AGE_WORDS
+from castgraph.retrieval.generation.kinds import (
+    MIN_FUZZY_LENGTH,
+    NAME_SIMILARITY,
+    counts,
+    kind_attested,
+    other_names,
 )
+from castgraph.retrieval.generation.relevance import Candidate, Question
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
     SPANISH_STOPWORDS,
@@ -42,11 +49,24 @@ from castgraph.retrieval.keyword.analyzer import (
     tokenize,
 )
 
-NAME_SIMILARITY = 80
-"""rapidfuzz ratio at which a heard word is the question's name ("maleria" for "valeria")."""
-MIN_FUZZY_LENGTH = 5
-COUNT_WINDOW = 3
-"""How many words after a number may stand before the thing it counts ("40 sensores")."""
+_WHO_SAID = re.compile(
+    r"\b(?:qui[eé]n(?:es)?\s+(?:dijo|dijeron|dice|cont[oó]|coment[oó]|mencion[oó]|"
+    r"explic[oó]|cit[oó]|ley[oó]|pregunt[oó]|habl[oó]|present[oó])|"
+    r"who\s+(?:said|says|told|mentioned|explained|cited|quoted|read|asked|talked|spoke|"
+    r"introduced))\b",
+    re.IGNORECASE,
+)
+_RESTATES = re.compile(
+    r"\b(?:(?:first|last|previous|earlier|other)\s+(?:episode|show)|"
+    r"(?:primer|[uú]ltimo|otro)\s+(?:episodio|programa)|(?:episodio|programa)\s+anterior|"
+    r"as\s+we\s+(?:said|heard|told|saw)|como\s+(?:dijimos|contamos|escuchamos|vimos)|"
+    r"go\s+back\s+to|volvemos\s+a)\b",
+    re.IGNORECASE,
+)
+MIN_HEARD_LENGTH = 7
+"""Letters a question's name needs to be matched by sound (short sound keys match too much)."""
+NAMED_CREDIT = 0.15
+"""Score added, for "who said…?", to sentences that can name the speaker."""
 _WHO_ASKED = re.compile(r"\b(?:qui[eé]n(?:es)?\s+pregunt|who\s+(?:asked|asks))", re.IGNORECASE)
 _CHANGE = re.compile(
     r"\b(?:ahora|actualmente|hoy|todav[ií]a|sigue|siguen|cambi\w*|[uú]ltim\w*|nuev\w*|"
@@ -54,16 +74,33 @@ _CHANGE = re.compile(
     r"recent\w*|updat\w*|anymore|before|after|over\s+time|episodes|episodios)\b",
     re.IGNORECASE,
 )
-_COUNT_WORDS = frozenset(["cuantos", "cuantas", "many"])
-_PLACE_WORDS = frozenset(
-    ["en", "desde", "cerca", "barrio", "ciudad", "in", "at", "from", "near", "city", "town"]
-)
+_COUNT_WORDS = frozenset(["cuantos", "cuantas", "many", "cantidad", "numero", "number"])
 _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
 def asks_who_asked(question: str) -> bool:
     """ "Who asked…?": the one question whose answer is a question sentence."""
     return _WHO_ASKED.search(question) is not None
+
+
+def asks_who_said(question: str) -> bool:
+    """ "Who said/asked/read…?": the answer is the speaker of the sentence."""
+    return _WHO_SAID.search(question) is not None
+
+
+def credit_named(question: Question, candidates: Sequence[Candidate]) -> None:
+    """For "who said…?", prefer sentences that can name who said them: a named speaker, or a
+    name in the sentence itself when diarization left only a label ("This is Diane in New
+    Jersey" names SPEAKER_00; "don't hear that New Jersey now" names no one)."""
+    for candidate in candidates:
+        if speaker_name(candidate.speaker) or other_names(question, candidate.text):
+            candidate.score += NAMED_CREDIT
+
+
+def restates(sentence: str) -> bool:
+    """Whether a sentence refers back to an earlier episode ("the tipa trees planted on four
+    blocks, from our first episode"): it restates an old figure, it is not a new one."""
+    return _RESTATES.search(sentence) is not None
 
 
 def asks_about_change(question: str) -> bool:
@@ -86,17 +123,33 @@ def supports(
     question: Question, candidate: Candidate, counted: frozenset[str] = frozenset()
 ) -> bool:
     """Whether ``candidate`` states what ``question`` asks (see the module docstring)."""
-    if not _counts(counted, candidate):
+    if not counts(counted, candidate):
         return False
     # "Who…?" may be answered by a common noun ("the wizard who had vanished"): the kind check
     # for people only guards the weaker, names-only path below.
-    kind = question.kind != "person" or candidate.direct
-    if kind and candidate.direct and focus_attested(question, candidate):
-        return question.kind == "person" or kind_attested(question.kind, candidate)
+    if candidate.direct and focus_attested(question, candidate):
+        if _about_someone_else(question, candidate):
+            return False
+        return question.kind == "person" or kind_attested(question, candidate)
     return (
         question.kind in ("person", "place")
-        and kind_attested(question.kind, candidate)
+        and kind_attested(question, candidate)
         and focus_attested(question, candidate, sentence_only=True)
+    )
+
+
+def _about_someone_else(question: Question, candidate: Candidate) -> bool:
+    """The focus is only mentioned elsewhere in the speaker's turn, the sentence names someone
+    (something) else, and it says nothing else the question asks about: its fact is theirs
+    ("Tomás sold me a loaf. … His starter, Doña Rosa, is 30 years old." does not say how old
+    Tomás is, but does say how old Tomás's starter is)."""
+    close = replace(candidate, turn_terms=candidate.handover_terms)
+    if focus_attested(question, close) or not other_names(question, candidate.text):
+        return False
+    return not any(
+        group & candidate.terms
+        for i, (group, word) in enumerate(zip(question.groups, question.words, strict=False))
+        if i not in question.names and word not in AGE_WORDS
     )
 
 
@@ -112,39 +165,56 @@ def focus_attested(
     if not sentence_only:
         evidence = evidence | candidate.turn_terms | candidate.speaker_terms
         evidence = evidence | candidate.title_terms
+    heard = _heard(candidate.text)
+    if not sentence_only:  # the episode's opening names its topics, as its title does
+        heard = heard + _heard(candidate.intro)
     found = 0
     for entity in entities:
-        seen = sum(1 for group in entity if _attested(group, evidence))
+        seen = sum(
+            1
+            for i in entity
+            if _attested(question.groups[i], evidence)
+            or (i < len(question.words) and _sounds_in(question.words[i], heard))
+        )
         found += seen >= max(1, len(entity) // 2)  # "Mercado de San Telmo" → "mercado … elmo"
+    if question.relation:  # "How is X connected to Y?": a link needs both ends
+        return found == len(entities)
     return found >= 1 and 2 * found >= len(entities)
 
 
-def _entities(question: Question) -> list[list[frozenset[str]]]:
-    """The question's names grouped into entities: runs of neighbouring name words
-    ("Valeria Quiroga", "Mercado de San Telmo" are one entity each)."""
-    entities: list[list[frozenset[str]]] = []
+def _entities(question: Question) -> list[tuple[int, ...]]:
+    """The question's names grouped into entities ("Valeria Quiroga", "Mercado de San Telmo"
+    are one entity each): as the question wrote them, else runs of neighbouring name words."""
+    if question.entities:
+        return list(question.entities)
+    entities: list[tuple[int, ...]] = []
     previous = -2
     for i in sorted(question.names):
         if i == previous + 1 and entities:
-            entities[-1].append(question.groups[i])
+            entities[-1] = (*entities[-1], i)
         else:
-            entities.append([question.groups[i]])
+            entities.append((i,))
         previous = i
     return entities
 
 
-def kind_attested(kind: str, candidate: Candidate) -> bool:
-    """The sentence itself holds the kind of fact asked for (any, when the kind is open)."""
-    if not kind:
-        return True
-    if kind == "person" and speaker_name(candidate.speaker):
-        return True  # "who said…?": the named speaker is the answer
-    tokens = tokenize(candidate.text)
-    if kind == "number":
-        return bool(number_values(_without_years(tokens)))
-    if kind == "place" and _PLACE_WORDS.intersection(tokens):
-        return True  # ASR writes "en el observatorio urbano" in lower case
-    return has_kind(kind, candidate.text, tokens, number_values(tokens))
+@functools.lru_cache(maxsize=1024)
+def _heard(text: str) -> tuple[str, ...]:
+    """Sound keys of the sentence's words and of each two neighbouring words joined: ASR cuts
+    unfamiliar names apart ("Avellaneda" heard as "bella nela")."""
+    tokens = [t for t in tokenize(text) if not t.isdigit()]
+    joined = [a + b for a, b in itertools.pairwise(tokens)]
+    # A common word is no misheard name ("porque" sounds like "parque").
+    words = [t for t in tokens if t not in _STOP]
+    return tuple(phonetic(t) for t in (*words, *joined) if len(t) >= MIN_FUZZY_LENGTH)
+
+
+def _sounds_in(word: str, heard: Sequence[str]) -> bool:
+    """Whether a name word of the question sounds like a word (or two) of the sentence."""
+    if len(word) < MIN_HEARD_LENGTH:  # short keys sound like too much ("sheila", "sequía")
+        return False
+    key = phonetic(word)
+    return any(abs(len(h) - len(key)) <= 2 and fuzz.ratio(key, h) >= NAME_SIMILARITY for h in heard)
 
 
 def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
@@ -157,34 +227,3 @@ def _attested(group: frozenset[str], evidence: frozenset[str]) -> bool:
         for e in evidence
         if len(e) >= MIN_FUZZY_LENGTH and abs(len(e) - len(g)) <= 2
     )
-
-
-def _without_years(tokens: Sequence[str]) -> list[str]:
-    """Tokens without years ("2019", "dos mil diecinueve"): a year does not answer a count."""
-    kept: list[str] = []
-    skip = 0
-    for i, token in enumerate(tokens):
-        if skip:
-            skip -= 1
-            continue
-        if token.isdigit() and len(token) == 4 and 1800 <= int(token) <= 2100:
-            continue
-        if token in ("dos", "two") and i + 1 < len(tokens) and tokens[i + 1] in ("mil", "thousand"):
-            skip = 2  # "dos mil diecinueve": the year's words
-            continue
-        kept.append(token)
-    return kept
-
-
-def _counts(counted: frozenset[str], candidate: Candidate) -> bool:
-    """When the sentence names the counted thing, one of its numbers counts it."""
-    if not counted or not counted & candidate.terms:
-        return True
-    tokens = tokenize(candidate.text)
-    for i, token in enumerate(tokens):
-        if not number_values([token]):
-            continue
-        following = tokens[i + 1 : i + 1 + COUNT_WINDOW]
-        if any(counted.intersection(analyze_both(t)) for t in following):
-            return True
-    return False
