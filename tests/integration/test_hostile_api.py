@@ -168,6 +168,10 @@ def test_huge_k_negative_numbers_and_malformed_json(served: tuple[str, dict[str,
     )
     assert response.status_code == 422
     assert "the body is not valid JSON at character" in response.json()["detail"]
+    for date in (0, 1700000000, True, ["2024-01-01"]):  # no number read as a Unix timestamp
+        body = {"question": "pan", "filters": {"date_from": date}, "stream": False}
+        response = httpx.post(f"{base}/api/chat", json=body)
+        assert response.status_code == 422 and "date_from" in response.json()["detail"], date
     response = httpx.post(f"{base}/api/chat", json=["not", "an", "object"])
     assert response.status_code == 422 and response.json()["detail"].startswith("the body: ")
 
