@@ -156,6 +156,8 @@ def test_huge_k_negative_numbers_and_malformed_json(served: tuple[str, dict[str,
         "/api/jobs?limit=99999999999999999999": "limit: ",
         "/api/search?q=pan&date_from=-0001-01-01": "date_from: ",
         "/api/search?q=" + "pan " * 600: "limit is 1000",
+        "/api/search?q=pan&q=calor": "give the query once",
+        "/api/search?q=pan&query=calor": "give the query once",
     }
     for target, said in cases.items():
         response = httpx.get(f"{base}{target}")
