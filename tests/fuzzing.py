@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import schemathesis
@@ -118,6 +119,9 @@ def json_error_body(ctx: Any, response: Any, case: Case) -> bool | None:
 WIRE_STRINGS: set[str] = set()
 """Query parameters typed ``list[str]`` (filled from the schema): a value schemathesis generates
 as a number to violate them is, on the wire, a string like any other (``?speaker=0.0``)."""
+WIRE_STRING: set[str] = set()
+"""Query parameters typed ``str``: a number, a boolean or a one-item list sent for them is, on
+the wire, one string value (``?q=false``), as valid as any other."""
 
 
 def negative_data_refused(ctx: Any, response: Any, case: Case) -> bool | None:
@@ -131,26 +135,42 @@ def negative_data_refused(ctx: Any, response: Any, case: Case) -> bool | None:
         names.add(getattr(data, "parameter", None))
         names.discard(None)
         where = getattr(getattr(data, "parameter_location", None), "name", "")
-        if names and where.lower() == "query" and names <= WIRE_STRINGS:
+        if names and where.lower() == "query" and all(_wire_valid(n, response) for n in names):
             return None
         raise
 
 
-def string_list_parameters(raw: dict[str, Any]) -> set[str]:
-    """Names of the query parameters whose schema is a list of strings (or null)."""
-    found = set()
+def _wire_valid(name: str, response: Any) -> bool:
+    """Whether what was sent for query parameter ``name`` is a valid value of its schema."""
+    if name in WIRE_STRINGS:
+        return True
+    sent = parse_qs(urlsplit(response.request.url).query, keep_blank_values=True).get(name, [])
+    return name in WIRE_STRING and len(sent) <= 1
+
+
+def string_parameters(raw: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Names of the query parameters whose schema is a list of strings, and a string (or null);
+    a name typed otherwise in any operation is in neither."""
+    lists: set[str] = set()
+    scalars: set[str] = set()
+    other: set[str] = set()
     for operations in raw.get("paths", {}).values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                options = parameter.get("schema", {}).get("anyOf", [parameter.get("schema", {})])
-                lists = [o for o in options if o.get("type") == "array"]
-                if (
-                    parameter.get("in") == "query"
-                    and lists
-                    and all(o.get("items", {}).get("type") == "string" for o in lists)
+                if parameter.get("in") != "query":
+                    continue
+                schema = parameter.get("schema", {})
+                kinds = [o for o in schema.get("anyOf", [schema]) if o.get("type") != "null"]
+                if all(o.get("type") == "string" and "format" not in o for o in kinds):
+                    scalars.add(parameter["name"])
+                elif all(
+                    o.get("type") == "array" and o.get("items", {}).get("type") == "string"
+                    for o in kinds
                 ):
-                    found.add(parameter["name"])
-    return found
+                    lists.add(parameter["name"])
+                else:
+                    other.add(parameter["name"])
+    return lists - other - scalars, scalars - other - lists
 
 
 CHECKS: tuple[Callable[..., bool | None], ...] = (
@@ -221,7 +241,9 @@ def fuzz(
 ) -> Report:
     """Fuzz every operation of the server at ``base``, sending ``key`` when given."""
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json", timeout=30)
-    WIRE_STRINGS.update(string_list_parameters(schema.raw_schema))
+    lists, scalars = string_parameters(schema.raw_schema)
+    WIRE_STRINGS.update(lists)
+    WIRE_STRING.update(scalars)
     headers = {"X-API-Key": key} if key is not None else {}
     report, session, started = Report(), requests.Session(), time.monotonic()
     for result in schema.get_all_operations():
