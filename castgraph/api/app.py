@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from castgraph import __version__
-from castgraph.api import errors
+from castgraph.api import errors, openapi_doc
 from castgraph.api.admission import admission, widen_threadpool
 from castgraph.api.auth import ReadAccess
+from castgraph.api.limits import RequestLimits
 from castgraph.api.ratelimit import rate_limits
 from castgraph.api.routes import (
     chat,
@@ -67,6 +68,13 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
     app.state.rate_limits = rate_limits(settings)
     app.state.admission = admission(settings)
     errors.install(app)  # one mapping of errors to statuses and bodies, /api and /v1 alike
+    openapi_doc.install(app)  # the document shows those bodies, and the refusals below
+    app.add_middleware(
+        RequestLimits,  # outermost: oversized, undecodable or slow requests never reach a route
+        max_body_bytes=settings.max_body_bytes,
+        max_url_bytes=settings.max_url_bytes,
+        body_timeout_s=settings.client_timeout_s,
+    )
     # Every /api, /v1 and /media router: public, or keyed when CASTGRAPH_PUBLIC_READ is off.
     api = (search, chat, openai_compat, episodes, speakers, people, topics, media)
     for module in (*api, jobs, subscriptions):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from castgraph.api.media import public_url
 from castgraph.api.schemas import DegradedOut
@@ -28,6 +28,15 @@ class Filters(BaseModel):
     language: list[str] = []
     date_from: date | None = None
     date_to: date | None = None
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _dates_are_text(cls, value: object) -> object:
+        # Pydantic would read a number as a Unix timestamp (0 → 1970-01-01): a client's mistake
+        # silently becomes a filter. The schema says YYYY-MM-DD; so does this (found by fuzzing).
+        if value is not None and not isinstance(value, str | date):
+            raise ValueError("give the date as text, YYYY-MM-DD")
+        return value
 
     def to_filters(self) -> SearchFilters:
         return SearchFilters(

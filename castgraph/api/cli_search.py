@@ -156,6 +156,7 @@ def serve(
     import uvicorn
 
     from castgraph.api.app import create_app
+    from castgraph.api.httpserver import http_protocol
 
     settings = load_settings()
     settings = settings.model_copy(
@@ -165,4 +166,10 @@ def serve(
     url = f"http://{settings.host}:{settings.port}"
     with errors(), writer_lock(settings.data_dir, f"castgraph serve {url}"):
         err.print(f"castgraph serving {url} (docs at {url}/docs)")
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            http=http_protocol(settings.client_timeout_s),  # header deadline, JSON 400s
+        )

@@ -80,6 +80,11 @@ def openai_error(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": status}}
 
 
+def error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    """The error body of ``path``'s API family: OpenAI's under ``/v1``, ``{"detail"}`` else."""
+    return openai_error(status, message) if path.startswith("/v1/") else {"detail": message}
+
+
 def error_response(
     request: Request,
     status: int,
@@ -88,10 +93,11 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """The error body of ``request``'s API family: OpenAI's under ``/v1``, ``{"detail"}`` else."""
-    if request.url.path.startswith("/v1/"):
-        return JSONResponse(openai_error(status, message), status, headers=headers)
-    return JSONResponse({"detail": message, **(extra or {})}, status, headers=headers)
+    """The error body of ``request``'s API family (``error_body``), with ``extra`` outside /v1."""
+    body = error_body(request.url.path, status, message)
+    if "detail" in body:
+        body.update(extra or {})
+    return JSONResponse(body, status, headers=headers)
 
 
 def stream_failed(request: Request, exc: BaseException) -> tuple[int, str]:
@@ -124,17 +130,41 @@ async def _castgraph_error(request: Request, exc: CastgraphError) -> JSONRespons
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """Raised by FastAPI, auth, rate limits, admission: headers (Retry-After…) are kept."""
+    unreadable = _unreadable_body(exc)
+    if unreadable is not None:
+        return error_response(request, 400, unreadable)
     if not request.url.path.startswith("/v1/"):
         return await http_exception_handler(request, exc)  # {"detail"}; no body on 204/304
     return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """What is wrong with a body FastAPI could not decode (its 400 says only "There was an error
+    parsing the body"; the cause is the decoder's exception), None for any other exception."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the request body is not valid UTF-8 (byte {cause.start}); send UTF-8 JSON"
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to be read; send a flatter JSON document"
+    if cause is not None and exc.detail == "There was an error parsing the body":
+        return f"the request body could not be read as JSON ({type(cause).__name__})"
+    return None
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One validation problem as a sentence: where (a field, or the body itself) and what."""
+    loc = [str(p) for p in error["loc"] if p not in ("query", "body", "path", "header")]
+    if error.get("type") == "json_invalid":  # loc is ("body", character offset)
+        reason = (error.get("ctx") or {}).get("error", "")
+        return f"the body is not valid JSON at character {''.join(loc)}: {reason}".rstrip(": ")
+    return f"{'.'.join(loc) or 'the body'}: {error['msg']}"
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """One readable sentence per problem, plus the structured list FastAPI would give."""
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'body'))}: {e['msg']}"
-        for e in exc.errors()
-    ]
+    problems = [_problem(e) for e in exc.errors()]
     extra = {"errors": jsonable_encoder(exc.errors())}
     return error_response(request, 422, "; ".join(problems), extra=extra)
 

@@ -193,6 +193,23 @@ class Settings(BaseSettings):
         description="The server's address as readers reach it (e.g. behind a proxy): the base of "
         "the /media links the CLI prints; http://HOST:PORT when unset.",
     )
+    # --- hostile requests (issue 13) ---
+    max_body_bytes: int = Field(
+        default=4 * 1024**2,
+        ge=1024,
+        description="A request body past this many bytes is refused with 413, unread.",
+    )
+    max_url_bytes: int = Field(
+        default=16 * 1024,
+        ge=256,
+        description="A request target (path and query string) past this many bytes gets 414.",
+    )
+    client_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a client may take to send a request's headers, and again its body: "
+        "past it, 408 and the connection is closed.",
+    )
 
     # --- subscriptions, schedule and jobs (issue 10) ---
     timezone: str = Field(default="UTC", description="Time zone of subscription schedules.")

@@ -41,7 +41,14 @@ async def models() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "castgraph"}]}
 
 
-@router.post("/chat/completions", dependencies=[ChatRateLimit, Admitted])
+@router.post(
+    "/chat/completions",
+    dependencies=[ChatRateLimit, Admitted],
+    responses={  # bodies in OpenAI's envelope (castgraph.api.openapi_doc)
+        429: {"description": "Too many questions from this client (Retry-After)"},
+        503: {"description": "The server is busy, or the answer model is unavailable"},
+    },
+)
 async def completions(
     body: CompletionRequest, request: Request, answers: AnswersDep, settings: SettingsDep
 ) -> Any:

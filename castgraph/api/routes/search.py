@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from castgraph.api.admission import Admitted
@@ -32,6 +32,7 @@ router = APIRouter(prefix="/api", tags=["search"])
     },
 )
 async def search(
+    request: Request,
     service: SearchDep,
     catalog: CatalogDep,
     q: Annotated[str | None, Query(description="The query, in Spanish or English.")] = None,
@@ -46,6 +47,9 @@ async def search(
     date_to: Annotated[date | None, Query(description="Published on or before.")] = None,
 ) -> SearchResponse:
     """Hybrid (vector + keyword + graph) search over every indexed episode."""
+    sent = [*request.query_params.getlist("q"), *request.query_params.getlist("query")]
+    if len(sent) > 1:  # FastAPI would silently keep the last one (found by fuzzing)
+        raise InputError(f"give the query once, as ?q=… (or ?query=…); got {len(sent)}")
     text = q if q is not None else query
     if text is None:
         raise InputError("give the query as ?q=… (or ?query=…)")
