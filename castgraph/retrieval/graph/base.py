@@ -131,6 +131,16 @@ class GraphSearchReader(Protocol):
 
 
 @runtime_checkable
+class EdgeWeightReader(Protocol):
+    """A reader that can list an entity's RELATED edges as bare weights (the read model does;
+    graph search falls back to ``relations`` elsewhere)."""
+
+    def edge_weights(self, key: str) -> list[tuple[str, str, float]]:
+        """(other end, relation type, edge weight) of every edge touching ``key``."""
+        ...
+
+
+@runtime_checkable
 class SnapshotReader(Protocol):
     """A reader that can pin one state for a series of reads (the read model does; the graph
     stores read each statement on its own)."""

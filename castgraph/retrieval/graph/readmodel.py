@@ -199,6 +199,17 @@ class GraphReadModel:
             found.update(((f.source_key, f.target_key, f.type), f) for f in facts)
         return list(found.values())
 
+    def edge_weights(self, key: str) -> list[tuple[str, str, float]]:
+        """(other end, type, weight) of every RELATED edge touching ``key``: what graph search
+        weighs neighbours by, without the names and evidence ``relations`` builds."""
+        edges: dict[tuple[str, str, str], list[float]] = {}  # an edge each way is two edges
+        for source, target, kind, weight in self._fetch(sql.EDGE_WEIGHTS, (key,)):
+            edges.setdefault((str(source), str(target), str(kind)), []).append(float(weight))
+        return [
+            (target if source == key else source, kind, math.fsum(weights))
+            for (source, target, kind), weights in edges.items()
+        ]
+
     def _cached(self) -> _Cache:
         """The cache of the version this thread reads (a new one when another version is read)."""
         version, cache = self.version(), self._cache

@@ -107,6 +107,12 @@ RELATIONS = (
     "JOIN entities a ON a.key = r.source JOIN entities b ON b.key = r.target "
     "WHERE r.source = ?1 OR r.target = ?1 ORDER BY r.rowid"
 )
+# What graph search weighs an entity's neighbours by: no names, no evidence (rowid order, as the
+# stores append contributions; the sums are math.fsum, exact in any order).
+EDGE_WEIGHTS = (
+    "SELECT source, target, type, weight FROM relations "
+    "WHERE source = ?1 OR target = ?1 ORDER BY rowid"
+)
 
 COUNTS = {
     "episodes": "SELECT count(*) FROM episodes",

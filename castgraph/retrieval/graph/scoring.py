@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from castgraph.retrieval.graph.base import GraphChunk, GraphSearchReader
+from castgraph.retrieval.graph.base import EdgeWeightReader, GraphChunk, GraphSearchReader
 from castgraph.retrieval.graph.linking import EntityIndex
 
 MAX_CACHED = 2_000_000
@@ -69,19 +69,26 @@ class SearchCache:
         found = self._neighbours.get(key)
         if found is not None:
             return found
-        facts = store.relations([key])
-        strongest = max((fact.weight for fact in facts), default=0.0)
+        edges = _edges(store, key)
+        strongest = max((weight for _, weight in edges), default=0.0)
         shares: dict[str, float] = defaultdict(float)
         by_key = self.index.by_key
-        for fact in facts if strongest > 0 else ():
-            there = fact.target_key if fact.source_key == key else fact.source_key
+        for there, weight in edges if strongest > 0 else ():
             if there != key and there in by_key and by_key[there].mentions <= budget:
-                shares[there] += fact.weight / strongest
+                shares[there] += weight / strongest
         found = list(shares.items())
         with self._lock:
             self._neighbours[key] = found
             self._size += len(found) + 1
         return found
+
+
+def _edges(store: GraphSearchReader, key: str) -> list[tuple[str, float]]:
+    """(other end, weight) of each RELATED edge touching ``key``."""
+    if isinstance(store, EdgeWeightReader):
+        return [(other, weight) for other, _, weight in store.edge_weights(key)]
+    facts = store.relations([key])
+    return [(f.target_key if f.source_key == key else f.source_key, f.weight) for f in facts]
 
 
 def weighted_counts(
