@@ -131,6 +131,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached indexes")
     parser.add_argument("--port", type=int, default=8765, help="castgraph; baseline on port+1")
     parser.add_argument("--build-only", action="store_true", help="build the caches, no runs")
+    parser.add_argument(
+        "--reuse-stale", action="store_true", help="reuse indexes built by other code"
+    )
     parser.add_argument("--skip-in-process", action="store_true", help="HTTP measurements only")
     parser.add_argument("--skip-chat", action="store_true", help="no chat first-token pass")
     parser.add_argument("--serve-baseline", default=None, help=argparse.SUPPRESS)
