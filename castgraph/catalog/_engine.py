@@ -8,6 +8,8 @@ defaults must agree with them.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from castgraph.core.errors import DependencyError, InputError
+
+WAL_WAIT_S = 60.0
+"""How long a connection retries switching a fresh catalog to WAL while others hold it."""
 
 POSTGRES_HINT = "postgresql+psycopg://user:password@host:5432/dbname"
 
@@ -71,9 +76,25 @@ def make_engine(url: URL, *, for_migration: bool = False) -> Engine:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    _wal(cur)
     cur.close()
+
+
+def _wal(cur: Any) -> None:
+    """Put the file in WAL mode (once: the mode is stored in the file). Switching needs the file
+    to itself, which replicas opening a fresh catalog at once contend for and SQLite may refuse
+    at once ("database is locked") rather than wait: retry for a while."""
+    deadline = time.monotonic() + WAL_WAIT_S
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_migration_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -82,7 +103,8 @@ def _sqlite_migration_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=OFF")
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    _wal(cur)
     cur.close()
 
 
