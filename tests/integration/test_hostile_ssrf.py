@@ -6,9 +6,7 @@ resolves to a public address for the guard, and its connections are declared pub
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +18,18 @@ from castgraph.ingest.captions import fetch_captions
 from castgraph.ingest.sources import urlguard
 from castgraph.ingest.sources.ytdlp import YtDlpSource
 from tests.mediaserver import MediaServer, alias_public_host, media_server  # noqa: F401
+from tests.recorder import recording_server
 
 pytestmark = pytest.mark.integration
 
 MP3 = b"\xff\xfb\x90\x00" * 4096
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "audio/mpeg")
-        self.send_header("Content-Length", str(len(MP3)))
-        self.end_headers()
-        self.wfile.write(MP3)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def internal() -> Iterator[tuple[str, list[str]]]:
     """A private service on loopback: its base URL, and the paths it was asked for."""
-    hits: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Recorder,), {"hits": hits}))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server(MP3, "audio/mpeg") as served:
+        yield served
 
 
 @pytest.fixture

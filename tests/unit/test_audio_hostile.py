@@ -7,7 +7,6 @@ import stat
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +16,16 @@ from castgraph.core.errors import MediaError
 from castgraph.ingest import audio
 from castgraph.ingest.audio import extract_wav, ffmpeg_binary, probe_duration
 from tests.mediaserver import make_tone
+from tests.recorder import recording_server
 
 WAIT = 30.0  # the longest a test waits for a call that must return: a failure, never a hang
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        body = b"\x00" * 188  # any answer: the point is that nobody asks
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
 
 
 @pytest.fixture
 def listener() -> Iterator[tuple[str, list[str]]]:
     """A loopback HTTP server that records every request it gets."""
-    hits: list[str] = []
-    handler = type("Handler", (_Recorder,), {"hits": hits})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server(b"\x00" * 188) as served:  # any answer: the point is that nobody asks
+        yield served
 
 
 @pytest.fixture

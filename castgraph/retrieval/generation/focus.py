@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from castgraph.core.text import fold
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
+    """The words of a space-separated list (how the word lists of the answerer are written)."""
     return frozenset(text.split())
 
 
-CALENDAR = _words(
+CALENDAR = word_set(
     """
     enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre
     diciembre january february march april may june july august september october november
@@ -38,7 +39,7 @@ CALENDAR = _words(
     """
 )
 """Folded month and weekday names: capitalised in English, never a question's focus entity."""
-PARTICLES = _words("de del la las los el y e of the van von der da di du le")
+PARTICLES = word_set("de del la las los el y e of the van von der da di du le")
 """Folded words that may stand between the capitalised words of one name."""
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _RELATION = re.compile(
@@ -50,7 +51,7 @@ _RELATION = re.compile(
     r"how\s+(?:do|does|did)\s+\w+(?:\s+\w+)?\s+know)\b",
     re.IGNORECASE,
 )
-RELATION_WORDS = _words(
+RELATION_WORDS = word_set(
     """
     relacion relaciona relacionan relacionado relacionada relacionados relacionadas tiene
     tienen ver vinculo vinculos conexion conectado conectada conectados conocen conoce
@@ -105,7 +106,7 @@ AGE_WORDS = frozenset(["old", "age", "edad", "anos"])
 _AMOUNT = {(noun, "de") for noun in ("cantidad", "numero", "total")} | {
     (noun, "of") for noun in ("number", "amount", "total")
 }
-CHANGE_WORDS = _words(
+CHANGE_WORDS = word_set(
     """
     ahora actualmente hoy todavia sigue siguen cambio cambiado cambiaron ultimo ultima ultimos
     ultimas nuevo nueva reciente recientes recientemente antes despues now currently today

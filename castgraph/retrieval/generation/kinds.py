@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from castgraph.retrieval.generation.candidates import speaker_name
-from castgraph.retrieval.generation.focus import PARTICLES, entity_runs
+from castgraph.retrieval.generation.focus import PARTICLES, entity_runs, word_set
 from castgraph.retrieval.generation.numbers import number_values
 from castgraph.retrieval.generation.relevance import Candidate, Question, has_kind
 from castgraph.retrieval.keyword.analyzer import (
@@ -31,17 +31,12 @@ from castgraph.retrieval.keyword.analyzer import (
     tokenize,
 )
 
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
 COUNT_WINDOW = 3
 """How many words after a number may stand before the thing it counts ("40 sensores")."""
 PLACE_WINDOW = 3
 """Content words after a place word ("en", "at") that make up the place it names."""
-_PLACE_WORDS = _words("en desde cerca barrio ciudad in at from near city town")
-UNITS = _words(
+_PLACE_WORDS = word_set("en desde cerca barrio ciudad in at from near city town")
+UNITS = word_set(
     """
     segundo segundos minuto minutos hora horas dia dias semana semanas mes meses ano anos
     second seconds minute minutes hour hours day days week weeks month months year years
@@ -55,8 +50,8 @@ UNITS = _words(
 NAME_SIMILARITY = 80
 """rapidfuzz ratio at which a heard word is the question's name ("maleria" for "valeria")."""
 MIN_FUZZY_LENGTH = 5
-_DURATION_BEFORE = _words("hace desde durante for since during over")
-_DURATION_AFTER = _words("ago atras")
+_DURATION_BEFORE = word_set("hace desde durante for since during over")
+_DURATION_AFTER = word_set("ago atras")
 _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 

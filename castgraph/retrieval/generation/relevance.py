@@ -37,6 +37,7 @@ from castgraph.retrieval.generation.focus import (
     asked_kind,
     asks_relation,
     entity_runs,
+    word_set,
 )
 from castgraph.retrieval.generation.numbers import NUMBER_WORDS as _NUMBERS
 from castgraph.retrieval.generation.numbers import number_values
@@ -46,11 +47,6 @@ from castgraph.retrieval.keyword.analyzer import (
     analyze_both,
     tokenize,
 )
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
 
 NAME_WEIGHT = 0.5
 PHRASE_OVERLAP = 0.6
@@ -73,13 +69,13 @@ FOREIGN_STANDOUT = 0.35
 words cannot overlap, so meaning is all the evidence there is."""
 """An embedding standout that makes a sentence a direct answer even without shared words."""
 
-_MONTHS = _words(
+_MONTHS = word_set(
     "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
     "diciembre january february march april june july august september october november "
     "december"
 )
 # Folded words that frame a question rather than say what it is about ("¿Qué dijeron sobre…?").
-_QUESTION_WORDS = _words(
+_QUESTION_WORDS = word_set(
     """
     que cual cuales quien quienes donde adonde cuando como cuanto cuanta cuantos cuantas
     what which who whom whose where when why how many much segun according episodio episodios

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from castgraph.core import faults
 from castgraph.core.errors import StorageError
@@ -44,9 +44,8 @@ from castgraph.retrieval.graph.plan import plan_episode
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
-_T = TypeVar("_T", list[Mention], list[RelationFact])
 MAX_CACHED = 500_000
-"""Postings and relation rows a cache may hold before it starts again (about 60 MB)."""
+"""Chunk records and relation rows a cache may hold before it starts again (about 60 MB)."""
 _NOT_YET = ("unable to open database file", "no such table")
 ADVICE = "delete the file and restart castgraph (or run `castgraph reindex`) to rebuild it"
 
@@ -169,18 +168,13 @@ class GraphReadModel:
             return self._mentions(keys)
 
     def _mentions(self, keys: Sequence[str]) -> list[Mention]:
+        # Not kept per key: graph search keeps each entity's postings itself, once per version
+        # (``scoring.SearchCache``); only the chunk records are shared.
         cache = self._cached()
         found: list[Mention] = []
+        sql_postings = f"SELECT {sql.POSTING_COLUMNS} FROM postings WHERE key = ?"
         for key in dict.fromkeys(keys):
-            postings = cache.mentions.get(key)
-            if postings is None:
-                rows = self._fetch(
-                    f"SELECT {sql.POSTING_COLUMNS} FROM postings WHERE key = ?", (key,)
-                )
-                postings = cache.keep(
-                    cache.mentions, key, [Mention(key, cache.chunk(r)) for r in rows]
-                )
-            found.extend(postings)
+            found.extend(Mention(key, cache.chunk(r)) for r in self._fetch(sql_postings, (key,)))
         return found
 
     def relations(self, keys: Sequence[str]) -> list[RelationFact]:
@@ -195,7 +189,7 @@ class GraphReadModel:
         for key in dict.fromkeys(keys):
             facts = cache.relations.get(key)
             if facts is None:
-                facts = cache.keep(cache.relations, key, _facts(self._fetch(sql.RELATIONS, (key,))))
+                facts = cache.keep(key, _facts(self._fetch(sql.RELATIONS, (key,))))
             found.update(((f.source_key, f.target_key, f.type), f) for f in facts)
         return list(found.values())
 
@@ -284,8 +278,8 @@ class GraphReadModel:
 
 
 class _Cache:
-    """Postings and relations of one version of the file, per entity key, as the records search
-    returns (chunk records shared between the entities that mention them).
+    """Relations of one version of the file, per entity key, and the chunk records postings
+    share (one per chunk, whichever entities mention it).
 
     Readers share it without a lock: entries are only added (a racing reader at worst reads a
     key twice), and a reader that sees another version, or a cache grown past ``MAX_CACHED``
@@ -295,15 +289,14 @@ class _Cache:
     def __init__(self, version: str) -> None:
         self.version = version
         self.size = 0
-        self.mentions: dict[str, list[Mention]] = {}
         self.relations: dict[str, list[RelationFact]] = {}
         self._chunks: dict[str, GraphChunk] = {}
         self._dates: dict[str | None, date | None] = {None: None}
 
-    def keep(self, table: dict[str, _T], key: str, value: _T) -> _T:
-        table[key] = value
-        self.size += len(value) + 1
-        return value
+    def keep(self, key: str, facts: list[RelationFact]) -> list[RelationFact]:
+        self.relations[key] = facts
+        self.size += len(facts) + 1
+        return facts
 
     def chunk(self, row: Row) -> GraphChunk:
         """The chunk record of a postings row (made once per chunk)."""
@@ -324,6 +317,7 @@ class _Cache:
                 self._dates[published],
             )
             self._chunks[row[1]] = found
+            self.size += 1
         return found
 
 
