@@ -31,7 +31,7 @@ from castgraph.core.errors import InputError
 from castgraph.core.models import Chunk, chunk_build
 from castgraph.core.timefmt import moment_link
 from castgraph.retrieval.base import Hit, Retriever, SearchFilters
-from castgraph.retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from castgraph.retrieval.fusion import RRF_K, Fused, reciprocal_rank_fusion
 from castgraph.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 RETRIEVERS = ("vector", "keyword", "graph")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+MIN_WINDOW = 10
+"""Fused candidates looked up at a time (at least ``k`` of them)."""
 DEFAULT_THREADS = 8
 """Retriever threads of a service that is given no pool and no size (the CLI, benchmarks)."""
 
@@ -140,10 +142,11 @@ class SearchService:
         query = validate_query(query, k)
         filters = filters or SearchFilters()
         degraded: dict[str, Degraded] = {}
-        results = self._filtered(query, filters, degraded)
+        want = max(k, self._options.rerank_top) if self._reranker is not None else k
+        results = self._filtered(query, filters, degraded, want)
         if results is None:  # an index changed under this search (a swap retired a build)
             log.debug("search repeated: ranked chunks went missing before their lookup")
-            results = self._filtered(query, filters, degraded, last=True) or []
+            results = self._filtered(query, filters, degraded, want, last=True) or []
         if self._reranker is not None and results:
             results = self._rerank(query, results)
         return SearchOutcome(results[:k], tuple(degraded.values()))
@@ -153,31 +156,47 @@ class SearchService:
         query: str,
         filters: SearchFilters,
         degraded: dict[str, Degraded],
+        want: int,
         *,
         last: bool = False,
     ) -> list[SearchResult] | None:
-        """Fused results of the episodes' live builds; None (unless ``last``) when ranked
-        chunks were gone by the time they were looked up: worth one more try, as a build may
-        have been swapped in and the old one removed meanwhile (indexes left inconsistent by a
-        crash cost the same second try until ``castgraph reindex`` drops their leftovers)."""
+        """The best ``want`` fused results of the episodes' live builds; None (unless ``last``)
+        when ranked chunks were gone by the time they were looked up: worth one more try, as a
+        build may have been swapped in and the old one removed meanwhile (indexes left
+        inconsistent by a crash cost the same second try until ``castgraph reindex`` drops
+        their leftovers)."""
         rankings = self._rankings(query, filters, degraded)
         fused = reciprocal_rank_fusion(rankings, self._options.weights, k=self._options.rrf_k)
-        found = self._chunks.get([f.chunk_id for f in fused])
+        results: list[SearchResult] = []
+        start, size = 0, max(want, MIN_WINDOW)
+        # Only the head is looked up: the fused list holds up to three retrievers' candidates
+        # (~130), and reading and decoding every chunk cost more than fusing them. Windows
+        # double while episodes being indexed, or other builds, thin the head out.
+        while start < len(fused) and len(results) < want:
+            window = fused[start : start + size]
+            start, size = start + size, size * 2
+            found = self._chunks.get([f.chunk_id for f in window])
+            if not last and len(found) < len({f.chunk_id for f in window}):
+                return None
+            results += self._live_results(window, found, filters)
+        return results[:want]
+
+    def _live_results(
+        self, window: Sequence[Fused], found: Mapping[str, Chunk], filters: SearchFilters
+    ) -> list[SearchResult]:
+        """The chunks of ``window`` that were found, are of a live build and match."""
         # Read after the lookup: a swap commits in the catalog before the old build goes.
         visible = self._visible()
         if self._refresh is not None and _stale(visible, found.values()):
             self._refresh()
             visible = self._visible()
-        results = [
+        return [
             SearchResult(found[f.chunk_id], f.score, _signals(f.ranks))
-            for f in fused
+            for f in window
             if f.chunk_id in found
             and _live(visible, found[f.chunk_id])
             and filters.matches(found[f.chunk_id])
         ]
-        if not last and len(found) < len({f.chunk_id for f in fused}):
-            return None
-        return results
 
     def rankings(self, query: str, filters: SearchFilters) -> dict[str, list[Hit]]:
         """Each retriever's own ranking (for benchmarks and debugging), in retriever order.

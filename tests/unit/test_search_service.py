@@ -122,3 +122,40 @@ def test_reranker_reorders_the_head() -> None:
         reranker=ReverseReranker(),
     )
     assert [r.chunk.id for r in service.search("q")] == ["b", "a"]
+
+
+class CountingLookup(Lookup):
+    """A lookup that records which ids each call asked for."""
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        super().__init__(chunks)
+        self.asked: list[list[str]] = []
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        self.asked.append(list(ids))
+        return super().get(ids)
+
+
+def test_only_the_head_of_the_fused_list_is_looked_up() -> None:
+    ids = [f"c{n:03d}" for n in range(150)]
+    hidden = {f"c{n:03d}" for n in range(25)}  # the best 25 are of an episode being indexed
+    chunks = [_chunk(i, episode="busy" if i in hidden else "ep1") for i in ids]
+    lookup = CountingLookup(chunks)
+    retrievers = {
+        "vector": FixedRetriever(ids[:50]),
+        "keyword": FixedRetriever(ids[:50]),
+        "graph": FixedRetriever(ids[100:150]),
+    }
+    service = SearchService(retrievers, lookup, visible=lambda: {"ep1"})
+    results = service.search("pan", k=5)
+    # The hidden head costs wider windows (10, then 20), never the whole fused list (100 ids).
+    assert [r.chunk.id for r in results] == ids[25:30]
+    assert [len(asked) for asked in lookup.asked] == [10, 20]
+    lookup.asked.clear()
+    assert [r.chunk.id for r in service.search("pan", k=3)] == ids[25:28]
+    assert sum(len(asked) for asked in lookup.asked) == 30
+    lookup.asked.clear()
+    everything = service.search("pan", k=100)  # fewer live chunks than k: all are read once
+    assert len(everything) == 75
+    fused = ids[:50] + ids[100:]
+    assert sorted(i for asked in lookup.asked for i in asked) == fused
