@@ -13,6 +13,7 @@ import pytest
 from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
 from castgraph.core.text import phonetic
 from castgraph.retrieval.base import Hit, SearchFilters
+from castgraph.retrieval.graph import linking
 from castgraph.retrieval.graph.base import GraphEntity, Mention, RelationFact
 from castgraph.retrieval.graph.memory import MemoryGraphStore
 from castgraph.retrieval.graph.readmodel import GraphReadModel
@@ -195,8 +196,12 @@ def test_embedding_links_what_words_cannot(store: Graph) -> None:
     assert 0.5 < link.confidence <= 0.8
     calls = len(embedder.calls)
     retriever.link("urban heat island again")
-    # Entity names are embedded once; later questions embed only their own n-grams.
+    # Entity names are embedded once; later questions embed only their own new n-grams.
     assert len(embedder.calls) == calls + 1
+    assert "heat island" not in embedder.calls[-1]  # the first question's n-gram, cached
+    assert "heat island again" in embedder.calls[-1]
+    retriever.link("the heat island effect")
+    assert len(embedder.calls) == calls + 1  # every n-gram known: no model call at all
     assert ids(retriever.search("heat island", 5, NO_FILTERS)) == [chunk_id("roofs", 1)]
 
 
@@ -336,3 +341,18 @@ def test_a_rarer_entity_weighs_more(store: Graph) -> None:
     assert ids(hits) == list(c("bread", 3, 0, 1))
     assert hits[0].score == pytest.approx(1.0)
     assert hits[1].score == pytest.approx(1 / (1 + math.log10(2)), abs=1e-6)
+
+
+def test_ngram_vectors_are_cached_within_a_bound(
+    store: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(linking, "GRAM_CACHE", 4)
+    embedder = ConceptEmbedder()
+    retriever = GraphRetriever(store, embedder=embedder)
+    first = retriever.link("the heat island effect")
+    for n in range(6):  # other questions push the first one's n-grams out
+        retriever.link(f"zorzal{n} benteveo{n}")
+    assert len(retriever.linker._grams) == 4
+    calls = len(embedder.calls)
+    assert retriever.link("the heat island effect") == first  # same links, recomputed vectors
+    assert len(embedder.calls) == calls + 1

@@ -9,6 +9,7 @@ with an embedder, embedding similarity between the remaining n-grams and entity 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,9 @@ CONFIDENCE: dict[LinkMethod, float] = {
 }
 MAX_EMBEDDING_LINKS = 3
 MAX_EMBEDDING_NGRAMS = 12  # 32 cost ~10x the rest of graph search for no measured gain
+GRAM_CACHE = 8192
+"""N-gram vectors kept (2 KiB each): questions reuse their words (guests, topics, places), and a
+model call per question cost as much as the vector retriever's own query vector."""
 
 
 @dataclass(slots=True)
@@ -123,7 +127,9 @@ class EntityLinker:
         self._index: tuple[str, EntityIndex] | None = None
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
         self._matrix: tuple[EntityIndex, list[str], np.ndarray] | None = None
+        self._grams: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._grams_lock = threading.Lock()
 
     def index(self) -> EntityIndex:
         """The lookup tables for the graph as it is now."""
@@ -203,8 +209,7 @@ class EntityLinker:
         keys, matrix = self._entity_matrix(index)
         if not grams or not keys:
             return
-        texts = [t for _, _, t in grams]
-        queries = _normalise(np.asarray(self.embedder.embed(texts), dtype=np.float32))
+        queries = self._gram_vectors([t for _, _, t in grams])
         sims = queries @ matrix
         best: dict[str, tuple[float, str]] = {}
         for row, (_, _, text) in enumerate(grams):
@@ -215,6 +220,26 @@ class EntityLinker:
         ranked = sorted(best.items(), key=lambda item: -item[1][0])[:MAX_EMBEDDING_LINKS]
         for key, (sim, text) in ranked:
             state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
+
+    def _gram_vectors(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors of ``texts`` (rows, float32): cached ones from the LRU cache, the
+        others from one model call (outside the lock: concurrent questions never wait for each
+        other's model call; two computing the same n-gram store the same vector)."""
+        assert self.embedder is not None
+        with self._grams_lock:
+            known = {t: self._grams[t] for t in texts if t in self._grams}
+            for text in known:
+                self._grams.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            raw = np.asarray(self.embedder.embed(missing), dtype=np.float32)
+            fresh = dict(zip(missing, _normalise(raw), strict=True))
+            known.update(fresh)
+            with self._grams_lock:
+                self._grams.update(fresh)
+                while len(self._grams) > GRAM_CACHE:
+                    self._grams.popitem(last=False)
+        return np.vstack([known[t] for t in texts]).astype(np.float32, copy=False)
 
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
         """Name vectors of the most mentioned entities, normalised, as columns (float32,
