@@ -140,9 +140,11 @@ def test_pruned_search_rescores_like_fts5(
     ]
     index.add(chunks)
     query = "zorro gente mundo"
-    exact = index.search(query, 10, NO_FILTERS)
+    spanish = SearchFilters(languages=("es",))  # every chunk: FTS5 ranks (filters), not postings
+    exact = index.search(query, 10, spanish)
+    assert ids(exact) == ids(index.search(query, 10, NO_FILTERS))
     monkeypatch.setattr(sqlite_fts, "CANDIDATE_BUDGET", 0)  # rank "zorro" only, then re-score
-    pruned = index.search(query, 10, NO_FILTERS)
+    pruned = index.search(query, 10, spanish)
     assert [h.score for h in pruned] == pytest.approx([h.score for h in exact], rel=1e-9)
     assert ids(pruned) == ids(exact)
 
@@ -151,7 +153,7 @@ def test_pruned_search_falls_back_when_rare_terms_run_dry(
     full: SqliteKeywordIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_fts, "CANDIDATE_BUDGET", 0)
-    hits = full.search("Shakira inflación", 4, NO_FILTERS)
+    hits = full.search("Shakira inflación", 4, SearchFilters(languages=("es", "en")))
     assert len(hits) == 4
     assert hits[0].chunk_id == chunk_id("ep1", 1)
 
@@ -231,3 +233,49 @@ def test_read_only_index_of_no_file_is_empty_and_creates_none(tmp_path: Path) ->
         assert reader.search("inflación", 5, NO_FILTERS) == []
         assert reader.count() == 0 and reader.episode_ids() == set()
     assert not path.parent.exists()
+
+
+def _fts5_ranking(index: SqliteKeywordIndex, query: str, k: int) -> list[tuple[str, float]]:
+    """FTS5's own ranking with every query term (what the postings path must reproduce)."""
+    from castgraph.retrieval.keyword import schema
+    from castgraph.retrieval.keyword.analyzer import query_terms
+
+    conn = sqlite3.connect(index.path)
+    sql, match = schema.rank_sql(""), schema.match_expression(query_terms(query))
+    rows = conn.execute(sql, [match, k]).fetchall()
+    conn.close()
+    return [(str(r[1]), float(r[2])) for r in rows]
+
+
+def test_unfiltered_search_ranks_exactly_as_fts5(index: SqliteKeywordIndex) -> None:
+    rng = random.Random(11)
+    words = ["gente", "cosa", "tiempo", "mundo", "vida", "zorro", "lobo", "río", "sol", "mar"]
+    chunks = [  # long chunks too: sizes over 127 terms take two varint bytes in FTS5's docsize
+        make_chunk(f"e{i % 7}", i, " ".join(rng.choices(words[: rng.randint(2, 10)], k=n)))
+        for i, n in enumerate(rng.choice([1, 3, 8, 40, 130, 300]) for _ in range(120))
+    ]
+    index.add(chunks)
+    index.delete_chunks([c.id for c in chunks[::9]])  # holes in the rowids
+    for query in ["zorro", "gente mundo", "río sol mar lobo", "vida vida cosa", "mar gente zorro"]:
+        expected = _fts5_ranking(index, query, 25)
+        found = index.search(query, 25, NO_FILTERS)
+        assert [(h.chunk_id, h.score) for h in found] == expected  # ties by rowid, same floats
+
+
+def test_cached_postings_follow_every_write(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    with SqliteKeywordIndex(path) as writer, SqliteKeywordIndex(path, read_only=True) as reader:
+        writer.add(CORPUS)
+        for idx in (writer, reader):  # the reader stands for another process (castgraph serve)
+            assert ids(idx.search("inflación", 10, NO_FILTERS)) == ids(
+                idx.search("inflación", 10, SearchFilters(languages=("es", "en")))
+            )
+        fresh = make_chunk("ep9", 0, "Inflación, inflación y más inflación en la radio.")
+        writer.add([fresh])
+        writer.delete_episode("ep3")
+        writer.replace_episode("ep1", [make_chunk("ep1", 5, "Ya no se habla de precios.")])
+        for idx in (writer, reader):
+            found = idx.search("inflación", 10, NO_FILTERS)
+            assert ids(found)[0] == fresh.id
+            assert ids(found) == [fresh.id]  # the other chunks naming it are gone
+            assert [(h.chunk_id, h.score) for h in found] == _fts5_ranking(idx, "inflación", 10)

@@ -29,6 +29,7 @@ from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.keyword import bm25
 from castgraph.retrieval.keyword.analyzer import ANALYZER_VERSION, analyze, query_terms
+from castgraph.retrieval.keyword.postings import BUMP_GENERATION, CREATE_VOCAB, PostingsScorer
 from castgraph.retrieval.keyword.schema import (
     ADVICE,
     BATCH,
@@ -69,10 +70,11 @@ class SqliteKeywordIndex:
         self.path = Path(path)
         self.read_only = read_only
         self._absent = False  # read-only over a file no writer has created yet
+        self._postings = PostingsScorer()
         self._write_lock = threading.Lock()
         # No memory map: each thread's connection mapped the whole file again, and the server's
         # resident set counted it once per thread (2.7 GB at 100k chunks); reads are as fast.
-        pragmas = ["PRAGMA mmap_size = 0"]
+        pragmas = ["PRAGMA mmap_size = 0", CREATE_VOCAB]
         if read_only:
             pragmas.append("PRAGMA query_only = ON")
         self._conns = ThreadConnections(
@@ -229,33 +231,52 @@ class SqliteKeywordIndex:
     def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query`` by BM25 (score = -bm25, higher is better).
 
-        Terms are ORed. When some terms are so common that ranking them would cost a pass over
-        much of the index, FTS5 ranks the rarer ones and a pool of the best is re-scored with
-        all terms; chunks matching only the common terms then appear only if the rarer terms
-        find fewer than ``k``.
+        Terms are ORed. Without filters, every term is ranked from cached postings
+        (``postings``). With filters, FTS5 ranks: when some terms are so common that ranking
+        them would cost a pass over much of the index, it ranks the rarer ones and a pool of the
+        best is re-scored with all terms; chunks matching only the common terms then appear
+        only if the rarer terms find fewer than ``k``.
         """
         terms = query_terms(query)
         if not terms or k <= 0 or self._absent:
             return []
-        where, params = filter_sql(filters or SearchFilters())
+        filters = filters or SearchFilters()
         with self._errors("search"):
-            conn = self._connection()
-            df = self._document_frequencies(conn, terms)
-            terms = [t for t in terms if df.get(t)]
-            if not terms:  # no term occurs anywhere (this also covers an empty index)
-                return []
-            chosen = bm25.candidate_terms(terms, df, CANDIDATE_BUDGET)
-            exact = len(chosen) == len(terms)
-            sql = rank_sql(where)
-            pool = max(POOL_SIZE, 2 * k)
-            rows = conn.execute(sql, [match_expression(chosen), *params, k if exact else pool])
-            ranked: list[Row] = rows.fetchall()
-            if exact:
-                return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in ranked]
-            if len(ranked) < k:  # the rare terms ran dry: the common ones must fill the list
-                rows = conn.execute(sql, [match_expression(terms), *params, k])
-                return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in rows]
-            return self._rescore(conn, ranked, df)[:k]
+            if filters.empty:
+                return self._search_postings(terms, k)
+            return self._search_fts(terms, k, filters)
+
+    def _search_postings(self, terms: list[str], k: int) -> list[Hit]:
+        conn = self._connection()
+        ranked = self._postings.search(conn, terms, k)
+        if not ranked:
+            return []
+        rids = [rid for rid, _ in ranked]
+        sql = f"SELECT rid, id FROM chunks WHERE rid IN {placeholders(rids)}"
+        ids = {int(str(rid)): str(cid) for rid, cid in conn.execute(sql, rids)}
+        # A chunk written after the postings were read is simply not among them; one deleted
+        # since has no id any more and is left out (the search service re-reads chunks anyway).
+        return [Hit(chunk_id=ids[rid], score=score) for rid, score in ranked if rid in ids]
+
+    def _search_fts(self, terms: list[str], k: int, filters: SearchFilters) -> list[Hit]:
+        where, params = filter_sql(filters)
+        conn = self._connection()
+        df = self._document_frequencies(conn, terms)
+        terms = [t for t in terms if df.get(t)]
+        if not terms:  # no term occurs anywhere (this also covers an empty index)
+            return []
+        chosen = bm25.candidate_terms(terms, df, CANDIDATE_BUDGET)
+        exact = len(chosen) == len(terms)
+        sql = rank_sql(where)
+        pool = max(POOL_SIZE, 2 * k)
+        rows = conn.execute(sql, [match_expression(chosen), *params, k if exact else pool])
+        ranked: list[Row] = rows.fetchall()
+        if exact:
+            return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in ranked]
+        if len(ranked) < k:  # the rare terms ran dry: the common ones must fill the list
+            rows = conn.execute(sql, [match_expression(terms), *params, k])
+            return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in rows]
+        return self._rescore(conn, ranked, df)[:k]
 
     def _rescore(
         self, conn: sqlite3.Connection, ranked: list[Row], df: dict[str, int]
@@ -313,6 +334,7 @@ class SqliteKeywordIndex:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            conn.execute(BUMP_GENERATION)  # cached postings (``postings``) are of the last one
             conn.execute("COMMIT")
 
     @staticmethod
