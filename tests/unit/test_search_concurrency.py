@@ -231,3 +231,41 @@ def test_after_close_the_retrievers_run_one_after_another() -> None:
         "keyword": [Hit("s", 1.0)],
     }
     assert service._executor is None  # closing does not start a new pool
+
+
+class Recording:
+    """Records which thread ran it for which query; query "first" waits for ``release``."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+        self.threads: dict[str, set[threading.Thread]] = {}
+
+    def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        self.threads.setdefault(query, set()).add(threading.current_thread())
+        if query == "first":
+            self.release.wait(timeout=WAIT)
+        return [Hit("a", 1.0)]
+
+
+def test_a_busy_service_runs_each_query_on_its_own_thread() -> None:
+    release = threading.Event()
+    recording = Recording(release)
+    service = _service(
+        {"vector": recording, "keyword": recording, "graph": recording}, concurrent_up_to=1
+    )
+    try:
+        with ThreadPoolExecutor(2, thread_name_prefix="caller") as callers:
+            first = callers.submit(service.search, "first")
+            while len(recording.threads.get("first", ())) < 3:  # all three are running
+                release.wait(0.01)
+            second = callers.submit(service.search, "second")
+            assert [r.chunk.id for r in second.result(WAIT)] == ["a"]  # while "first" waits
+            release.set()
+            assert [r.chunk.id for r in first.result(WAIT)] == ["a"]
+        # alone, "first" ran its retrievers on three threads; "second", with "first" still
+        # in flight (2 > 1), ran all three on its caller's thread
+        assert len(recording.threads["first"]) == 3
+        (only,) = recording.threads["second"]
+        assert only.name.startswith("caller")
+    finally:
+        service.close()
