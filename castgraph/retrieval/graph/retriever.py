@@ -12,7 +12,6 @@ about two entities ranks the chunks where both appear first.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 
@@ -29,7 +28,7 @@ from castgraph.retrieval.graph.base import (
     SnapshotReader,
 )
 from castgraph.retrieval.graph.linking import EntityIndex, EntityLinker
-from castgraph.retrieval.graph.scoring import SearchCache, best, weighted_counts
+from castgraph.retrieval.graph.scoring import SearchCache, best, strongest, weighted_counts
 
 
 def _as_chunk(chunk: GraphChunk) -> Chunk:
@@ -157,12 +156,9 @@ class GraphRetriever:
         arrays: list[np.ndarray] = []
         hop_weights: list[float] = []
         for _hop in range(self.hops):
-            following = self._step(cache, frontier, reached)
-            if not following:
+            frontier = self._step(cache, frontier, reached)
+            if not frontier:
                 break
-            ranked = sorted(following.items(), key=lambda item: (-item[1], item[0]))
-            frontier = dict(ranked[: self.max_frontier])
-            reached.update(following)
             keys = self._within_budget(cache.index, frontier)
             arrays += cache.postings(self.store, keys)
             hop_weights += [frontier[key] for key in keys]
@@ -171,12 +167,19 @@ class GraphRetriever:
     def _step(
         self, cache: SearchCache, frontier: Mapping[str, float], reached: set[str]
     ) -> dict[str, float]:
-        """Weights of the entities one RELATED step beyond ``frontier`` (summed over paths)."""
-        following: dict[str, float] = defaultdict(float)
+        """The ``max_frontier`` heaviest entities one RELATED step beyond ``frontier`` (weights
+        summed over paths, in frontier order); every entity met joins ``reached``."""
+        numbers: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         for here, weight in frontier.items():
-            for there, share in cache.neighbours(self.store, here, self.mention_budget):
-                if there not in reached:
-                    following[there] += weight * share * self.decay
+            there, shares = cache.neighbours(self.store, here, self.mention_budget)
+            numbers.append(there)
+            weights.append(weight * shares * self.decay)
+        if not numbers:
+            return {}
+        ids, contributions = np.concatenate(numbers), np.concatenate(weights)
+        following = strongest(ids, contributions, cache.keys, reached, self.max_frontier)
+        reached.update(cache.keys[i] for i in np.unique(ids).tolist())
         return following
 
     def facts(self, query: str, limit: int = 10) -> list[RelationFact]:

@@ -34,7 +34,9 @@ class SearchCache:
         self.chunks: list[GraphChunk] = []
         self._number: dict[str, int] = {}
         self._postings: dict[str, np.ndarray] = {}
-        self._neighbours: dict[str, list[tuple[str, float]]] = {}
+        self._neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.keys: list[str] = []  # entity numbers, handed out in the order neighbours are met
+        self._entity: dict[str, int] = {}
         self._size = 0
         self._lock = threading.Lock()
 
@@ -60,12 +62,22 @@ class SearchCache:
                     self._size += len(numbers) + 1
         return [self._postings[key] for key in keys]
 
+    def number(self, key: str) -> int:
+        """``key``'s entity number in this cache (the same for every thread)."""
+        found = self._entity.get(key)
+        if found is None:
+            with self._lock:
+                found = self._entity.setdefault(key, len(self.keys))
+                if found == len(self.keys):
+                    self.keys.append(key)
+        return found
+
     def neighbours(
         self, store: GraphSearchReader, key: str, budget: int
-    ) -> list[tuple[str, float]]:
-        """``key``'s neighbours with their shares of its relations: the weights to each over
-        ``key``'s strongest relation, summed over relation types. Hubs (more mentions than
-        ``budget``) are left out: graph search never expands into them."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``key``'s neighbours (entity numbers) with their shares of its relations: the weights
+        to each over ``key``'s strongest relation, summed over relation types. Hubs (more
+        mentions than ``budget``) are left out: graph search never expands into them."""
         found = self._neighbours.get(key)
         if found is not None:
             return found
@@ -76,10 +88,11 @@ class SearchCache:
         for there, weight in edges if strongest > 0 else ():
             if there != key and there in by_key and by_key[there].mentions <= budget:
                 shares[there] += weight / strongest
-        found = list(shares.items())
+        numbers = np.fromiter((self.number(k) for k in shares), dtype=np.int64, count=len(shares))
+        found = (numbers, np.fromiter(shares.values(), dtype=np.float64, count=len(shares)))
         with self._lock:
             self._neighbours[key] = found
-            self._size += len(found) + 1
+            self._size += len(shares) + 1
         return found
 
 
@@ -118,3 +131,21 @@ def best(
         for n, s in zip(candidates.tolist(), values.tolist(), strict=True)
     )
     return [(-score, cid) for score, _, _, cid in ranked[:k]]
+
+
+def strongest(
+    numbers: np.ndarray, weights: np.ndarray, keys: Sequence[str], reached: set[str], n: int
+) -> dict[str, float]:
+    """The ``n`` heaviest entities (by ``weights`` summed per entity number, in the order
+    given; ties by key) that are not in ``reached``."""
+    if not len(numbers):
+        return {}
+    sums = np.bincount(numbers, weights=weights)
+    met = np.flatnonzero(np.bincount(numbers))
+    met = met[[keys[i] not in reached for i in met.tolist()]]
+    values = sums[met]
+    if len(met) > n:  # everything at least as heavy as the n-th, ties included, is sorted
+        threshold = np.partition(values, len(values) - n)[len(values) - n]
+        met, values = met[values >= threshold], values[values >= threshold]
+    ranked = sorted(zip((-values).tolist(), (keys[i] for i in met.tolist()), strict=True))
+    return {key: -weight for weight, key in ranked[:n]}
