@@ -7,8 +7,10 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rapidfuzz import process
 
 from castgraph.core.models import Chunk, Entity, Episode, EpisodeDocument, Relation, chunk_id
 from castgraph.core.text import phonetic
@@ -181,6 +183,25 @@ def test_fuzzy_links_misspellings_and_asr_variants(store: Graph) -> None:
     assert (partial.key, partial.method) == ("carlos gomez", "partial")
     assert retriever.link("de la que por the of") == []
     assert GraphRetriever(store, fuzzy_threshold=99.5).link("carlo gomas") == []
+
+
+def test_fuzzy_matches_are_remembered_per_graph_version(
+    store: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever = GraphRetriever(store)
+    scans: list[str] = []
+    extract = process.extractOne
+
+    def counted(form: str, *args: Any, **kwargs: Any) -> Any:
+        scans.append(form)
+        return extract(form, *args, **kwargs)
+
+    monkeypatch.setattr(process, "extractOne", counted)
+    first = retriever.link("¿Qué dijo Carlos Gomes?")
+    assert scans
+    scans.clear()
+    assert retriever.link("¿Qué dijo Carlos Gomes?") == first
+    assert scans == []  # every form was matched before, against the same names
 
 
 def test_embedding_links_what_words_cannot(store: Graph) -> None:
