@@ -60,6 +60,7 @@ class RunStats:
     wall_s: float
     errors: int = 0
     refused: int = 0
+    issued: int = 0  # queries taken from the list (successes, failures, refusals)
 
     def p(self, q: float) -> float:
         return float(np.percentile(self.latencies, q)) if self.latencies else float("nan")
@@ -76,8 +77,10 @@ def closed_loop(
     requests: int,
     max_seconds: float = float("inf"),
     think_s: float = 0.0,
+    start: int = 0,
 ) -> RunStats:
-    """``clients`` threads, each sending its next request when the last one returns.
+    """``clients`` threads, each sending its next request when the last one returns, with the
+    queries from ``start`` on (wrapping around).
 
     With ``think_s`` > 0 each client first pauses a random time of that mean (a user reading
     results), so the load is below saturation. Stops after ``requests`` requests or, for slow
@@ -106,7 +109,7 @@ def closed_loop(
                 return latencies
             started = time.perf_counter()
             try:
-                call(queries[n % len(queries)])
+                call(queries[(start + n) % len(queries)])
             except RefusedError as exc:
                 failed("refused", exc)
                 time.sleep(min(exc.retry_after, MAX_BACKOFF_S))
@@ -121,7 +124,8 @@ def closed_loop(
         results = list(executor.map(client, range(clients)))
         wall = time.perf_counter() - started
     flat = [x for r in results for x in r]
-    return RunStats(flat, wall, state["errors"], state["refused"])
+    issued = min(state["next"], requests)
+    return RunStats(flat, wall, state["errors"], state["refused"], issued)
 
 
 class HttpSearch:
@@ -172,16 +176,20 @@ class Measured:
 def measure(
     call: Callable[[str], object], queries: Sequence[str], args: argparse.Namespace
 ) -> Measured:
-    """One single-client pass over every query, then ``--runs`` runs of ``--clients``, then a
-    second single-client pass (the first meets every query's entities for the first time; the
+    """One single-client pass over the first ``--single`` queries (default: all), then
+    ``--runs`` runs of ``--clients`` on the queries after them, then a second single-client
+    pass over the first ones (the first pass meets every query's words for the first time; the
     second shows a server that has seen them, as a long-running one has its common ones)."""
-    single = closed_loop(call, queries, 1, len(queries), args.max_seconds)
+    first = min(getattr(args, "single", None) or len(queries), len(queries))
+    single = closed_loop(call, queries, 1, first, args.max_seconds)
     think = args.think_ms / 1000
-    runs = [
-        closed_loop(call, queries, args.clients, args.requests, args.max_seconds, think)
-        for _ in range(args.runs)
-    ]
-    again = closed_loop(call, queries, 1, len(queries), args.max_seconds)
+    runs, start = [], single.issued
+    for _ in range(args.runs):  # each run goes on down the list: queries the server never saw
+        runs.append(
+            closed_loop(call, queries, args.clients, args.requests, args.max_seconds, think, start)
+        )
+        start += runs[-1].issued
+    again = closed_loop(call, queries, 1, single.issued, args.max_seconds)
     return Measured(
         p50=statistics.median(r.p(50) for r in runs),
         p95=statistics.median(r.p(95) for r in runs),

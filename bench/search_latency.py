@@ -6,11 +6,13 @@ embedder or the index-writing code changed), then:
 
 1. starts the real server (``castgraph serve --port P`` with ``CASTGRAPH_DATA_DIR`` set to it, the
    extractive answerer and no per-client rate limits: every bench client shares one address),
-   sends one request (loads the model), makes one pass over the queries with one client (the
-   single-client latency), then runs ``--clients`` closed-loop clients (threads, one
-   ``httpx.Client`` each) issuing ``--requests`` requests per run (or for ``--max-seconds``) from
-   a fixed list of Spanish and English queries, ``--runs`` times; ``--think-ms`` makes each client
-   pause (a user reading) between requests;
+   sends one request (loads the model), makes one pass over the first ``--single`` queries with
+   one client (the single-client latency), then runs ``--clients`` closed-loop clients (threads,
+   one ``httpx.Client`` each) issuing ``--requests`` requests per run (or for ``--max-seconds``),
+   ``--runs`` times, each run going on down a list of ``--queries`` Spanish and English queries
+   (so the runs send queries the server has not seen: caches keyed by query words start cold for
+   them), and a second single-client pass over the first queries; ``--think-ms`` makes each
+   client pause (a user reading) between requests;
 2. asks the same queries through ``POST /api/chat`` (SSE), one client, one at a time: the time
    to the first answer token and to the end of the stream (``bench/_latency_chat.py``);
 3. reads the server's peak RSS (``VmHWM`` of its ``/proc/<pid>/status``) and its private memory
@@ -33,7 +35,8 @@ sentence vectors (``bench/_latency_build.py``, ``bench/_synthetic.py``); ``--bui
 the caches. At search time the server embeds every query with the real model.
 
     python bench/search_latency.py [--sizes 1000,10000,100000] [--clients 20] [--requests 400]
-        [--runs 3] [--max-seconds 60] [--think-ms 0] [--embedder use-multilingual-v3|hash]
+        [--runs 3] [--max-seconds 60] [--think-ms 0] [--queries 3000] [--single 200]
+        [--embedder use-multilingual-v3|hash]
         [--pool 16000] [--rebuild] [--build-only] [--skip-in-process] [--skip-chat] [--port 8765]
 """
 
@@ -124,7 +127,10 @@ def parse_args() -> argparse.Namespace:
         "--think-ms", type=float, default=0.0, help="mean pause between a client's requests"
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--queries", type=int, default=100, help="distinct queries in the list")
+    parser.add_argument("--queries", type=int, default=3000, help="queries in the list")
+    parser.add_argument(
+        "--single", type=int, default=200, help="queries of the single-client passes"
+    )
     parser.add_argument("--embedder", default="use-multilingual-v3", help="or hash (quick)")
     parser.add_argument("--models-dir", type=Path, default=None, help="default: the settings'")
     parser.add_argument("--pool", type=int, default=16000, help="distinct sentences")
