@@ -279,3 +279,17 @@ def test_cached_postings_follow_every_write(tmp_path: Path) -> None:
             assert ids(found)[0] == fresh.id
             assert ids(found) == [fresh.id]  # the other chunks naming it are gone
             assert [(h.chunk_id, h.score) for h in found] == _fts5_ranking(idx, "inflación", 10)
+
+
+def test_a_failed_postings_read_leaves_the_connection_usable(
+    full: SqliteKeywordIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from castgraph.retrieval.keyword import postings
+
+    expected = full.search("inflación", 5, NO_FILTERS)
+    monkeypatch.setattr(postings, "VOCAB", "no_such_table")
+    full._postings = postings.PostingsScorer()  # nothing cached: the read must happen
+    with pytest.raises(StorageError, match="keyword index"):
+        full.search("inflación", 5, NO_FILTERS)
+    monkeypatch.undo()
+    assert full.search("inflación", 5, NO_FILTERS) == expected  # no transaction left open

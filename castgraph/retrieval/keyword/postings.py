@@ -70,7 +70,7 @@ class PostingsScorer:
             generation = self._generation(conn)
             postings = [self._postings(conn, generation, term) for term in terms]
         finally:
-            conn.execute("COMMIT")
+            _end_read(conn)
         return _ranked(generation, postings, k)
 
     def _generation(self, conn: sqlite3.Connection) -> _Generation:
@@ -114,6 +114,17 @@ class PostingsScorer:
                 _, (rids, _) = generation.postings.popitem(last=False)
                 generation.size -= len(rids)
         return found
+
+
+def _end_read(conn: sqlite3.Connection) -> None:
+    """End a read transaction, so that a failure never leaves this thread's connection in
+    one (its next ``BEGIN`` would fail, and it would pin an old snapshot of the file)."""
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _lengths(conn: sqlite3.Connection) -> np.ndarray:
