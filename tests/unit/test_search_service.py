@@ -65,39 +65,6 @@ def test_rrf_counts_a_duplicate_hit_once() -> None:
     assert only.ranks == {"graph": 1}
 
 
-def test_each_retriever_first_hit_keeps_a_seat_in_the_head() -> None:
-    # Two retrievers agree on "x" and "y" deep in their lists; plain RRF ranks that agreement
-    # above the keyword retriever's first place, seats keep that first place in the top 3.
-    deep = [Hit(f"v{i}", 0.5) for i in range(30)]
-    rankings = {
-        "vector": [*deep, Hit("x", 0.4), Hit("y", 0.3)],
-        "keyword": [Hit("k", 9.0), Hit("k2", 8.0)],
-        "graph": [Hit("g", 1.0), *[Hit(f"g{i}", 0.5) for i in range(30)], Hit("x", 0.1)],
-    }
-    plain = [f.chunk_id for f in reciprocal_rank_fusion(rankings, seats=False)]
-    assert plain.index("x") < plain.index("k")
-    seated = [f.chunk_id for f in reciprocal_rank_fusion(rankings)]
-    assert set(seated[:3]) == {"v0", "k", "g"}
-    assert seated[3:] == [i for i in plain if i not in {"v0", "k", "g"}]  # RRF order below
-
-
-def test_seats_are_ordered_by_score_and_shared_first_hits_take_one() -> None:
-    fused = reciprocal_rank_fusion(
-        {"vector": [Hit("a", 0.9), Hit("b", 0.8)], "keyword": [Hit("a", 5.0), Hit("c", 4.0)]}
-    )
-    assert [f.chunk_id for f in fused] == ["a", "b", "c"]
-
-
-def test_a_retriever_of_weight_zero_gets_no_seat() -> None:
-    rankings = {
-        "vector": [Hit("a", 0.9), Hit("b", 0.8)],
-        "keyword": [Hit("b", 3.0), Hit("a", 2.0)],
-        "graph": [Hit("z", 1.0)],
-    }
-    fused = reciprocal_rank_fusion(rankings, {"vector": 1.0, "keyword": 1.0, "graph": 0.0})
-    assert [f.chunk_id for f in fused] == ["a", "b", "z"]
-
-
 def _service(visible: set[str] | None = None, **retrievers: FixedRetriever) -> SearchService:
     chunks = [
         _chunk("a"),
