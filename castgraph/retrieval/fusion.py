@@ -1,4 +1,14 @@
-"""Reciprocal rank fusion: one ranking from several, robust to incomparable scores."""
+"""Reciprocal rank fusion: one ranking from several, robust to incomparable scores.
+
+The constant ``k`` decides how deep an agreement may be and still beat a first place: a chunk
+that two retrievers both rank ``r`` outscores another retriever's first hit exactly when
+``2 / (k + r) > 1 / (k + 1)``, that is ``r < k + 2``. The usual ``k = 60`` (tuned for fusing
+deep TREC runs of many systems) lets agreement anywhere in the 50 candidates a retriever
+returns win; beside thousands of other episodes the retrievers' tails share words and topics,
+so that agreement is mostly noise, and it pushed each retriever's best match out of the fused
+top (docs/decisions.md, "Issue 12: fusion at scale"). Here agreement beats a first place only
+on the first page of 10 results (``k = 8``: ranks 1-9 win, rank 10 ties).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +17,9 @@ from dataclasses import dataclass, field
 
 from castgraph.retrieval.base import Hit
 
-RRF_K = 60
-"""The usual RRF constant: it damps the advantage of the very first ranks."""
+RRF_K = 8
+"""Two retrievers agreeing on a chunk outrank a third's first hit only when both rank it
+above 10th, a page of results (``r < k + 2``, see the module docstring)."""
 
 
 @dataclass(slots=True)

@@ -60,6 +60,30 @@ def test_rrf_rewards_agreement_and_respects_weights() -> None:
     assert [f.chunk_id for f in weighted] == ["c", "a"]
 
 
+def _agreeing_at(rank: int) -> dict[str, list[Hit]]:
+    """Vector and graph both rank "x" at ``rank``; the keyword retriever ranks "k" first."""
+    filler = [Hit(f"f{i}", 0.5) for i in range(rank - 1)]
+    return {
+        "vector": [*filler, Hit("x", 0.4)],
+        "keyword": [Hit("k", 9.0)],
+        "graph": [*[Hit(f"g{i}", 0.5) for i in range(rank - 1)], Hit("x", 0.4)],
+    }
+
+
+def test_rrf_agreement_beats_a_first_place_only_within_a_page() -> None:
+    def order(rank: int) -> list[str]:
+        return [
+            f.chunk_id
+            for f in reciprocal_rank_fusion(_agreeing_at(rank))
+            if f.chunk_id in {"x", "k"}
+        ]
+
+    assert order(9) == ["x", "k"]  # both on the first page: the agreement wins
+    assert order(11) == ["k", "x"]  # below it: one retriever's first place wins
+    plain = reciprocal_rank_fusion(_agreeing_at(40), k=60)  # the classic constant: any depth
+    assert [f.chunk_id for f in plain if f.chunk_id in {"x", "k"}] == ["x", "k"]
+
+
 def test_rrf_counts_a_duplicate_hit_once() -> None:
     (only,) = reciprocal_rank_fusion({"graph": [Hit("a", 1.0), Hit("a", 0.5)]})
     assert only.ranks == {"graph": 1}
