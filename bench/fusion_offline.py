@@ -122,17 +122,7 @@ def main() -> None:
     constants = [int(k) for k in args.rrf_k.split(",")]
     print(f"{len(questions)} questions; fused R@5 / MRR per RRF constant")
     for size in [int(n) for n in args.distractors.split(",")]:
-        data_dir = bench.build(
-            docs,
-            args.embedder,
-            size,
-            args.models_dir,
-            pool=args.pool,
-            names=args.distractor_names,
-            questions=[text for q in questions for text in (q.question, q.answer)],
-            rebuild=args.rebuild,
-            reuse_stale=args.reuse_stale,
-        )
+        data_dir = bench.build_as_asked(docs, args.embedder, size, questions, args)
         with bench.searching(data_dir, args.embedder, args.models_dir) as services:
             lists = retriever_lists(services, questions)
         exact = None

@@ -119,6 +119,29 @@ def documents(data_dir: Path, max_tokens: int) -> list[EpisodeDocument]:
     return docs
 
 
+def build_as_asked(
+    docs: list[EpisodeDocument],
+    embedder: str,
+    distractors: int,
+    questions: Sequence[Question],
+    args: argparse.Namespace,
+) -> Path:
+    """``build`` with the command line's options (the distractors' names avoid the words of
+    every question and answer)."""
+    return build(
+        docs,
+        embedder,
+        distractors,
+        args.models_dir,
+        pool=args.pool,
+        names=args.distractor_names,
+        questions=[text for q in questions for text in (q.question, q.answer)],
+        rebuild=args.rebuild,
+        reuse_stale=args.reuse_stale,
+        real_vectors=getattr(args, "real_vectors", False),
+    )
+
+
 def build(
     docs: list[EpisodeDocument],
     embedder: str,
@@ -317,18 +340,7 @@ def measure(
     args: argparse.Namespace,
 ) -> dict[str, float]:
     """Print one row per mode for this configuration; the fused metrics."""
-    data_dir = build(
-        docs,
-        name,
-        size,
-        args.models_dir,
-        pool=args.pool,
-        names=args.distractor_names,
-        questions=[text for q in questions for text in (q.question, q.answer)],
-        rebuild=args.rebuild,
-        reuse_stale=args.reuse_stale,
-        real_vectors=args.real_vectors,
-    )
+    data_dir = build_as_asked(docs, name, size, questions, args)
     with searching(data_dir, name, args.models_dir) as services:
         ranked = rankings(services, questions)
     titles, chunks = _titles(docs), {c.id: c for d in docs for c in d.chunks}
