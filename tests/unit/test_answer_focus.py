@@ -11,9 +11,10 @@ from datetime import date
 from typing import ClassVar
 
 from castgraph.core.models import AnswerRequest, Citation, ContextBlock, Sentence
+from castgraph.retrieval.embeddings.cached import TextVectors
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
 from castgraph.retrieval.generation.candidates import build_candidates
-from castgraph.retrieval.generation.crosslingual import WordVectors, translate
+from castgraph.retrieval.generation.crosslingual import translate
 from castgraph.retrieval.generation.extractive import ExtractiveGenerator
 from castgraph.retrieval.generation.focus import asks_relation, entity_runs
 from castgraph.retrieval.generation.misheard import hear_alike
@@ -199,8 +200,9 @@ class Table:
 
 def test_short_question_words_need_a_closer_translation() -> None:
     close = (0.75, 0.66)  # cosine 0.75 with (1, 0)
-    vectors = WordVectors(
-        Table({"far": (1.0, 0.0), "bien": close, "distance": (1.0, 0.0), "distancia": close})
+    vectors = TextVectors(
+        Table({"far": (1.0, 0.0), "bien": close, "distance": (1.0, 0.0), "distancia": close}),
+        size=64,
     )
     blocks = (_block((Sentence("Muy bien, la distancia es corta.", 1.0, 3.0, "Tomás"),)),)
     candidates = build_candidates(blocks, "en")
@@ -332,7 +334,7 @@ class Counting(Table):
 
 def test_word_vectors_are_cached_within_a_bound() -> None:
     encoder = Counting()
-    vectors = WordVectors(encoder, size=2)
+    vectors = TextVectors(encoder, size=2)
     assert vectors.matrix(["a", "b", "a"]).tolist() == [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
     vectors.matrix(["a", "b"])
     assert encoder.embedded == ["a", "b"]  # each word embedded once
@@ -343,7 +345,7 @@ def test_word_vectors_are_cached_within_a_bound() -> None:
 
 def test_word_vectors_can_be_shared_by_concurrent_requests() -> None:
     words = [f"w{i}" for i in range(40)]
-    vectors = WordVectors(Table({w: (1.0, 0.0) for w in words}), size=8)
+    vectors = TextVectors(Table({w: (1.0, 0.0) for w in words}), size=8)
 
     def ask(offset: int) -> bool:
         batch = [words[(offset + k) % len(words)] for k in range(12)]

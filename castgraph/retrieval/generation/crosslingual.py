@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
 
 import numpy as np
 
 from castgraph.core.errors import CastgraphError
 from castgraph.core.text import fold
+from castgraph.retrieval.embeddings.cached import TextVectors
 from castgraph.retrieval.generation.relevance import Candidate, Question
 from castgraph.retrieval.keyword.analyzer import (
     ENGLISH_STOPWORDS,
@@ -52,49 +50,8 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _STOP = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
-class WordEmbedder(Protocol):
-    """What word matching needs: L2-normalised vectors of texts (``Embedder.embed``)."""
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
-
-
-class WordVectors:
-    """Vectors of single words, embedded once and kept in a bounded LRU cache (shared by the
-    requests a server answers at once: the cache is locked, the embedding is not)."""
-
-    def __init__(self, embedder: WordEmbedder, size: int = CACHE_SIZE) -> None:
-        self._embedder = embedder
-        self._size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def matrix(self, words: Sequence[str]) -> np.ndarray:
-        """One row per word, in order (rows are unit vectors)."""
-        unique = list(dict.fromkeys(words))
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for word in unique:
-                if word in self._cache:
-                    self._cache.move_to_end(word)
-                    found[word] = self._cache[word]
-        missing = [w for w in unique if w not in found]
-        if missing:
-            vectors = self._embedder.embed(missing)
-            fresh = {
-                w: np.asarray(v, dtype=np.float32) for w, v in zip(missing, vectors, strict=True)
-            }
-            found.update(fresh)
-            with self._lock:
-                self._cache.update(fresh)
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-        if not words:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack([found[w] for w in words])
-
-
 def translate(
-    question: Question, candidates: Sequence[Candidate], vectors: WordVectors
+    question: Question, candidates: Sequence[Candidate], vectors: TextVectors
 ) -> Question:
     """``question`` with each content word's group widened by its translations found in the
     other-language candidates (unchanged when there are none, or the embedder fails)."""

@@ -35,8 +35,9 @@ from castgraph.core.errors import CastgraphError, InputError
 from castgraph.core.language import detect_language
 from castgraph.core.models import AnswerRequest, ContextBlock
 from castgraph.core.timefmt import clock
+from castgraph.retrieval.embeddings.cached import TextVectors
 from castgraph.retrieval.generation.candidates import build_candidates, speaker_name
-from castgraph.retrieval.generation.crosslingual import WordVectors, translate, widen
+from castgraph.retrieval.generation.crosslingual import CACHE_SIZE, translate, widen
 from castgraph.retrieval.generation.exchange import credit_replies
 from castgraph.retrieval.generation.misheard import hear_alike
 from castgraph.retrieval.generation.prompt import NOT_FOUND
@@ -141,7 +142,7 @@ class ExtractiveGenerator:
         if max_sentences < 1 or max_per_block < 1:
             raise InputError("the extractive answerer needs max_sentences and max_per_block ≥ 1")
         self._embedder = embedder
-        self._words = WordVectors(embedder) if embedder is not None else None
+        self._words = TextVectors(embedder, CACHE_SIZE) if embedder is not None else None
         self._max_sentences = max_sentences
         self._min_score = min_score
         self._max_per_block = max_per_block

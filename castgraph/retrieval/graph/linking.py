@@ -9,7 +9,6 @@ with an embedder, embedding similarity between the remaining n-grams and entity 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from rapidfuzz import fuzz, process
 
 from castgraph.core.ports import Embedder
 from castgraph.core.text import entity_key, phonetic
+from castgraph.retrieval.embeddings.cached import TextVectors
 from castgraph.retrieval.graph.base import (
     GraphEntity,
     GraphSearchReader,
@@ -143,9 +143,8 @@ class EntityLinker:
         self._index: tuple[str, EntityIndex] | None = None
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
         self._matrix: tuple[EntityIndex, list[str], np.ndarray] | None = None
-        self._grams: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._grams = TextVectors(embedder, GRAM_CACHE) if embedder is not None else None
         self._lock = threading.Lock()
-        self._grams_lock = threading.Lock()
 
     def index(self) -> EntityIndex:
         """The lookup tables for the graph as it is now."""
@@ -213,14 +212,14 @@ class EntityLinker:
             state.used[start:end] = [True] * (end - start)
 
     def _embedding(self, state: _Query, index: EntityIndex) -> None:
-        assert self.embedder is not None
+        assert self.embedder is not None and self._grams is not None
         spans = state.spans(max_n=3)
         grams = [(s, e, t) for s, e, t in spans if state.content(s, e, min_chars=3)]
         grams = grams[:MAX_EMBEDDING_NGRAMS]
         keys, matrix = self._entity_matrix(index)
         if not grams or not keys:
             return
-        queries = self._gram_vectors([t for _, _, t in grams])
+        queries = _normalise(self._grams.matrix([t for _, _, t in grams]))
         sims = queries @ matrix
         best: dict[str, tuple[float, str]] = {}
         for row, (_, _, text) in enumerate(grams):
@@ -231,26 +230,6 @@ class EntityLinker:
         ranked = sorted(best.items(), key=lambda item: -item[1][0])[:MAX_EMBEDDING_LINKS]
         for key, (sim, text) in ranked:
             state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
-
-    def _gram_vectors(self, texts: list[str]) -> np.ndarray:
-        """Normalised vectors of ``texts`` (rows, float32): cached ones from the LRU cache, the
-        others from one model call (outside the lock: concurrent questions never wait for each
-        other's model call; two computing the same n-gram store the same vector)."""
-        assert self.embedder is not None
-        with self._grams_lock:
-            known = {t: self._grams[t] for t in texts if t in self._grams}
-            for text in known:
-                self._grams.move_to_end(text)
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            raw = np.asarray(self.embedder.embed(missing), dtype=np.float32)
-            fresh = dict(zip(missing, _normalise(raw), strict=True))
-            known.update(fresh)
-            with self._grams_lock:
-                self._grams.update(fresh)
-                while len(self._grams) > GRAM_CACHE:
-                    self._grams.popitem(last=False)
-        return np.vstack([known[t] for t in texts]).astype(np.float32, copy=False)
 
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
         """Name vectors of the most mentioned entities, normalised, as columns (float32,

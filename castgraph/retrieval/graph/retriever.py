@@ -178,9 +178,7 @@ class GraphRetriever:
         if not numbers:
             return {}
         ids, contributions = np.concatenate(numbers), np.concatenate(weights)
-        following = strongest(ids, contributions, cache.keys, reached, self.max_frontier)
-        reached.update(cache.keys[i] for i in np.unique(ids).tolist())
-        return following
+        return strongest(ids, contributions, cache.keys, reached, self.max_frontier)
 
     def facts(self, query: str, limit: int = 10) -> list[RelationFact]:
         """Relation facts among and around the question's entities, the most relevant first.

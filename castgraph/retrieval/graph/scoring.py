@@ -137,12 +137,14 @@ def strongest(
     numbers: np.ndarray, weights: np.ndarray, keys: Sequence[str], reached: set[str], n: int
 ) -> dict[str, float]:
     """The ``n`` heaviest entities (by ``weights`` summed per entity number, in the order
-    given; ties by key) that are not in ``reached``."""
+    given; ties by key) that are not in ``reached``; every entity met joins ``reached``."""
     if not len(numbers):
         return {}
     sums = np.bincount(numbers, weights=weights)
     met = np.flatnonzero(np.bincount(numbers))
-    met = met[[keys[i] not in reached for i in met.tolist()]]
+    fresh = [keys[i] not in reached for i in met.tolist()]
+    reached.update(keys[i] for i in met.tolist())
+    met = met[fresh]
     values = sums[met]
     if len(met) > n:  # everything at least as heavy as the n-th, ties included, is sorted
         threshold = np.partition(values, len(values) - n)[len(values) - n]
