@@ -204,8 +204,23 @@ def measure(
 
 
 def with_memory(measured: Measured, pid: int) -> Measured:
-    rss, anon = memory_mb(pid)
+    """The server's memory: its process and its children (search worker processes) summed,
+    each child's peak added to the server's (an upper bound on their joint peak)."""
+    rss = anon = 0.0
+    for each in [pid, *children(pid)]:
+        peak, private = memory_mb(each)
+        rss, anon = rss + peak, anon + private
     return replace(measured, rss_mb=rss, anon_mb=anon)
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's descendants (multiprocessing's helpers included)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        path = task / "children"
+        for child in path.read_text().split() if path.exists() else []:
+            found += [int(child), *children(int(child))]
+    return found
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -263,5 +278,6 @@ def server_env(data_dir: Path, args: argparse.Namespace) -> dict[str, str]:
         CASTGRAPH_GENERATOR="extractive",
         CASTGRAPH_RATE_LIMIT_SEARCH="0",
         CASTGRAPH_RATE_LIMIT_CHAT="0",
+        CASTGRAPH_SEARCH_PROCESSES=str(getattr(args, "search_processes", 0)),
     )
     return env

@@ -69,8 +69,9 @@ def report_size(r: SizeResult, args: argparse.Namespace) -> None:
         print(_row("plain Chroma, in-process", r.plain_local))
         print(_ratio("fused / plain, in-process", r.fused_local, r.plain_local))
     print(
-        "  (1-client: p50 with one client; HWM: the server's peak RSS, VmHWM; anon: its RssAnon "
-        "after the runs; n: successful requests per run; in-process rows: no HTTP)"
+        "  (1-client: p50 with one client; HWM: the server's peak RSS, VmHWM, plus each worker "
+        "process's; anon: their RssAnon after the runs; n: successful requests per run; "
+        "in-process rows: no HTTP)"
     )
     if r.chat is not None:
         c = r.chat

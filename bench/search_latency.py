@@ -5,7 +5,9 @@ For each index size (``--sizes``, in chunks) it builds a data directory once int
 embedder or the index-writing code changed), then:
 
 1. starts the real server (``castgraph serve --port P`` with ``CASTGRAPH_DATA_DIR`` set to it, the
-   extractive answerer and no per-client rate limits: every bench client shares one address),
+   extractive answerer, no per-client rate limits (every bench client shares one address) and
+   ``CASTGRAPH_SEARCH_PROCESSES=--search-processes``: keyword and graph search in that many
+   worker processes, whose memory is added to the server's),
    sends one request (loads the model), makes one pass over the first ``--single`` queries with
    one client (the single-client latency), then runs ``--clients`` closed-loop clients (threads,
    one ``httpx.Client`` each) issuing ``--requests`` requests per run (or for ``--max-seconds``),
@@ -15,8 +17,8 @@ embedder or the index-writing code changed), then:
    client pause (a user reading) between requests;
 2. asks the same queries through ``POST /api/chat`` (SSE), one client, one at a time: the time
    to the first answer token and to the end of the stream (``bench/_latency_chat.py``);
-3. reads the server's peak RSS (``VmHWM`` of its ``/proc/<pid>/status``) and its private memory
-   (``RssAnon``) and stops it;
+3. reads the server's peak RSS (``VmHWM`` of its ``/proc/<pid>/status``, plus each child
+   process's) and their private memory (``RssAnon``) and stops it;
 4. does the same searches against the baseline: a minimal FastAPI/uvicorn process over the same
    Chroma collection that only embeds the query and calls ``collection.query``
    (``bench/_latency_inprocess.py``): the HTTP stack is the same, the search is plain Chroma;
@@ -38,6 +40,7 @@ the caches. At search time the server embeds every query with the real model.
         [--runs 3] [--max-seconds 60] [--think-ms 0] [--queries 3000] [--single 200]
         [--embedder use-multilingual-v3|hash]
         [--pool 16000] [--rebuild] [--build-only] [--skip-in-process] [--skip-chat] [--port 8765]
+        [--search-processes 1]
 """
 
 from __future__ import annotations
@@ -139,6 +142,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--build-only", action="store_true", help="build the caches, no runs")
     parser.add_argument(
         "--reuse-stale", action="store_true", help="reuse indexes built by other code"
+    )
+    parser.add_argument(
+        "--search-processes",
+        type=int,
+        default=1,
+        help="castgraph serve's CASTGRAPH_SEARCH_PROCESSES (0: search in the server process)",
     )
     parser.add_argument("--skip-in-process", action="store_true", help="HTTP measurements only")
     parser.add_argument("--skip-chat", action="store_true", help="no chat first-token pass")

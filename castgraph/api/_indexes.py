@@ -11,7 +11,7 @@ from castgraph.catalog import SqlCatalog
 from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
-from castgraph.retrieval.embeddings.base import TextEmbedder
+from castgraph.retrieval.embeddings.base import TextEmbedder, one_blas_thread
 from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer, graph_writes
 from castgraph.retrieval.rerank import Reranker
@@ -61,6 +61,10 @@ def build(
         )
         retrievers["graph"] = graph_retriever
         health["graph"] = partial(_check_graph, graph, read_model)
+    if settings.search_processes and not read_only:
+        retrievers.update(
+            _in_processes(settings, tuple(n for n in retrievers if n != "vector"), closers)
+        )
     visible = VisibleEpisodes(catalog)
     search = SearchService(
         retrievers,
@@ -101,6 +105,54 @@ def build(
         answers=answers(settings, search, embedder, graph_retriever),
         health=health,
     )
+
+
+def _in_processes(
+    settings: Settings, names: tuple[str, ...], closers: list[Callable[[], None]]
+) -> dict[str, Retriever]:
+    """Stand-ins for retrievers ``names``: each runs in ``settings.search_processes`` worker
+    processes of its own, over the same files opened read-only (``worker_retrievers``). A pool
+    per retriever lets one query's keyword and graph searches run at once, and keeps one copy
+    of each retriever's caches (and the embedding model only where graph search needs it)."""
+    from castgraph.retrieval.processes import RetrieverProcesses
+
+    stand_ins: dict[str, Retriever] = {}
+    for name in names:
+        factory = partial(worker_retrievers, settings, (name,))
+        processes = RetrieverProcesses(factory, (name,), settings.search_processes).start()
+        closers.append(processes.close)
+        stand_ins[name] = processes.retriever(name)
+    return stand_ins
+
+
+def worker_retrievers(
+    settings: Settings, names: tuple[str, ...] = ("keyword", "graph")
+) -> tuple[dict[str, Retriever], Callable[[], None]]:
+    """A search worker process's retrievers among ``names`` (read-only) and their closer."""
+    from castgraph.api.logs import configure_logging
+    from castgraph.retrieval.graph.readmodel import GraphReadModel
+    from castgraph.retrieval.keyword import keyword_index
+
+    configure_logging(settings.log_level, settings.log_format)
+    one_blas_thread()  # as in the server: spinning BLAS threads tripled a search's CPU here
+    closers: list[Callable[[], None]] = []
+    retrievers: dict[str, Retriever] = {}
+    if "keyword" in names:
+        keyword = keyword_index(settings, read_only=True).open()
+        closers.append(keyword.close)
+        retrievers["keyword"] = keyword
+    if "graph" in names and settings.graph_backend != "none":
+        model = GraphReadModel(settings.graph_read_path, read_only=True).open()
+        closers.append(model.close)
+        retrievers["graph"] = GraphRetriever(
+            model, embedder=_embedder(settings), hops=settings.graph_hops
+        )
+
+    def close() -> None:
+        for closer in reversed(closers):
+            closer()
+
+    return retrievers, close
 
 
 def _check_graph(graph: GraphStore, read_model: GraphReadModel) -> None:

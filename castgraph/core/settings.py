@@ -185,6 +185,14 @@ class Settings(BaseSettings):
         description="Searches and answers (/api/search, /api/chat, /v1/chat/completions) served "
         "at once; past it, requests wait ADMISSION_WAIT_MS, then get 503 with Retry-After.",
     )
+    search_processes: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Worker processes that run keyword and graph search for castgraph serve, so "
+        "that concurrent searches use more than one core (each holds its own caches and embedding "
+        "model, a few hundred MB); 0 = in the server process.",
+    )
     admission_wait_ms: int = Field(
         default=250, ge=0, le=10_000, description="How long a request waits for a free slot."
     )

@@ -33,6 +33,7 @@ from castgraph.core.models import Chunk, chunk_build
 from castgraph.core.timefmt import moment_link
 from castgraph.retrieval.base import Hit, Retriever, SearchFilters
 from castgraph.retrieval.fusion import RRF_K, Fused, reciprocal_rank_fusion
+from castgraph.retrieval.processes import PendingHits, SubmittingRetriever
 from castgraph.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,9 @@ class SearchService:
         if threads < 1:
             raise ValueError("threads must be at least 1")
         self._retrievers = dict(retrievers)
+        self._remote = {
+            n: r for n, r in self._retrievers.items() if isinstance(r, SubmittingRetriever)
+        }
         self._chunks = chunks
         self._visible = visible
         self._refresh = refresh
@@ -245,19 +249,21 @@ class SearchService:
         self, query: str, filters: SearchFilters
     ) -> tuple[dict[str, list[Hit]], dict[str, Exception]]:
         """Each retriever's ranking, and each failed retriever's exception, in retriever order."""
-        names = list(self._retrievers)
+        rankings: dict[str, list[Hit]] = {}
+        failures: dict[str, Exception] = {}
+        # Retrievers in worker processes start first and run while this process works.
+        started = self._submit_remote(query, filters, failures)
+        names = [n for n in self._retrievers if n not in started and n not in failures]
         # Concurrent retrievers cut a query's latency while cores are idle; once searches
         # outnumber the cores they only add hand-offs and GIL contention (measured at 100k
         # chunks, 20 clients on 2 cores: 15% fewer searches per second), so a busy service runs
         # a query's retrievers one after another on its own thread.
         busy = self._in_flight > self._concurrent_up_to
         pool = self._pool() if len(names) > 1 and not busy else None
-        rankings: dict[str, list[Hit]] = {}
-        failures: dict[str, Exception] = {}
         if pool is None:  # one retriever, a busy or a closed service: no hand-off
             for name in names:
                 _settle(name, partial(self._run, name, query, filters), rankings, failures)
-            return rankings, failures
+            return self._collect(started, rankings, failures)
         futures: dict[str, Future[list[Hit]]] = {
             # Each task gets its own copy of the caller's context (log fields, tracing).
             name: pool.submit(contextvars.copy_context().run, self._run, name, query, filters)
@@ -269,7 +275,34 @@ class SearchService:
             wait_all(futures.values())
         for name, future in futures.items():
             _settle(name, future.result, rankings, failures)
-        return rankings, failures
+        return self._collect(started, rankings, failures)
+
+    def _submit_remote(
+        self, query: str, filters: SearchFilters, failures: dict[str, Exception]
+    ) -> dict[str, PendingHits]:
+        """Start the searches of the retrievers that run elsewhere (worker processes)."""
+        started: dict[str, PendingHits] = {}
+        for name, retriever in self._remote.items():
+            try:
+                started[name] = retriever.submit(query, self._options.candidates, filters)
+            except Exception as exc:  # its workers are gone: the others still answer
+                failures[name] = exc
+        return started
+
+    def _collect(
+        self,
+        started: Mapping[str, PendingHits],
+        rankings: dict[str, list[Hit]],
+        failures: dict[str, Exception],
+    ) -> tuple[dict[str, list[Hit]], dict[str, Exception]]:
+        """Wait for the started searches; both maps in retriever order."""
+        for name, pending in started.items():
+            _settle(name, pending.result, rankings, failures)
+        order = list(self._retrievers)
+        return (
+            {n: rankings[n] for n in order if n in rankings},
+            {n: failures[n] for n in order if n in failures},
+        )
 
     def close(self) -> None:
         """Stop the service's own retriever threads (after the searches in flight); searches

@@ -1,0 +1,80 @@
+"""``CASTGRAPH_SEARCH_PROCESSES``: keyword and graph search in worker processes over the real
+stores (FTS5, embedded Chroma, LadybugDB and its read model, hash embedder). The workers give
+the rankings the retrievers give in the server process, and follow the server's writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from castgraph.api import _indexes, wiring
+from castgraph.api.services import Services
+from castgraph.core.settings import Settings
+from castgraph.retrieval.base import Retriever, SearchFilters
+from castgraph.retrieval.processes import RemoteRetriever
+from tests import corpus
+
+pytestmark = pytest.mark.integration
+
+QUERIES = (
+    "¿Cómo se llama la masa madre?",
+    "Where does Hannah Lindqvist work?",
+    "pan de Tandil",
+    "Delta Green Cities Lab",
+    "queso",
+)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embedding_model="hash", search_processes=1)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    opened = wiring.open_services(settings)
+    yield opened
+    opened.close()
+
+
+def _ids(retrievers: dict[str, Retriever], query: str) -> dict[str, list[str]]:
+    return {
+        name: [h.chunk_id for h in r.search(query, 50, SearchFilters())]
+        for name, r in retrievers.items()
+    }
+
+
+def test_workers_rank_as_the_server_would_and_follow_its_writes(
+    services: Services, settings: Settings
+) -> None:
+    retrievers = services.search._retrievers
+    assert isinstance(retrievers["keyword"], RemoteRetriever)
+    assert isinstance(retrievers["graph"], RemoteRetriever)
+    remote = {name: retrievers[name] for name in ("keyword", "graph")}
+    assert _ids(remote, "pan de Tandil") == {"keyword": [], "graph": []}  # nothing indexed yet
+
+    ids = corpus.load(services)  # written by this process after the workers opened the files
+    local, close = _indexes.worker_retrievers(settings)
+    try:
+        for query in QUERIES:
+            assert _ids(remote, query) == _ids(local, query), query
+        assert any(_ids(remote, q)["graph"] for q in QUERIES), "the corpus should reach the graph"
+        assert any(_ids(remote, q)["keyword"] for q in QUERIES)
+
+        found_before = [c for q in QUERIES for hits in _ids(remote, q).values() for c in hits]
+        gone = found_before[0].split("-")[0]
+        assert gone in ids.values()
+        assert services.indexer is not None
+        services.indexer.delete(gone)
+        for query in QUERIES:
+            found = _ids(remote, query)
+            assert found == _ids(local, query), query
+            assert not any(cid.startswith(gone) for hits in found.values() for cid in hits)
+    finally:
+        close()
+
+    results = services.search.search("pan de Tandil", 5)
+    assert results and all(r.chunk.episode_id != gone for r in results)
+    assert set(results[0].signals) == {"vector", "keyword", "graph"}

@@ -1,0 +1,132 @@
+"""Retrievers in worker processes (``castgraph.retrieval.processes``): what a search gets from
+them, how failures and dead workers reach the search service, and closing.
+
+The workers are real spawned processes; their retrievers are fakes built by ``_factory`` (a
+module-level function, as the pool pickles it by name)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from datetime import date
+
+import pytest
+
+from castgraph.core.errors import StorageError
+from castgraph.core.models import Chunk
+from castgraph.retrieval.base import Hit, Retriever, SearchFilters
+from castgraph.retrieval.processes import RetrieverProcesses, SubmittingRetriever
+from castgraph.retrieval.search import SearchService
+
+
+class Lookup:
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {
+            i: Chunk(
+                i, "ep1", 0, 0.0, 5.0, i, ("Ana",), "es", "T", "https://e.org/a", date(2024, 1, 1)
+            )
+            for i in ids
+        }
+
+
+class Echo:
+    """Hits named after the query's words, with this process's id as the last score."""
+
+    def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        words = query.split()
+        if "explode" in words:
+            raise StorageError("the index file is unreadable")
+        if "die" in words:
+            os._exit(3)  # a worker killed mid-search (out of memory, a signal)
+        hits = [Hit(f"c-{w}", float(len(words) - i)) for i, w in enumerate(words[:k])]
+        return [*hits, Hit("pid", float(os.getpid()))] if "pid" in words else hits
+
+
+class Fixed:
+    def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
+        return [Hit("v1", 1.0), Hit("v2", 0.5)]
+
+
+def _factory() -> tuple[dict[str, Retriever], object]:
+    return {"keyword": Echo(), "graph": Echo()}, lambda: None
+
+
+@pytest.fixture
+def processes() -> Iterator[RetrieverProcesses]:
+    pool = RetrieverProcesses(_factory, ("keyword", "graph"), processes=1).start()
+    yield pool
+    pool.close()
+
+
+def test_a_worker_answers_as_its_retriever_does(processes: RetrieverProcesses) -> None:
+    remote = processes.retriever("keyword")
+    assert isinstance(remote, SubmittingRetriever)
+    hits = remote.search("uno dos tres", 2, SearchFilters())
+    assert hits == [Hit("c-uno", 3.0), Hit("c-dos", 2.0)]
+    assert remote.search("pid", 5, SearchFilters())[-1].score != float(os.getpid())
+
+
+def test_the_service_fuses_remote_and_local_rankings_in_retriever_order(
+    processes: RetrieverProcesses,
+) -> None:
+    retrievers: dict[str, Retriever] = {
+        "vector": Echo(),
+        "keyword": processes.retriever("keyword"),
+        "graph": processes.retriever("graph"),
+    }
+    service = SearchService(retrievers, Lookup(), visible=lambda: {"ep1"})
+    local = SearchService(
+        {"vector": Echo(), "keyword": Echo(), "graph": Echo()}, Lookup(), visible=lambda: {"ep1"}
+    )
+    try:
+        rankings = service.rankings("alfa beta gama", SearchFilters())
+        assert list(rankings) == ["vector", "keyword", "graph"]
+        assert rankings == local.rankings("alfa beta gama", SearchFilters())
+        got = service.search("alfa beta gama", 3)
+        assert [(r.chunk.id, r.score) for r in got] == [
+            (r.chunk.id, r.score) for r in local.search("alfa beta gama", 3)
+        ]
+    finally:
+        service.close()
+        local.close()
+
+
+def test_a_failure_in_a_worker_degrades_the_search_to_the_others(
+    processes: RetrieverProcesses,
+) -> None:
+    retrievers: dict[str, Retriever] = {
+        "vector": Fixed(),
+        "keyword": processes.retriever("keyword"),
+    }
+    service = SearchService(retrievers, Lookup(), visible=lambda: {"ep1"})
+    try:
+        outcome = service.search_outcome("explode alfa", 5)
+    finally:
+        service.close()
+    assert [d.component for d in outcome.degraded] == ["keyword"]
+    assert "unreadable" in outcome.degraded[0].message
+    assert [r.chunk.id for r in outcome.results] == ["v1", "v2"]  # the vector's
+
+
+def test_a_dead_worker_fails_its_search_and_the_next_one_gets_a_new_worker(
+    processes: RetrieverProcesses,
+) -> None:
+    remote = processes.retriever("graph")
+    first = remote.search("pid", 5, SearchFilters())[-1].score
+    with pytest.raises(StorageError, match="worker process stopped"):
+        remote.search("die", 5, SearchFilters())
+    again = remote.search("pid", 5, SearchFilters())
+    assert again[0] == Hit("c-pid", 1.0)
+    assert again[-1].score != first  # another process
+
+
+def test_after_close_a_search_says_the_workers_were_stopped() -> None:
+    pool = RetrieverProcesses(_factory, ("keyword",), processes=1)
+    remote = pool.retriever("keyword")
+    assert remote.search("uno", 1, SearchFilters()) == [Hit("c-uno", 1.0)]  # starts on demand
+    pool.close()
+    pool.close()  # twice is fine
+    with pytest.raises(StorageError, match="stopped"):
+        remote.search("uno", 1, SearchFilters())
+    with pytest.raises(KeyError):
+        pool.retriever("vector")
