@@ -378,3 +378,22 @@ def test_ngram_vectors_are_cached_within_a_bound(
     calls = len(embedder.calls)
     assert retriever.link("the heat island effect") == first  # same links, recomputed vectors
     assert len(embedder.calls) == calls + 1
+
+
+def test_warming_reads_ahead_what_searches_would_read(store: Graph) -> None:
+    reader = CountingReader(store)
+    cold = GraphRetriever(CountingReader(store), hops=2)
+    warmed = GraphRetriever(reader, hops=2, mention_budget=1)
+    warmed.warm()
+    read = (len(reader.mention_keys), len(reader.relation_keys))
+    assert read[0] > 0 and read[1] > 0
+    assert "masa madre" not in reader.mention_keys  # a hub over the budget is never read
+    for query in ("masa madre", "carlos gómez y harina", "harina"):
+        expected = GraphRetriever(store, hops=2, mention_budget=1).search(query, 10, NO_FILTERS)
+        assert warmed.search(query, 10, NO_FILTERS) == expected
+    assert len(reader.mention_keys) == read[0]  # every search was answered from the cache
+    warm_all = GraphRetriever(store, hops=2)
+    warm_all.warm()
+    assert warm_all.search("masa madre", 10, NO_FILTERS) == cold.search(
+        "masa madre", 10, NO_FILTERS
+    )

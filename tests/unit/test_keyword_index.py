@@ -293,3 +293,35 @@ def test_a_failed_postings_read_leaves_the_connection_usable(
         full.search("inflación", 5, NO_FILTERS)
     monkeypatch.undo()
     assert full.search("inflación", 5, NO_FILTERS) == expected  # no transaction left open
+
+
+def test_warming_reads_the_frequent_terms_ahead_and_ranks_alike(tmp_path: Path) -> None:
+    path = tmp_path / "kw.db"
+    with SqliteKeywordIndex(path) as writer:
+        writer.add(CORPUS)
+        expected = {q: writer.search(q, 10, NO_FILTERS) for q in ("inflación", "radio precios")}
+    with SqliteKeywordIndex(path, read_only=True) as reader:
+        reader.warm()
+        held = reader._postings._current
+        assert held is not None and held.size > 0 and len(held.postings) > 1
+        terms = set(held.postings)
+        for query, hits in expected.items():
+            assert reader.search(query, 10, NO_FILTERS) == hits
+        assert reader._postings._current is held
+        # The searches read only terms the index does not hold (empty postings).
+        assert all(len(held.postings[t][0]) == 0 for t in set(held.postings) - terms)
+        assert "inflacion" in terms or any(t.startswith("inflac") for t in terms)
+
+
+def test_warming_stops_at_half_the_postings_budget(tmp_path: Path) -> None:
+    from castgraph.retrieval.keyword.postings import PostingsScorer
+
+    path = tmp_path / "kw.db"
+    with SqliteKeywordIndex(path) as index:
+        index.add(CORPUS)
+        index._postings = PostingsScorer(max_postings=4)
+        index.warm()
+        held = index._postings._current
+        vocabulary = index._fetch("read", "SELECT count(*) FROM term_df")[0][0]
+        assert held is not None and held.size >= 2
+        assert 0 < len(held.postings) < vocabulary  # it stopped before reading every term

@@ -7,6 +7,7 @@ module-level function, as the pool pickles it by name)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date
 
@@ -32,8 +33,15 @@ class Lookup:
 class Echo:
     """Hits named after the query's words, with this process's id as the last score."""
 
+    warmed = False
+
+    def warm(self) -> None:
+        Echo.warmed = True
+
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
         words = query.split()
+        if "warmed?" in words:
+            return [Hit("warmed", float(Echo.warmed))]
         if "explode" in words:
             raise StorageError("the index file is unreadable")
         if "die" in words:
@@ -64,6 +72,15 @@ def test_a_worker_answers_as_its_retriever_does(processes: RetrieverProcesses) -
     hits = remote.search("uno dos tres", 2, SearchFilters())
     assert hits == [Hit("c-uno", 3.0), Hit("c-dos", 2.0)]
     assert remote.search("pid", 5, SearchFilters())[-1].score != float(os.getpid())
+
+
+def test_a_started_worker_reads_its_caches_ahead(processes: RetrieverProcesses) -> None:
+    remote = processes.retriever("keyword")
+    deadline = time.monotonic() + 10
+    while remote.search("warmed?", 1, SearchFilters()) != [Hit("warmed", 1.0)]:
+        assert time.monotonic() < deadline, "the worker never warmed its retrievers"
+        time.sleep(0.05)
+    assert not Echo.warmed  # in the worker, not here
 
 
 def test_the_service_fuses_remote_and_local_rankings_in_retriever_order(

@@ -121,6 +121,25 @@ class GraphRetriever:
         ranked = best(scores, candidates, cache.chunks, k)
         return [Hit(cid, round(score, 6)) for score, cid in ranked]
 
+    def warm(self, batch: int = 200) -> None:
+        """Read the postings and relations of the entities graph search may read (the most
+        mentioned first) until half the cache is used, so that a restarted server's first
+        searches cost what later ones do. A new graph version starts the cache again."""
+        with self._snapshot():
+            index = self.linker.index()
+        cache = self._cache_for(index)
+        keys = sorted(
+            (k for k, e in index.by_key.items() if e.mentions <= self.mention_budget),
+            key=lambda k: -index.by_key[k].mentions,
+        )
+        for start in range(0, len(keys), batch):
+            if cache.half_full or self._cache is not cache:
+                return
+            with self._snapshot():
+                cache.postings(self.store, keys[start : start + batch])
+                for key in keys[start : start + batch]:
+                    cache.neighbours(self.store, key, self.mention_budget)
+
     def _cache_for(self, index: EntityIndex) -> SearchCache:
         """The working set of the graph version ``index`` was built from (a new one when the
         version changed or the old one is full)."""

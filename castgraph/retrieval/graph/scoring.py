@@ -44,6 +44,10 @@ class SearchCache:
     def full(self) -> bool:
         return self._size > MAX_CACHED
 
+    @property
+    def half_full(self) -> bool:
+        return self._size > MAX_CACHED // 2
+
     def postings(self, store: GraphSearchReader, keys: Sequence[str]) -> list[np.ndarray]:
         """Per key, the numbers of the chunks that mention it (each chunk once)."""
         missing = [key for key in dict.fromkeys(keys) if key not in self._postings]

@@ -73,6 +73,22 @@ class PostingsScorer:
             _end_read(conn)
         return _ranked(generation, postings, k)
 
+    def warm(self, conn: sqlite3.Connection) -> int:
+        """Read the postings of the most frequent terms (the costly ones to read) until half of
+        ``max_postings`` are held, so that a restarted server's first searches cost what later
+        ones do; returns the postings held. Writes later start the cache again."""
+        conn.execute("BEGIN")
+        try:
+            generation = self._generation(conn)
+            terms = [str(t) for (t,) in conn.execute("SELECT term FROM term_df ORDER BY df DESC")]
+            for term in terms:
+                if generation.size >= self.max_postings // 2:
+                    break
+                self._postings(conn, generation, term)
+            return generation.size
+        finally:
+            _end_read(conn)
+
     def _generation(self, conn: sqlite3.Connection) -> _Generation:
         row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         number = int(str(row[0])) if row else 0

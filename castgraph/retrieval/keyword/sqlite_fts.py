@@ -246,6 +246,12 @@ class SqliteKeywordIndex:
                 return self._search_postings(terms, k)
             return self._search_fts(terms, k, filters)
 
+    def warm(self) -> None:
+        """Read the frequent terms' postings ahead of the searches that need them."""
+        if not self._absent:
+            with self._errors("warm"):
+                self._postings.warm(self._connection())
+
     def _search_postings(self, terms: list[str], k: int) -> list[Hit]:
         conn = self._connection()
         ranked = self._postings.search(conn, terms, k)
