@@ -31,12 +31,15 @@ def build(
     *,
     read_only: bool = False,
     local_vectors: bool = True,
+    search_workers: bool = False,
 ) -> Services:
     """Open keyword, vector and graph stores (registering their ``close`` in ``closers``).
 
     ``read_only``: nothing is written (the keyword index and graph open read-only). Without
     ``local_vectors`` an embedded vector database is not opened at all: Chroma has no read-only
-    mode, so a process beside the data directory's writer must not open it (issue 13)."""
+    mode, so a process beside the data directory's writer must not open it (issue 13).
+    ``search_workers``: keyword and graph search run in ``settings.search_processes`` worker
+    processes each (when above 0; for the server, not for one-shot commands)."""
     from castgraph.retrieval.keyword import keyword_index
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,7 @@ def build(
         )
         retrievers["graph"] = graph_retriever
         health["graph"] = partial(_check_graph, graph, read_model)
-    if settings.search_processes and not read_only:
+    if search_workers and settings.search_processes and not read_only:
         retrievers.update(
             _in_processes(settings, tuple(n for n in retrievers if n != "vector"), closers)
         )

@@ -44,7 +44,7 @@ def create_app(settings: Settings, services: ServicesFactory | None = None) -> F
         if services is None:
             from castgraph.api.wiring import open_services
 
-            app.state.services = open_services(settings)
+            app.state.services = open_services(settings, search_workers=True)
         else:
             app.state.services = services(settings)
         from castgraph.api.worker import start_worker

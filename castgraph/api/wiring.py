@@ -138,17 +138,27 @@ def pipeline(settings: Settings, services: Services, observer: Observer | None) 
 
 
 def open_services(
-    settings: Settings, *, read_only: bool = False, local_vectors: bool = True
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    local_vectors: bool = True,
+    search_workers: bool = False,
 ) -> Services:
     """Open the catalog and every configured index; the caller closes the result. A process
-    beside the data directory's writer passes ``read_only`` and no ``local_vectors``."""
+    beside the data directory's writer passes ``read_only`` and no ``local_vectors``; the
+    server passes ``search_workers`` (``CASTGRAPH_SEARCH_PROCESSES`` applies to it only)."""
     from castgraph.api import _indexes
 
     store = catalog(settings)
     closers: list[Callable[[], None]] = [store.close]
     try:
         services = _indexes.build(
-            settings, store, closers, read_only=read_only, local_vectors=local_vectors
+            settings,
+            store,
+            closers,
+            read_only=read_only,
+            local_vectors=local_vectors,
+            search_workers=search_workers,
         )
     except BaseException:
         for close in reversed(closers):

@@ -9,9 +9,10 @@ A retriever that fails (its server down, its file unreadable) does not fail the 
 others' results are fused and the failure is reported beside them (``SearchOutcome.degraded``);
 only when every retriever fails, or the chunk lookup does, is the failure raised.
 
-The retrievers of one query run concurrently: the calling thread runs the first and a bounded
-thread pool owned by the service (or one it is given) runs the others, so a query takes about as
-long as its slowest retriever rather than the sum of all three.
+The retrievers of one query run concurrently: those in worker processes
+(``retrieval.processes``) are started first; of the others the calling thread runs the first
+and a bounded thread pool owned by the service (or one it is given) runs the rest, so a query
+takes about as long as its slowest retriever rather than the sum of all three.
 """
 
 from __future__ import annotations

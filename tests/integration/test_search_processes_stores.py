@@ -34,9 +34,17 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
-    opened = wiring.open_services(settings)
+    opened = wiring.open_services(settings, search_workers=True)
     yield opened
     opened.close()
+
+
+def test_one_shot_commands_search_in_their_own_process(settings: Settings) -> None:
+    opened = wiring.open_services(settings)  # as ``castgraph ingest`` or ``reindex`` do
+    try:
+        assert not any(isinstance(r, RemoteRetriever) for r in opened.search._retrievers.values())
+    finally:
+        opened.close()
 
 
 def _ids(retrievers: dict[str, Retriever], query: str) -> dict[str, list[str]]:
@@ -78,3 +86,18 @@ def test_workers_rank_as_the_server_would_and_follow_its_writes(
     results = services.search.search("pan de Tandil", 5)
     assert results and all(r.chunk.episode_id != gone for r in results)
     assert set(results[0].signals) == {"vector", "keyword", "graph"}
+
+
+def test_the_server_searches_through_its_workers(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from castgraph.api.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        services = client.app.state.services  # type: ignore[attr-defined]
+        assert isinstance(services.search._retrievers["keyword"], RemoteRetriever)
+        corpus.load(services)
+        response = client.get("/api/search", params={"q": "pan de Tandil", "k": 3})
+        assert response.status_code == 200
+        results = response.json()["results"]
+        assert results and any(r["signals"]["keyword"] for r in results)
