@@ -16,7 +16,7 @@ import pytest
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk, chunk_id
 from castgraph.retrieval.base import Hit, SearchFilters
-from castgraph.retrieval.keyword import SqliteKeywordIndex, analyze, sqlite_fts
+from castgraph.retrieval.keyword import SqliteKeywordIndex, analyze, filtered
 
 NO_FILTERS = SearchFilters()
 
@@ -143,7 +143,7 @@ def test_pruned_search_rescores_like_fts5(
     spanish = SearchFilters(languages=("es",))  # every chunk: FTS5 ranks (filters), not postings
     exact = index.search(query, 10, spanish)
     assert ids(exact) == ids(index.search(query, 10, NO_FILTERS))
-    monkeypatch.setattr(sqlite_fts, "CANDIDATE_BUDGET", 0)  # rank "zorro" only, then re-score
+    monkeypatch.setattr(filtered, "CANDIDATE_BUDGET", 0)  # rank "zorro" only, then re-score
     pruned = index.search(query, 10, spanish)
     assert [h.score for h in pruned] == pytest.approx([h.score for h in exact], rel=1e-9)
     assert ids(pruned) == ids(exact)
@@ -152,7 +152,7 @@ def test_pruned_search_rescores_like_fts5(
 def test_pruned_search_falls_back_when_rare_terms_run_dry(
     full: SqliteKeywordIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_fts, "CANDIDATE_BUDGET", 0)
+    monkeypatch.setattr(filtered, "CANDIDATE_BUDGET", 0)
     hits = full.search("Shakira inflación", 4, SearchFilters(languages=("es", "en")))
     assert len(hits) == 4
     assert hits[0].chunk_id == chunk_id("ep1", 1)

@@ -8,7 +8,7 @@ FTS5 must re-tokenise each matching row to count term frequencies for ``bm25()``
 queries ~6x slower for a few percent less disk.
 
 Document frequencies and totals are kept in plain tables beside FTS5 so that a query can rank
-only its rarer terms in FTS5 and re-score that pool with every term (see ``bm25``).
+only its rarer terms in FTS5 and re-score that pool with every term (``filtered``, ``bm25``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
 from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
-from castgraph.retrieval.keyword import bm25
 from castgraph.retrieval.keyword.analyzer import ANALYZER_VERSION, analyze, query_terms
+from castgraph.retrieval.keyword.filtered import search_filtered
 from castgraph.retrieval.keyword.postings import BUMP_GENERATION, CREATE_VOCAB, PostingsScorer
 from castgraph.retrieval.keyword.schema import (
     ADVICE,
@@ -40,19 +40,11 @@ from castgraph.retrieval.keyword.schema import (
     UPGRADES,
     Row,
     chunk_of,
-    filter_sql,
-    match_expression,
     placeholders,
-    rank_sql,
     row_of,
 )
 
 log = logging.getLogger(__name__)
-
-CANDIDATE_BUDGET = 10_000
-"""Postings FTS5 may rank per query; rarer terms are chosen until their frequencies reach it."""
-POOL_SIZE = 200
-"""Candidates re-scored with every query term when some terms were too common to rank."""
 
 
 class SqliteKeywordIndex:
@@ -244,7 +236,7 @@ class SqliteKeywordIndex:
         with self._errors("search"):
             if filters.empty:
                 return self._search_postings(terms, k)
-            return self._search_fts(terms, k, filters)
+            return search_filtered(self._connection(), terms, k, filters)
 
     def warm(self) -> None:
         """Read the frequent terms' postings ahead of the searches that need them."""
@@ -263,48 +255,6 @@ class SqliteKeywordIndex:
         # A chunk written after the postings were read is simply not among them; one deleted
         # since has no id any more and is left out (the search service re-reads chunks anyway).
         return [Hit(chunk_id=ids[rid], score=score) for rid, score in ranked if rid in ids]
-
-    def _search_fts(self, terms: list[str], k: int, filters: SearchFilters) -> list[Hit]:
-        where, params = filter_sql(filters)
-        conn = self._connection()
-        df = self._document_frequencies(conn, terms)
-        terms = [t for t in terms if df.get(t)]
-        if not terms:  # no term occurs anywhere (this also covers an empty index)
-            return []
-        chosen = bm25.candidate_terms(terms, df, CANDIDATE_BUDGET)
-        exact = len(chosen) == len(terms)
-        sql = rank_sql(where)
-        pool = max(POOL_SIZE, 2 * k)
-        rows = conn.execute(sql, [match_expression(chosen), *params, k if exact else pool])
-        ranked: list[Row] = rows.fetchall()
-        if exact:
-            return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in ranked]
-        if len(ranked) < k:  # the rare terms ran dry: the common ones must fill the list
-            rows = conn.execute(sql, [match_expression(terms), *params, k])
-            return [Hit(chunk_id=str(r[1]), score=float(str(r[2]))) for r in rows]
-        return self._rescore(conn, ranked, df)[:k]
-
-    def _rescore(
-        self, conn: sqlite3.Connection, ranked: list[Row], df: dict[str, int]
-    ) -> list[Hit]:
-        """Score ``ranked`` (rid, id, _) rows with every term of ``df``, best first."""
-        docs, tokens = conn.execute("SELECT docs, tokens FROM totals").fetchone()
-        weights = {t: bm25.idf(n, docs) for t, n in df.items() if n}
-        avgdl = tokens / docs if docs else 0.0
-        ids = {int(str(r[0])): str(r[1]) for r in ranked}
-        rids = list(ids)
-        sql = f"SELECT rowid, terms FROM chunk_terms WHERE rowid IN {placeholders(rids)}"
-        scored = []
-        for rid, terms in conn.execute(sql, rids):
-            tf, length = bm25.term_counts(str(terms), weights)
-            scored.append((bm25.score(tf, length, weights, avgdl), rid))
-        scored.sort(key=lambda pair: (-pair[0], pair[1]))
-        return [Hit(chunk_id=ids[rid], score=s) for s, rid in scored]
-
-    @staticmethod
-    def _document_frequencies(conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
-        sql = f"SELECT term, df FROM term_df WHERE term IN {placeholders(terms)}"
-        return {str(t): int(n) for t, n in conn.execute(sql, terms)}
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
