@@ -82,6 +82,17 @@ EPISODES = (
 )
 
 
+QUERIES = (
+    "¿Cómo se llama la masa madre?",
+    "Where does Hannah Lindqvist work?",
+    "pan de Tandil",
+    "Delta Green Cities Lab",
+    "ola de calor",
+    "queso",
+)
+"""Questions that reach every retriever over ``EPISODES`` (Spanish and English)."""
+
+
 def transcript_of(episode: TextEpisode, seconds_per_word: float = 0.4) -> Transcript:
     """Turns as segments with evenly timed words, 2 s of silence between turns."""
     segments, clock = [], 0.0

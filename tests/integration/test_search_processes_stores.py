@@ -18,13 +18,7 @@ from tests import corpus
 
 pytestmark = pytest.mark.integration
 
-QUERIES = (
-    "¿Cómo se llama la masa madre?",
-    "Where does Hannah Lindqvist work?",
-    "pan de Tandil",
-    "Delta Green Cities Lab",
-    "queso",
-)
+QUERIES = corpus.QUERIES
 
 
 @pytest.fixture
