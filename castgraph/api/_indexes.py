@@ -16,6 +16,7 @@ from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer, graph_writes
 from castgraph.retrieval.rerank import Reranker
 from castgraph.retrieval.search import SearchOptions, SearchService
+from castgraph.retrieval.warm import read_ahead
 
 if TYPE_CHECKING:
     from castgraph.retrieval.graph.base import GraphStore
@@ -64,10 +65,12 @@ def build(
         )
         retrievers["graph"] = graph_retriever
         health["graph"] = partial(_check_graph, graph, read_model)
-    if search_workers and settings.search_processes and not read_only:
-        retrievers.update(
-            _in_processes(settings, tuple(n for n in retrievers if n != "vector"), closers)
-        )
+    if search_workers and not read_only:
+        elsewhere = tuple(n for n in retrievers if n != "vector")
+        if settings.search_processes:
+            retrievers.update(_in_processes(settings, elsewhere, closers))
+        else:  # the server's own retrievers: their caches are read ahead here
+            read_ahead({name: retrievers[name] for name in elsewhere})
     visible = VisibleEpisodes(catalog)
     search = SearchService(
         retrievers,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from castgraph.core.errors import StorageError
 from castgraph.retrieval.base import Hit, Retriever, SearchFilters
+from castgraph.retrieval.warm import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,6 @@ TIMEOUT_S = 30.0
 
 _worker: dict[str, Retriever] = {}  # this worker process's retrievers (empty in the server)
 _state = {"warming": False}
-
-
-@runtime_checkable
-class Warmable(Protocol):
-    """A retriever that can read its caches ahead of the searches that need them."""
-
-    def warm(self) -> None: ...
 
 
 class PendingHits(Protocol):
@@ -188,7 +181,7 @@ def _build(factory: Factory) -> None:
 
 def _ready() -> None:
     """Warm each retriever (load models, open files) with a throwaway search, then read its
-    caches ahead (``Warmable``) on a thread of its own while the worker answers searches."""
+    caches ahead (``warm.read_ahead``) while the worker answers searches."""
     for name, retriever in _worker.items():
         try:
             retriever.search("warm up", 1, SearchFilters())
@@ -198,23 +191,7 @@ def _ready() -> None:
             )
     if not _state["warming"]:  # tasks run one at a time in a worker: no race
         _state["warming"] = True
-        threading.Thread(target=_warm, name="castgraph-warm", daemon=True).start()
-
-
-def _warm() -> None:
-    for name, retriever in _worker.items():
-        if not isinstance(retriever, Warmable):
-            continue
-        started = time.perf_counter()
-        try:
-            retriever.warm()
-        except Exception as exc:  # searches read on demand instead
-            log.warning(
-                "search worker warm-up failed", extra={"retriever": name, "error": str(exc)}
-            )
-            continue
-        seconds = round(time.perf_counter() - started, 1)
-        log.info("search worker warm", extra={"retriever": name, "seconds": seconds})
+        read_ahead(_worker)
 
 
 def _search(name: str, query: str, k: int, filters: SearchFilters) -> Ranked:

@@ -4,6 +4,7 @@ the rankings the retrievers give in the server process, and follow the server's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from castgraph.api import _indexes, wiring
 from castgraph.api.services import Services
 from castgraph.core.settings import Settings
 from castgraph.retrieval.base import Retriever, SearchFilters
+from castgraph.retrieval.graph.retriever import GraphRetriever
+from castgraph.retrieval.keyword import SqliteKeywordIndex
 from castgraph.retrieval.processes import RemoteRetriever
 from tests import corpus
 
@@ -95,3 +98,26 @@ def test_the_server_searches_through_its_workers(settings: Settings) -> None:
         assert response.status_code == 200
         results = response.json()["results"]
         assert results and any(r["signals"]["keyword"] for r in results)
+
+
+def test_a_server_without_workers_reads_its_caches_ahead(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", embedding_model="hash")  # no worker processes
+    loading = wiring.open_services(settings)
+    corpus.load(loading)
+    loading.close()
+    opened = wiring.open_services(settings, search_workers=True)  # as castgraph serve starts
+    try:
+        keyword = opened.search._retrievers["keyword"]
+        graph = opened.search._retrievers["graph"]
+        assert isinstance(keyword, SqliteKeywordIndex) and isinstance(graph, GraphRetriever)
+        deadline = time.monotonic() + 20
+        while not (_held(keyword) and graph._cache is not None and graph._cache.chunks):
+            assert time.monotonic() < deadline, "no search ran, yet the caches should fill"
+            time.sleep(0.05)
+    finally:
+        opened.close()
+
+
+def _held(keyword: SqliteKeywordIndex) -> int:
+    current = keyword._postings._current
+    return current.size if current is not None else 0
