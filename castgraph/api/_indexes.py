@@ -68,7 +68,7 @@ def build(
     if search_workers and not read_only:
         elsewhere = tuple(n for n in retrievers if n != "vector")
         if settings.search_processes:
-            retrievers.update(_in_processes(settings, elsewhere, closers))
+            retrievers.update(_in_processes(settings, elsewhere, closers, health))
         else:  # the server's own retrievers: their caches are read ahead here
             read_ahead({name: retrievers[name] for name in elsewhere})
     visible = VisibleEpisodes(catalog)
@@ -114,12 +114,16 @@ def build(
 
 
 def _in_processes(
-    settings: Settings, names: tuple[str, ...], closers: list[Callable[[], None]]
+    settings: Settings,
+    names: tuple[str, ...],
+    closers: list[Callable[[], None]],
+    health: dict[str, Callable[[], None]],
 ) -> dict[str, Retriever]:
     """Stand-ins for retrievers ``names``: each runs in ``settings.search_processes`` worker
     processes of its own, over the same files opened read-only (``worker_retrievers``). A pool
     per retriever lets one query's keyword and graph searches run at once, and keeps one copy
-    of each retriever's caches (and the embedding model only where graph search needs it)."""
+    of each retriever's caches (and the embedding model only where graph search needs it).
+    Each retriever's health probe also fails while its workers are down."""
     from castgraph.retrieval.processes import RetrieverProcesses
 
     stand_ins: dict[str, Retriever] = {}
@@ -128,7 +132,13 @@ def _in_processes(
         processes = RetrieverProcesses(factory, (name,), settings.search_processes).start()
         closers.append(processes.close)
         stand_ins[name] = processes.retriever(name)
+        health[name] = partial(_check_both, health[name], processes.check)
     return stand_ins
+
+
+def _check_both(first: Callable[[], None], second: Callable[[], None]) -> None:
+    first()
+    second()
 
 
 def worker_retrievers(

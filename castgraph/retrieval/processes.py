@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +38,8 @@ Ranked = tuple[list[str], list[float]]
 """Hits as they travel back from a worker: chunk ids and scores."""
 TIMEOUT_S = 30.0
 """How long a search waits for a worker before reporting its retriever failed."""
+RESTART_DELAY_S = 5.0
+"""How long after a worker stopped its searches are left out before a new one is started."""
 
 _worker: dict[str, Retriever] = {}  # this worker process's retrievers (empty in the server)
 _state = {"warming": False}
@@ -76,14 +79,19 @@ class RetrieverProcesses:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        self._retry_at = 0.0  # after a pool broke: no new one before this (time.monotonic)
 
     def start(self) -> RetrieverProcesses:
         """Start the workers now (each builds its retrievers and warms them); returns ``self``.
         Searches submitted before they are ready wait for them."""
-        pool = self._current()
-        for _ in range(self._processes):
-            pool.submit(_ready)
+        self._current()
         return self
+
+    def check(self) -> None:
+        """Raise StorageError while the workers are stopped or waiting to restart (the health
+        probe; a working pool is not asked, so the probe costs nothing)."""
+        with self._lock:
+            self._refuse_if_down()
 
     def retriever(self, name: str) -> RemoteRetriever:
         """The stand-in that runs retriever ``name`` in a worker."""
@@ -109,8 +117,7 @@ class RetrieverProcesses:
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
-            if self._closed:
-                raise StorageError("the search worker processes were stopped")
+            self._refuse_if_down()
             if self._pool is None:
                 # spawn, not fork: the server has threads, open databases and model sessions.
                 self._pool = ProcessPoolExecutor(
@@ -119,7 +126,23 @@ class RetrieverProcesses:
                     initializer=_build,
                     initargs=(self._factory,),
                 )
+                for _ in range(self._processes):
+                    self._pool.submit(_ready)
             return self._pool
+
+    def _refuse_if_down(self) -> None:
+        """(Under the lock.) Raise when closed, or when a broken pool is not to be replaced yet:
+        a worker that cannot start (an unreadable file) would otherwise be spawned again for
+        every search."""
+        what = "/".join(self.names)
+        if self._closed:
+            raise StorageError(f"the {what} search worker processes were stopped")
+        wait = self._retry_at - time.monotonic()
+        if self._pool is None and wait > 0:
+            raise StorageError(
+                f"the {what} search worker process stopped; it restarts in {wait:.0f} s "
+                "(see the server log for why)"
+            )
 
     def _broken(self, pool: ProcessPoolExecutor, exc: BaseException) -> StorageError:
         """Drop a broken pool (when it is still the current one: the next search starts a new
@@ -128,6 +151,7 @@ class RetrieverProcesses:
             current = self._pool is pool
             if current:
                 self._pool = None
+                self._retry_at = time.monotonic() + RESTART_DELAY_S
         if current:
             log.warning("search worker process stopped: starting a new pool")
             pool.shutdown(wait=False, cancel_futures=True)

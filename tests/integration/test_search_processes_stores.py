@@ -4,6 +4,8 @@ the rankings the retrievers give in the server process, and follow the server's 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from castgraph.api import _indexes, wiring
 from castgraph.api.services import Services
+from castgraph.core.errors import StorageError
 from castgraph.core.settings import Settings
 from castgraph.retrieval.base import Retriever, SearchFilters
 from castgraph.retrieval.graph.retriever import GraphRetriever
@@ -121,3 +124,43 @@ def test_a_server_without_workers_reads_its_caches_ahead(tmp_path: Path) -> None
 def _held(keyword: SqliteKeywordIndex) -> int:
     current = keyword._postings._current
     return current.size if current is not None else 0
+
+
+def test_a_killed_worker_degrades_search_and_health_until_it_restarts(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from castgraph.retrieval import processes
+
+    monkeypatch.setattr(processes, "RESTART_DELAY_S", 1.0)
+    corpus.load(services)
+    services.health["keyword"]()
+    remote = services.search._retrievers["keyword"]
+    assert isinstance(remote, RemoteRetriever)
+    assert remote.search("pan de Tandil", 5, SearchFilters())  # the worker is up
+    pool = remote._processes._pool
+    assert pool is not None
+    for pid in list(pool._processes):  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+        _wait_dead(pid)
+    outcome = services.search.search_outcome("pan de Tandil", 5)
+    assert [d.component for d in outcome.degraded] == ["keyword"]
+    assert outcome.results  # vector and graph still answer
+    with pytest.raises(StorageError, match="keyword search worker"):
+        services.health["keyword"]()
+    time.sleep(1.2)
+    assert not services.search.search_outcome("pan de Tandil", 5).degraded
+    services.health["keyword"]()
+
+
+def _wait_dead(pid: int) -> None:
+    """Until the process is gone or a zombie (its parent, the pool, reaps it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1]
+        except FileNotFoundError:
+            return
+        if state == "Z":
+            return
+        assert time.monotonic() < deadline, f"process {pid} outlived SIGKILL"
+        time.sleep(0.01)

@@ -15,6 +15,7 @@ import pytest
 
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
+from castgraph.retrieval import processes as procs
 from castgraph.retrieval.base import Hit, Retriever, SearchFilters
 from castgraph.retrieval.processes import RetrieverProcesses, SubmittingRetriever
 from castgraph.retrieval.search import SearchService
@@ -125,16 +126,42 @@ def test_a_failure_in_a_worker_degrades_the_search_to_the_others(
     assert [r.chunk.id for r in outcome.results] == ["v1", "v2"]  # the vector's
 
 
-def test_a_dead_worker_fails_its_search_and_the_next_one_gets_a_new_worker(
-    processes: RetrieverProcesses,
+def test_a_dead_worker_fails_its_search_and_a_new_one_starts_after_a_pause(
+    processes: RetrieverProcesses, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(procs, "RESTART_DELAY_S", 0.5)
     remote = processes.retriever("graph")
     first = remote.search("pid", 5, SearchFilters())[-1].score
+    processes.check()
     with pytest.raises(StorageError, match="worker process stopped"):
         remote.search("die", 5, SearchFilters())
+    with pytest.raises(StorageError, match="restarts in"):  # not respawned for every search
+        remote.search("pid", 5, SearchFilters())
+    with pytest.raises(StorageError, match="restarts in"):
+        processes.check()
+    time.sleep(0.6)
     again = remote.search("pid", 5, SearchFilters())
     assert again[0] == Hit("c-pid", 1.0)
     assert again[-1].score != first  # another process
+    processes.check()
+
+
+def _unbuildable() -> tuple[dict[str, Retriever], object]:
+    raise OSError("keyword.sqlite: permission denied")
+
+
+def test_a_worker_that_cannot_start_is_not_respawned_for_every_search() -> None:
+    pool = RetrieverProcesses(_unbuildable, ("keyword",), processes=1).start()
+    remote = pool.retriever("keyword")
+    try:
+        with pytest.raises(StorageError, match="worker process stopped"):
+            remote.search("uno", 1, SearchFilters())
+        with pytest.raises(StorageError, match="restarts in"):
+            remote.search("uno", 1, SearchFilters())
+        with pytest.raises(StorageError, match="keyword search worker"):
+            pool.check()
+    finally:
+        pool.close()
 
 
 def test_after_close_a_search_says_the_workers_were_stopped() -> None:
