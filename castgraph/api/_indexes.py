@@ -66,11 +66,7 @@ def build(
         retrievers["graph"] = graph_retriever
         health["graph"] = partial(_check_graph, graph, read_model)
     if search_workers and not read_only:
-        elsewhere = tuple(n for n in retrievers if n != "vector")
-        if settings.search_processes:
-            retrievers.update(_in_processes(settings, elsewhere, closers, health))
-        else:  # the server's own retrievers: their caches are read ahead here
-            read_ahead({name: retrievers[name] for name in elsewhere})
+        _for_the_server(settings, retrievers, closers, health)
     visible = VisibleEpisodes(catalog)
     search = SearchService(
         retrievers,
@@ -111,6 +107,21 @@ def build(
         answers=answers(settings, search, embedder, graph_retriever),
         health=health,
     )
+
+
+def _for_the_server(
+    settings: Settings,
+    retrievers: dict[str, Retriever],
+    closers: list[Callable[[], None]],
+    health: dict[str, Callable[[], None]],
+) -> None:
+    """Keyword and graph search as the server runs them: in worker processes when
+    ``settings.search_processes`` says so, else here with their caches read ahead."""
+    names = tuple(n for n in retrievers if n != "vector")
+    if settings.search_processes:
+        retrievers.update(_in_processes(settings, names, closers, health))
+    else:
+        read_ahead({name: retrievers[name] for name in names})
 
 
 def _in_processes(
