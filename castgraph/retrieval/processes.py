@@ -10,7 +10,7 @@ Each worker builds its own retrievers once, from a picklable factory, over the s
 server writes, opened read-only: the keyword index and the graph read model each notice another
 process's writes (a generation or version row read per search), so a worker serves what the
 server last committed. A worker that dies (killed, out of memory) fails the searches it had,
-which the search service reports as degraded; the next search starts a new pool.
+which the search service reports as degraded; a new pool starts ``RESTART_DELAY_S`` later.
 """
 
 from __future__ import annotations

@@ -254,7 +254,7 @@ class SearchService:
         failures: dict[str, Exception] = {}
         # Retrievers in worker processes start first and run while this process works.
         started = self._submit_remote(query, filters, failures)
-        names = [n for n in self._retrievers if n not in started and n not in failures]
+        names = [n for n in self._retrievers if n not in self._remote]
         # Concurrent retrievers cut a query's latency while cores are idle; once searches
         # outnumber the cores they only add hand-offs and GIL contention (measured at 100k
         # chunks, 20 clients on 2 cores: 15% fewer searches per second), so a busy service runs
