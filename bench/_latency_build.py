@@ -164,9 +164,14 @@ def fill(
     compose: Composer | None,
     synthetic: int,
     real: Sequence[Any] = (),
+    *,
+    plain_chroma: bool = False,
 ) -> dict[str, float]:
     """Write ``real`` documents then ``synthetic`` chunks into the stores of ``data_dir``
-    (synthetic chunks get ``compose``'s vectors, or the real model's when None)."""
+    (synthetic chunks get ``compose``'s vectors, or the real model's when None).
+    ``plain_chroma``: when the settings' vector backend is not Chroma, the same vectors go to
+    a Chroma collection too, for the plain-Chroma baseline (its time is kept out of the index
+    time, under ``plain_chroma``)."""
     from castgraph.api import wiring
     from castgraph.api.datadir import writer_lock
     from castgraph.core.models import MediaItem
@@ -175,6 +180,8 @@ def fill(
     with writer_lock(data_dir, "bench build"), composed_embedders(compose) as made:
         services = wiring.open_services(settings)
         try:
+            if plain_chroma:
+                _also_to_chroma(services, data_dir, timings)
             for doc in real:
                 ep, started = doc.episode, time.perf_counter()
                 item = MediaItem(ep.source_id, ep.url, ep.title, ep.duration, ep.published)
@@ -191,6 +198,30 @@ def fill(
     return timings
 
 
+def _also_to_chroma(services: Any, data_dir: Path, timings: dict[str, float]) -> None:
+    """Make the services' (non-Chroma) vector index write each batch to Chroma as well."""
+    from castgraph.retrieval.vector import ChromaVectorIndex
+
+    vector = services.search._retrievers.get("vector")
+    if vector is None or isinstance(vector, ChromaVectorIndex):
+        return
+    chroma = ChromaVectorIndex(vector.embedder, path=data_dir / "chroma").open()
+    services.closers.append(chroma.close)
+    write = vector.upsert
+    timings["plain_chroma"] = 0.0
+
+    def both(chunks: Sequence[Any]) -> None:
+        write(chunks)
+        lap = time.perf_counter()
+        chroma.upsert(chunks)
+        spent = time.perf_counter() - lap
+        timings["plain_chroma"] += spent
+        timings["index"] -= spent  # index_document times the whole indexer call
+        timings["total"] -= spent
+
+    vector.upsert = both
+
+
 def cached_index(size: int, args: Any, pool: synth.SentencePool) -> dict[str, Any]:
     """``search_latency``'s data directory of ``size`` synthetic chunks, built when missing or
     stale (other pool, embedder or index code; ``args.rebuild``); its marker."""
@@ -202,6 +233,11 @@ def cached_index(size: int, args: Any, pool: synth.SentencePool) -> dict[str, An
     marker_path = data_dir / "bench-built.json"
     wanted = {"pool": args.pool, "chunks": size, "embedder": args.embedder}
     wanted["code"] = code_fingerprint()
+    backend = settings_for(data_dir, args.models_dir, args.embedder).resolved_vector_backend
+    if backend != "chroma":  # its own directory, with Chroma beside it for the baseline
+        data_dir = data_dir.with_name(f"{data_dir.name}-{backend}")
+        marker_path = data_dir / "bench-built.json"
+        wanted["vector_backend"] = backend
     marker: dict[str, Any] = {}
     if marker_path.exists() and not args.rebuild:
         marker = json.loads(marker_path.read_text())
@@ -213,7 +249,7 @@ def cached_index(size: int, args: Any, pool: synth.SentencePool) -> dict[str, An
         print(f"building {size} chunks ({episodes} episodes) in {data_dir}", flush=True)
         shutil.rmtree(data_dir, ignore_errors=True)
         settings = settings_for(data_dir, args.models_dir, args.embedder)
-        timings = fill(data_dir, settings, pool, compose, size)
+        timings = fill(data_dir, settings, pool, compose, size, plain_chroma=True)
         marker = {**wanted, "episodes": episodes, "build_s": timings}
         marker_path.write_text(json.dumps(marker, indent=2))
     return {**marker, "data_dir": data_dir}

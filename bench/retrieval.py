@@ -171,6 +171,10 @@ def build(
     slug = "".join(c if c.isalnum() else "-" for c in embedder)
     data_dir = INDEX_CACHE / f"{slug}-{wanted['docs'][:10]}-{distractors}-{wanted['vectors']}"
     data_dir = data_dir.with_name(f"{data_dir.name}-{names}") if distractors else data_dir
+    backend = settings_for(data_dir, models_dir, embedder).resolved_vector_backend
+    if backend != "chroma":  # CASTGRAPH_VECTOR_BACKEND: indexes of their own
+        wanted["vector_backend"] = backend
+        data_dir = data_dir.with_name(f"{data_dir.name}-{backend}")
     marker_path = data_dir / "bench-built.json"
     marker = json.loads(marker_path.read_text()) if marker_path.exists() else {}
     if rebuild or any(marker.get(key) != value for key, value in wanted.items()):

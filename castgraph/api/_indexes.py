@@ -47,7 +47,7 @@ def build(
     keyword = keyword_index(settings, read_only=read_only).open()
     closers.append(keyword.close)
     embedder = _embedder(settings)
-    vector = _vector(settings, embedder, closers, local=local_vectors)
+    vector = _vector(settings, embedder, closers, local=local_vectors, read_only=read_only)
     retrievers: dict[str, Retriever] = {"vector": vector} if vector is not None else {}
     retrievers["keyword"] = keyword
     health = {"keyword": keyword.check, **({"vector": vector.check} if vector else {})}
@@ -115,13 +115,15 @@ def _for_the_server(
     closers: list[Callable[[], None]],
     health: dict[str, Callable[[], None]],
 ) -> None:
-    """Keyword and graph search as the server runs them: in worker processes when
-    ``settings.search_processes`` says so, else here with their caches read ahead."""
-    names = tuple(n for n in retrievers if n != "vector")
+    """Search as the server runs it: keyword and graph in worker processes when
+    ``settings.search_processes`` says so; what stays here reads its caches ahead (the flat
+    vector index its matrix)."""
+    here = dict(retrievers)
     if settings.search_processes:
+        names = tuple(n for n in retrievers if n != "vector")
         retrievers.update(_in_processes(settings, names, closers, health))
-    else:
-        read_ahead({name: retrievers[name] for name in names})
+        here = {name: r for name, r in here.items() if name not in names}
+    read_ahead(here)
 
 
 def _in_processes(
@@ -189,13 +191,19 @@ def _check_graph(graph: GraphStore, read_model: GraphReadModel) -> None:
 
 
 def _vector(
-    settings: Settings, embedder: TextEmbedder, closers: list[Callable[[], None]], *, local: bool
+    settings: Settings,
+    embedder: TextEmbedder,
+    closers: list[Callable[[], None]],
+    *,
+    local: bool,
+    read_only: bool,
 ) -> VectorIndex | None:
-    """The opened vector index; None when it is a local database and ``local`` is False."""
-    from castgraph.retrieval.vector import vector_index
+    """The opened vector index; None when it is a local database without a read-only mode and
+    ``local`` is False."""
+    from castgraph.retrieval.vector import supports_read_only, vector_index
 
-    vector = vector_index(settings, embedder)
-    if not (local or vector.shared):
+    vector = vector_index(settings, embedder, read_only=read_only)
+    if not (local or vector.shared or supports_read_only(settings)):
         return None
     closers.append(vector.open().close)
     return vector

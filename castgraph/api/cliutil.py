@@ -93,8 +93,9 @@ def parse_date(value: str | None, option: str = "--since") -> date | None:
 @contextmanager
 def read_services(settings: Settings, command: str) -> Iterator[Services]:
     """The stores, opened read-only, for a read command with no server. While the data directory
-    is free this process holds it (as a reader) and may open the embedded vector database, which
-    has no read-only mode; beside a writer it searches the other indexes only, and says so."""
+    is free this process holds it (as a reader) and may open the embedded Chroma database, which
+    has no read-only mode; beside a writer it searches the other indexes only, and says so (the
+    flat vector index opens read-only, so it is searched either way)."""
     from castgraph.api import wiring
 
     with reader_lock(settings.data_dir, command) as holder:

@@ -15,7 +15,7 @@ TranscriberName = Literal["faster-whisper", "openai-whisper"]
 DiarizerName = Literal["embedding", "pyannote", "none"]
 CaptionsMode = Literal["never", "prefer", "only"]
 GraphBackend = Literal["embedded", "neo4j", "none"]
-VectorBackend = Literal["chroma", "chroma-server"]
+VectorBackend = Literal["chroma", "chroma-server", "flat"]
 KeywordBackend = Literal["sqlite"]
 ExtractorName = Literal["offline", "llm", "none"]
 GeneratorName = Literal["auto", "extractive", "openai", "llamacpp"]
@@ -117,8 +117,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="Chroma server; local files if unset.")
     vector_backend: VectorBackend | None = Field(
         default=None,
-        description="chroma (local files) or chroma-server (CHROMA_URL); unset: chroma-server "
-        "when CHROMA_URL is set, else chroma.",
+        description="chroma (local files), chroma-server (CHROMA_URL) or flat (local files, "
+        "every vector in memory, exact scores: nothing out of reach on a big channel); unset: "
+        "chroma-server when CHROMA_URL is set, else chroma.",
     )
     vector_ef_search: int = Field(
         default=400,
@@ -352,6 +353,10 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def flat_vectors_path(self) -> Path:
+        return self.data_dir / "vectors"
 
     @property
     def graph_path(self) -> Path:

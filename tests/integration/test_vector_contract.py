@@ -1,4 +1,5 @@
-"""The ``VectorIndex`` contract, run against every backend: embedded Chroma and a Chroma server.
+"""The ``VectorIndex`` contract, run against every backend: embedded Chroma, a Chroma server and
+the flat index (a SQLite file searched in memory).
 
 Each test gets a fresh, empty store; calling ``open_store()`` again opens another index on the
 same store (how reopening is tested). The hash embedder keeps the ranking deterministic: these
@@ -21,6 +22,7 @@ from castgraph.core.settings import Settings
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
 from castgraph.retrieval.vector import ChromaVectorIndex, VectorIndex, vector_index
+from castgraph.retrieval.vector.flat import FlatVectorIndex
 from tests.chromaserver import chroma_server  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -41,9 +43,16 @@ def _server(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> OpenSt
     return lambda: ChromaVectorIndex(HashEmbedder(), url=url, collection=name, batch_size=3)
 
 
+def _flat(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> OpenStore:
+    return lambda: FlatVectorIndex(
+        HashEmbedder(), directory=tmp_path / "vectors", base=name, batch_size=3
+    )
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path, str], OpenStore]] = {
     "chroma": _embedded,
     "chroma-server": _server,
+    "flat": _flat,
 }
 
 
@@ -251,10 +260,11 @@ def _settings(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> S
     if backend == "chroma-server":
         url = str(request.getfixturevalue("chroma_server"))
         return Settings(data_dir=tmp_path, chroma_url=url, vector_backend="chroma-server")
-    return Settings(data_dir=tmp_path, vector_backend="chroma")
+    return Settings(data_dir=tmp_path, vector_backend=backend)  # type: ignore[arg-type]
 
 
-SHARED = {"chroma": False, "chroma-server": True}
+SHARED = {"chroma": False, "chroma-server": True, "flat": False}
+FILES = {"chroma": "chroma", "chroma-server": None, "flat": "vectors"}  # a server keeps none
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
@@ -271,4 +281,5 @@ def test_the_factory_builds_the_backend_settings_choose(
         assert ids(opened.search(CHUNKS[1].text, 1, NO_FILTERS)) == [CHUNKS[1].id]
     finally:
         opened.close()
-    assert (tmp_path / "chroma").exists() is not SHARED[backend]  # a server keeps no local file
+    for folder in ("chroma", "vectors"):
+        assert (tmp_path / folder).exists() is (FILES[backend] == folder)

@@ -12,7 +12,8 @@ from castgraph.api import _indexes
 from castgraph.core.settings import Settings
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
 from castgraph.retrieval.keyword import SqliteKeywordIndex, keyword_index
-from castgraph.retrieval.vector import ChromaVectorIndex, vector_index
+from castgraph.retrieval.vector import ChromaVectorIndex, supports_read_only, vector_index
+from castgraph.retrieval.vector.flat import FlatVectorIndex
 
 URL = "http://127.0.0.1:8001"
 
@@ -61,6 +62,17 @@ def test_the_vector_factory_builds_a_chroma_server_client(tmp_path: Path) -> Non
     assert isinstance(index, ChromaVectorIndex)
     assert (index.url, index.shared) == (URL, True)
     assert URL in index.location
+
+
+def test_the_vector_factory_builds_the_flat_index_read_only_when_asked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, vector_backend="flat")
+    index = vector_index(settings, HashEmbedder())
+    assert isinstance(index, FlatVectorIndex)
+    assert (index.directory, index.shared, index.read_only) == (tmp_path / "vectors", False, False)
+    assert supports_read_only(settings) and not supports_read_only(Settings(data_dir=tmp_path))
+    reader = vector_index(settings, HashEmbedder(), read_only=True)
+    assert isinstance(reader, FlatVectorIndex) and reader.read_only
+    assert not (tmp_path / "vectors").exists()  # nothing is opened or created yet
 
 
 def test_the_keyword_factory_builds_sqlite_in_the_data_directory(tmp_path: Path) -> None:

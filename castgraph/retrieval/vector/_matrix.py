@@ -1,0 +1,220 @@
+"""The flat vector index's search side: every stored vector in one in-memory matrix.
+
+A search scores candidates exactly (cosine = dot product of unit vectors). Up to
+``EXACT_UP_TO`` rows every row is a candidate; above it, candidates are the ``CANDIDATES``
+rows whose one-bit codes (the sign of each component after subtracting the rows' mean) differ
+least from the query's, and only those are scored exactly. Unlike a graph index (HNSW), a scan
+of codes reaches every row, so a chunk far from the rest (a topic no other episode has) is
+found as surely as one in the crowd: see docs/decisions.md, "Issue 12: a flat vector index".
+
+A ``Matrix`` is immutable; ``refreshed`` makes the next one from rows added and removed since,
+so searches in flight keep the one they started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from castgraph.retrieval.base import SearchFilters
+
+EXACT_UP_TO = 20_000
+"""Up to this many rows, every row is scored exactly (a few ms on one core)."""
+
+CANDIDATES = 2_000
+"""Rows scored exactly above ``EXACT_UP_TO``: the nearest by one-bit codes. Chosen by
+recall against exact search on bench/retrieval.py's 100k index (docs/decisions.md)."""
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored chunk as search needs it (``speakers`` case-folded)."""
+
+    row: int
+    chunk_id: str
+    episode_id: str
+    language: str
+    speakers: tuple[str, ...]
+    day: int  # YYYYMMDD, 0 when the episode has no date
+    vector: bytes  # float32, unit length
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Rows in ``rows`` order: ids, what filters read, unit vectors and their one-bit codes."""
+
+    rows: Ints
+    ids: list[str]
+    episodes: npt.NDArray[np.object_]
+    languages: npt.NDArray[np.object_]
+    days: npt.NDArray[np.int32]
+    speakers: list[tuple[str, ...]]
+    vectors: Floats
+    mean: Floats
+    codes: npt.NDArray[np.uint64] = field(repr=False)
+
+    @classmethod
+    def empty(cls, dimension: int = 0) -> Matrix:
+        return cls.of([], dimension)
+
+    @classmethod
+    def of(cls, rows: Sequence[Row], dimension: int, mean: Floats | None = None) -> Matrix:
+        vectors = _vectors(rows, dimension)
+        if mean is None:
+            mean = vectors.mean(axis=0) if len(rows) else np.zeros(dimension, np.float32)
+        return cls(
+            rows=np.fromiter((r.row for r in rows), np.int64, len(rows)),
+            ids=[r.chunk_id for r in rows],
+            episodes=np.array([r.episode_id for r in rows], dtype=object),
+            languages=np.array([r.language for r in rows], dtype=object),
+            days=np.fromiter((r.day for r in rows), np.int32, len(rows)),
+            speakers=[r.speakers for r in rows],
+            vectors=vectors,
+            mean=mean.astype(np.float32),
+            codes=_codes(vectors, mean),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def last_row(self) -> int:
+        return int(self.rows[-1]) if len(self.rows) else 0
+
+    def refreshed(self, live: Ints, added: Sequence[Row]) -> Matrix:
+        """This matrix without rows not in ``live`` (sorted), plus ``added`` (rows above
+        ``last_row``). The codes' mean is kept while the rows at most double, so an update costs
+        only its own rows; past that it is computed again from every row."""
+        keep = np.isin(self.rows, live, assume_unique=True)
+        if keep.all() and not added:
+            return self
+        dimension = self.vectors.shape[1] if self.vectors.ndim == 2 else 0
+        new = Matrix.of(added, dimension, self.mean)
+        kept = int(keep.sum())
+        matrix = Matrix(
+            rows=np.concatenate([self.rows[keep], new.rows]),
+            ids=[i for i, k in zip(self.ids, keep, strict=True) if k] + new.ids,
+            episodes=np.concatenate([self.episodes[keep], new.episodes]),
+            languages=np.concatenate([self.languages[keep], new.languages]),
+            days=np.concatenate([self.days[keep], new.days]),
+            speakers=[s for s, k in zip(self.speakers, keep, strict=True) if k] + new.speakers,
+            vectors=np.concatenate([self.vectors[keep], new.vectors]),
+            mean=self.mean,
+            codes=np.concatenate([self.codes[keep], new.codes]),
+        )
+        if len(matrix) > 2 * max(kept, 1) and len(matrix) > EXACT_UP_TO // 2:
+            mean = matrix.vectors.mean(axis=0)
+            return _with_mean(matrix, mean)
+        return matrix
+
+    def search(self, query: Floats, k: int, filters: SearchFilters) -> list[tuple[str, float]]:
+        """The ``k`` rows nearest the unit vector ``query`` that pass ``filters``, nearest
+        first, as (chunk id, cosine similarity)."""
+        if not len(self) or k <= 0:
+            return []
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed.any():
+            return []
+        candidates = self._candidates(query, allowed)
+        scored = self.vectors if candidates is None else self.vectors[candidates]
+        scores = scored @ query
+        if candidates is None and allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        top = _top(scores, k)
+        positions = candidates[top] if candidates is not None else top
+        return [
+            (self.ids[p], float(s))
+            for p, s in zip(positions.tolist(), scores[top].tolist(), strict=True)
+            if s != -np.inf
+        ]
+
+    def _candidates(self, query: Floats, allowed: npt.NDArray[np.bool_] | None) -> Ints | None:
+        """Row positions to score exactly, or None for every row."""
+        count = len(self) if allowed is None else int(allowed.sum())
+        if len(self) <= EXACT_UP_TO or count <= CANDIDATES:
+            if allowed is not None and count <= CANDIDATES:
+                return np.flatnonzero(allowed)
+            return None
+        code = _codes(query[None, :], self.mean)
+        distance = np.bitwise_count(self.codes ^ code).sum(axis=1, dtype=np.int32)
+        if allowed is not None:
+            distance[~allowed] = np.iinfo(np.int32).max
+        return np.argpartition(distance, CANDIDATES)[:CANDIDATES]
+
+    def _allowed(self, filters: SearchFilters) -> npt.NDArray[np.bool_] | None:
+        """Which rows pass ``filters``; None when every row does."""
+        if filters.empty:
+            return None
+        allowed = np.ones(len(self), dtype=bool)
+        if filters.episode_ids:
+            allowed &= np.isin(self.episodes, list(filters.episode_ids))
+        if filters.languages:
+            allowed &= np.isin(self.languages, list(filters.languages))
+        if filters.speakers:
+            wanted = {s.casefold() for s in filters.speakers}
+            allowed &= np.fromiter((bool(wanted.intersection(s)) for s in self.speakers), bool)
+        if filters.date_from or filters.date_to:
+            allowed &= self.days > 0
+            if filters.date_from:
+                allowed &= self.days >= day_number(filters.date_from)
+            if filters.date_to:
+                allowed &= self.days <= day_number(filters.date_to)
+        return allowed
+
+
+def day_number(day: date) -> int:
+    """``YYYYMMDD`` as an int, ordered like the dates."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def unit(vectors: Iterable[Sequence[float]] | npt.ArrayLike) -> Floats:
+    """Rows scaled to unit length (a zero row stays zero)."""
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=-1, keepdims=True)
+    scaled: Floats = np.divide(array, norms, out=np.zeros_like(array), where=norms > 0)
+    return scaled
+
+
+def _vectors(rows: Sequence[Row], dimension: int) -> Floats:
+    if not rows:
+        return np.zeros((0, dimension), np.float32)
+    return np.frombuffer(b"".join(r.vector for r in rows), np.float32).reshape(len(rows), -1)
+
+
+def _codes(vectors: Floats, mean: Floats) -> npt.NDArray[np.uint64]:
+    """One bit per component (above the mean or not), packed 64 to a word: a query's distance to
+    every row is then an XOR and a popcount over a few words a row."""
+    bits = vectors > mean
+    width = -(-bits.shape[1] // 64) * 64
+    if width != bits.shape[1]:
+        bits = np.pad(bits, ((0, 0), (0, width - bits.shape[1])))
+    return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64)
+
+
+def _with_mean(matrix: Matrix, mean: Floats) -> Matrix:
+    return Matrix(
+        rows=matrix.rows,
+        ids=matrix.ids,
+        episodes=matrix.episodes,
+        languages=matrix.languages,
+        days=matrix.days,
+        speakers=matrix.speakers,
+        vectors=matrix.vectors,
+        mean=mean.astype(np.float32),
+        codes=_codes(matrix.vectors, mean),
+    )
+
+
+def _top(scores: Floats, k: int) -> Ints:
+    """Positions of the ``k`` highest scores, highest first."""
+    if k < len(scores):
+        part = np.argpartition(-scores, k)[:k]
+        return part[np.argsort(-scores[part], kind="stable")]
+    return np.argsort(-scores, kind="stable")
