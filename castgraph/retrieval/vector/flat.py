@@ -16,6 +16,7 @@ file ``mode=ro`` (search worker processes); a file not created yet reads as an e
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,10 @@ from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.embeddings.base import TextEmbedder, batched
 from castgraph.retrieval.vector._matrix import Matrix, Row, day_number, unit
+from castgraph.retrieval.vector.adopt import chroma_pages
 from castgraph.retrieval.vector.chroma import collection_name
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -51,6 +55,10 @@ INSERT OR IGNORE INTO state VALUES ('version', 0);
 """
 COLUMNS = "row, id, episode_id, language, speakers, day, vector"
 BUMP = "UPDATE state SET value = value + 1 WHERE key = 'version'"
+INSERT = (
+    "INSERT OR REPLACE INTO chunks (id, episode_id, language, speakers, day, vector) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 SEP = "\x1f"  # between a chunk's case-folded speakers: a character no name contains
 
 
@@ -66,12 +74,14 @@ class FlatVectorIndex:
         read_only: bool = False,
         base: str = "chunks",
         batch_size: int = 64,
+        adopt_from: Path | None = None,
     ) -> None:
         self.embedder = embedder
         self.directory = Path(directory)
         self.read_only = read_only
         self.base = base
         self.batch_size = max(1, batch_size)
+        self.adopt_from = adopt_from
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._conns: ThreadConnections | None = None
@@ -102,15 +112,20 @@ class FlatVectorIndex:
             pragmas=["PRAGMA query_only = ON"] if ro else [],
         )
         self._path = path
-        if not ro:
+        conns.open()
+        self._conns = conns
+        if ro:
+            return self
+        try:
             with self._errors("open"):
                 path.parent.mkdir(parents=True, exist_ok=True)
-                conns.open()
                 conns.get().execute("PRAGMA journal_mode = WAL")
                 conns.get().executescript(SCHEMA)
-        else:
-            conns.open()
-        self._conns = conns
+            if self.adopt_from is not None:
+                self._adopt(self.adopt_from, name)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
@@ -133,6 +148,30 @@ class FlatVectorIndex:
 
     # -- writes -----------------------------------------------------------------------------
 
+    def _adopt(self, chroma: Path, name: str) -> None:
+        """Copy the vectors of Chroma's collection ``name`` (see ``adopt``) into a file never
+        written yet, in one transaction: a copy cut short leaves the file as it was, and the
+        next open copies again."""
+        if self._stored_version() != 0 or self.count():
+            return
+        copied = 0
+        with self._writing("copy from Chroma") as conn:
+            for rows in chroma_pages(chroma, name):
+                vectors = unit([r[5] for r in rows])
+                conn.executemany(
+                    INSERT,
+                    [
+                        (r[0], r[1], r[2], SEP.join(sorted(r[3])), r[4], v.tobytes())
+                        for r, v in zip(rows, vectors, strict=True)
+                    ],
+                )
+                copied += len(rows)
+                log.info("copying vectors from Chroma", extra={"copied": copied})
+        if copied:
+            log.info(
+                "vector index filled from Chroma", extra={"vectors": copied, "from": str(chroma)}
+            )
+
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         """Embed and write chunks by id, replacing any with the same id."""
         unique = list({chunk.id: chunk for chunk in chunks}.values())
@@ -140,11 +179,7 @@ class FlatVectorIndex:
             vectors = unit(self.embedder.embed([chunk.text for chunk in batch]))
             values = [_values(c, v.tobytes()) for c, v in zip(batch, vectors, strict=True)]
             with self._writing("upsert") as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO chunks (id, episode_id, language, speakers, day, "
-                    "vector) VALUES (?, ?, ?, ?, ?, ?)",
-                    values,
-                )
+                conn.executemany(INSERT, values)
             faults.point("vector")  # per batch: a kill between batches leaves a partial episode
 
     def delete_episode(self, episode_id: str) -> None:
