@@ -14,7 +14,7 @@ so searches in flight keep the one they started with.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 
@@ -215,17 +215,8 @@ def _codes(vectors: Floats, mean: Floats) -> npt.NDArray[np.uint64]:
 
 
 def _with_mean(matrix: Matrix, mean: Floats) -> Matrix:
-    return Matrix(
-        rows=matrix.rows,
-        ids=matrix.ids,
-        episodes=matrix.episodes,
-        languages=matrix.languages,
-        days=matrix.days,
-        speakers=matrix.speakers,
-        vectors=matrix.vectors,
-        mean=mean.astype(np.float32),
-        codes=_codes(matrix.vectors, mean),
-    )
+    mean = mean.astype(np.float32)
+    return replace(matrix, mean=mean, codes=_codes(matrix.vectors, mean))
 
 
 def _top(scores: Floats, k: int) -> Ints:

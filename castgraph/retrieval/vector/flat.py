@@ -22,7 +22,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -134,17 +133,6 @@ class FlatVectorIndex:
         if conns is not None:
             conns.close()
         self._matrix, self._version = Matrix.empty(), -1
-
-    def __enter__(self) -> FlatVectorIndex:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- writes -----------------------------------------------------------------------------
 
