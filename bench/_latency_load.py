@@ -280,4 +280,6 @@ def server_env(data_dir: Path, args: argparse.Namespace) -> dict[str, str]:
         CASTGRAPH_RATE_LIMIT_CHAT="0",
         CASTGRAPH_SEARCH_PROCESSES=str(getattr(args, "search_processes", 0)),
     )
+    if getattr(args, "serve_vector_backend", None):
+        env["CASTGRAPH_VECTOR_BACKEND"] = args.serve_vector_backend
     return env

@@ -1,8 +1,10 @@
 """Search latency benchmark: ``GET /api/search`` and chat beside plain Chroma, on one HTTP stack.
 
 For each index size (``--sizes``, in chunks) it builds a data directory once into
-``bench/.cache/search_latency/<embedder>-<size>/`` (reused unless ``--rebuild``, or the pool, the
-embedder or the index-writing code changed), then:
+``bench/.cache/search_latency/<embedder>-<size>[-<vector backend>]/`` (reused unless
+``--rebuild``, or the pool, the embedder or the index-writing code changed; a vector backend
+other than Chroma gets its own directory, with a Chroma copy of its vectors for the baseline),
+then:
 
 1. starts the real server (``castgraph serve --port P`` with ``CASTGRAPH_DATA_DIR`` set to it, the
    extractive answerer, no per-client rate limits (every bench client shares one address) and
@@ -40,7 +42,7 @@ the caches. At search time the server embeds every query with the real model.
         [--runs 3] [--max-seconds 60] [--think-ms 0] [--queries 3000] [--single 200]
         [--embedder use-multilingual-v3|hash]
         [--pool 16000] [--rebuild] [--build-only] [--skip-in-process] [--skip-chat] [--port 8765]
-        [--search-processes 1]
+        [--search-processes 1] [--serve-vector-backend chroma]
 """
 
 from __future__ import annotations
@@ -148,6 +150,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=1,
         help="castgraph serve's CASTGRAPH_SEARCH_PROCESSES (0: search in the server process)",
+    )
+    parser.add_argument(
+        "--serve-vector-backend",
+        default=None,
+        help="castgraph serve's CASTGRAPH_VECTOR_BACKEND (default: the one the index was built "
+        "with); chroma serves the Chroma copy a flat build keeps for the baseline",
     )
     parser.add_argument("--skip-in-process", action="store_true", help="HTTP measurements only")
     parser.add_argument("--skip-chat", action="store_true", help="no chat first-token pass")

@@ -115,12 +115,15 @@ def _for_the_server(
     closers: list[Callable[[], None]],
     health: dict[str, Callable[[], None]],
 ) -> None:
-    """Search as the server runs it: keyword and graph in worker processes when
-    ``settings.search_processes`` says so; what stays here reads its caches ahead (the flat
-    vector index its matrix)."""
+    """Search as the server runs it: in worker processes when ``settings.search_processes``
+    says so (keyword, graph, and vectors when their backend opens read-only: not Chroma); what
+    stays here reads its caches ahead (the flat vector index its matrix)."""
+    from castgraph.retrieval.vector import supports_read_only
+
     here = dict(retrievers)
     if settings.search_processes:
-        names = tuple(n for n in retrievers if n != "vector")
+        moved = supports_read_only(settings)
+        names = tuple(n for n in retrievers if n != "vector" or moved)
         retrievers.update(_in_processes(settings, names, closers, health))
         here = {name: r for name, r in here.items() if name not in names}
     read_ahead(here)
@@ -134,8 +137,8 @@ def _in_processes(
 ) -> dict[str, Retriever]:
     """Stand-ins for retrievers ``names``: each runs in ``settings.search_processes`` worker
     processes of its own, over the same files opened read-only (``worker_retrievers``). A pool
-    per retriever lets one query's keyword and graph searches run at once, and keeps one copy
-    of each retriever's caches (and the embedding model only where graph search needs it).
+    per retriever lets one query's searches run at once, and keeps one copy of each retriever's
+    caches (and the embedding model only where vector or graph search needs it).
     Each retriever's health probe also fails while its workers are down."""
     from castgraph.retrieval.processes import RetrieverProcesses
 
@@ -161,11 +164,16 @@ def worker_retrievers(
     from castgraph.api.logs import configure_logging
     from castgraph.retrieval.graph.readmodel import GraphReadModel
     from castgraph.retrieval.keyword import keyword_index
+    from castgraph.retrieval.vector import vector_index
 
     configure_logging(settings.log_level, settings.log_format)
     one_blas_thread()  # as in the server: spinning BLAS threads tripled a search's CPU here
     closers: list[Callable[[], None]] = []
     retrievers: dict[str, Retriever] = {}
+    if "vector" in names:
+        vector = vector_index(settings, _embedder(settings), read_only=True).open()
+        closers.append(vector.close)
+        retrievers["vector"] = vector
     if "keyword" in names:
         keyword = keyword_index(settings, read_only=True).open()
         closers.append(keyword.close)

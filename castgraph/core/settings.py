@@ -117,9 +117,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="Chroma server; local files if unset.")
     vector_backend: VectorBackend | None = Field(
         default=None,
-        description="chroma (local files), chroma-server (CHROMA_URL) or flat (local files, "
-        "every vector in memory, exact scores: nothing out of reach on a big channel); unset: "
-        "chroma-server when CHROMA_URL is set, else chroma.",
+        description="flat (local files, every vector in memory, exact scores: nothing out of "
+        "reach on a big channel), chroma (Chroma's embedded database) or chroma-server "
+        "(CHROMA_URL); unset: chroma-server when CHROMA_URL is set, else flat.",
     )
     vector_ef_search: int = Field(
         default=400,
@@ -326,7 +326,7 @@ class Settings(BaseSettings):
         """The explicit vector backend, else the one the Chroma URL implies."""
         if self.vector_backend is not None:
             return self.vector_backend
-        return "chroma-server" if self.chroma_url else "chroma"
+        return "chroma-server" if self.chroma_url else "flat"
 
     @property
     def resolved_models_dir(self) -> Path:

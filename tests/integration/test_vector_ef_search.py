@@ -28,7 +28,7 @@ def _stored_ef(path: Path, name: str) -> Any:
 
 
 def test_a_new_collection_gets_the_setting(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, vector_ef_search=333)
+    settings = Settings(data_dir=tmp_path, vector_backend="chroma", vector_ef_search=333)
     index = vector_index(settings, HashEmbedder()).open()
     name = index.collection_name  # type: ignore[attr-defined]
     index.close()

@@ -34,9 +34,8 @@ def _rows(vectors: np.ndarray, start: int = 1) -> list[Row]:
             language="es" if i % 3 else "en",
             speakers=("ana",) if i % 2 else ("ana", "bruno"),
             day=20240101 + i % 28 if i % 5 else 0,
-            vector=v.astype(np.float32).tobytes(),
         )
-        for i, v in enumerate(vectors)
+        for i in range(len(vectors))
     ]
 
 
@@ -75,7 +74,7 @@ FILTERS = [
 def test_candidates_by_codes_find_the_nearest_rows(filters: SearchFilters) -> None:
     vectors = _clustered(3000)
     rows = _rows(vectors)
-    matrix = Matrix.of(rows, DIM)
+    matrix = Matrix.of(rows, vectors)
     allowed = np.array([_passes(r, filters) for r in rows])
     rng = np.random.default_rng(1)
     # Queries near rows far from the crowd (what a graph index misses) and near crowd rows.
@@ -109,7 +108,7 @@ def _passes(row: Row, filters: SearchFilters) -> bool:
 
 def test_scores_are_exact_cosines_best_first() -> None:
     vectors = _clustered(200)
-    matrix = Matrix.of(_rows(vectors), DIM)
+    matrix = Matrix.of(_rows(vectors), vectors)
     hits = matrix.search(vectors[7], 5, SearchFilters())
     assert hits[0] == ("c8", pytest.approx(1.0, abs=1e-5))
     scores = [s for _, s in hits]
@@ -120,21 +119,22 @@ def test_scores_are_exact_cosines_best_first() -> None:
 
 def test_refresh_keeps_exactly_the_live_rows() -> None:
     vectors = _clustered(500)
-    matrix = Matrix.of(_rows(vectors[:300]), DIM)
+    matrix = Matrix.of(_rows(vectors[:300]), vectors[:300])
     live = np.array([r for r in range(1, 301) if r % 4], dtype=np.int64)
     added = _rows(vectors[300:], start=301)
-    after = matrix.refreshed(np.concatenate([live, np.arange(301, 501)]), added)
+    after = matrix.refreshed(np.concatenate([live, np.arange(301, 501)]), added, vectors[300:])
     assert after.rows.tolist() == [*live.tolist(), *range(301, 501)]
     assert after.ids == [f"c{r}" for r in after.rows.tolist()]
     assert np.array_equal(after.vectors, vectors[after.rows - 1])
-    assert matrix.refreshed(after.rows, []) is not None
-    assert after.refreshed(after.rows, []) is after  # nothing moved: the same matrix
+    nothing = np.zeros((0, DIM), np.float32)
+    assert after.refreshed(after.rows, [], nothing) is after  # nothing moved: the same matrix
     assert len(matrix) == 300  # the old one is untouched for searches in flight
 
 
 def test_empty_and_fully_filtered() -> None:
     assert Matrix.empty(DIM).search(np.ones(DIM, np.float32), 5, SearchFilters()) == []
-    matrix = Matrix.of(_rows(_clustered(50)), DIM)
+    vectors = _clustered(50)
+    matrix = Matrix.of(_rows(vectors), vectors)
     assert matrix.search(unit(np.ones(DIM)), 5, SearchFilters(episode_ids=("none",))) == []
     assert matrix.search(unit(np.ones(DIM)), 0, SearchFilters()) == []
 

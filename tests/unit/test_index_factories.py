@@ -19,7 +19,7 @@ URL = "http://127.0.0.1:8001"
 
 
 def test_the_vector_backend_defaults_from_the_chroma_url(tmp_path: Path) -> None:
-    assert Settings(data_dir=tmp_path).resolved_vector_backend == "chroma"
+    assert Settings(data_dir=tmp_path).resolved_vector_backend == "flat"
     with_url = Settings(data_dir=tmp_path, chroma_url=URL)
     assert with_url.resolved_vector_backend == "chroma-server"
     explicit = Settings(data_dir=tmp_path, chroma_url=URL, vector_backend="chroma")
@@ -34,7 +34,7 @@ def test_the_vector_backend_is_read_from_the_environment(
     assert Settings(data_dir=tmp_path).resolved_vector_backend == "chroma-server"
     monkeypatch.setenv("CASTGRAPH_VECTOR_BACKEND", "")  # blank: as if unset
     monkeypatch.delenv("CASTGRAPH_CHROMA_URL")
-    assert Settings(data_dir=tmp_path).resolved_vector_backend == "chroma"
+    assert Settings(data_dir=tmp_path).resolved_vector_backend == "flat"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_backends_that_cannot_work_are_refused(tmp_path: Path, values: dict[str,
 
 
 def test_the_vector_factory_builds_embedded_chroma_in_the_data_directory(tmp_path: Path) -> None:
-    index = vector_index(Settings(data_dir=tmp_path), HashEmbedder())
+    index = vector_index(Settings(data_dir=tmp_path, vector_backend="chroma"), HashEmbedder())
     assert isinstance(index, ChromaVectorIndex)
     assert (index.path, index.url, index.shared) == (tmp_path / "chroma", None, False)
     assert not (tmp_path / "chroma").exists()  # nothing is opened or created yet
@@ -64,12 +64,13 @@ def test_the_vector_factory_builds_a_chroma_server_client(tmp_path: Path) -> Non
     assert URL in index.location
 
 
-def test_the_vector_factory_builds_the_flat_index_read_only_when_asked(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, vector_backend="flat")
+def test_the_vector_factory_builds_the_flat_index_by_default(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)  # the default without a Chroma URL
     index = vector_index(settings, HashEmbedder())
     assert isinstance(index, FlatVectorIndex)
     assert (index.directory, index.shared, index.read_only) == (tmp_path / "vectors", False, False)
-    assert supports_read_only(settings) and not supports_read_only(Settings(data_dir=tmp_path))
+    chroma = Settings(data_dir=tmp_path, vector_backend="chroma")
+    assert supports_read_only(settings) and not supports_read_only(chroma)
     reader = vector_index(settings, HashEmbedder(), read_only=True)
     assert isinstance(reader, FlatVectorIndex) and reader.read_only
     assert not (tmp_path / "vectors").exists()  # nothing is opened or created yet

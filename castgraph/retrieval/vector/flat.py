@@ -32,7 +32,7 @@ from castgraph.core.models import Chunk
 from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.embeddings.base import TextEmbedder, batched
-from castgraph.retrieval.vector._matrix import Matrix, Row, day_number, unit
+from castgraph.retrieval.vector._matrix import Floats, Matrix, Row, day_number, unit
 from castgraph.retrieval.vector.adopt import chroma_pages
 from castgraph.retrieval.vector.chroma import collection_name
 
@@ -58,6 +58,7 @@ INSERT = (
     "INSERT OR REPLACE INTO chunks (id, episode_id, language, speakers, day, vector) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+READ_BATCH = 4096  # rows read at a time when loading: 8 MB of 512-dimension vectors
 SEP = "\x1f"  # between a chunk's case-folded speakers: a character no name contains
 
 
@@ -231,26 +232,36 @@ class FlatVectorIndex:
             return self._matrix
 
     def _refresh(self, old: Matrix) -> tuple[Matrix, int]:
-        """The rows added and removed since ``old``, read in one transaction with the version."""
+        """The rows added and removed since ``old``, read in one transaction with the version.
+        New vectors are read straight into one array (no second copy of them in memory)."""
         conn = self._connection()
         with self._errors("read"):
             conn.execute("BEGIN")
             try:
                 version = conn.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
+                added, vectors = self._read_rows(conn, old.last_row)
+                if not len(old):  # a first load: every row is new
+                    return Matrix.of(added, vectors), int(version[0])
                 live = np.fromiter(
                     (r[0] for r in conn.execute("SELECT row FROM chunks ORDER BY row")), np.int64
                 )
-                added = [
-                    _row(r)
-                    for r in conn.execute(
-                        f"SELECT {COLUMNS} FROM chunks WHERE row > ? ORDER BY row", (old.last_row,)
-                    )
-                ]
             finally:
                 conn.execute("COMMIT")
-        if not len(old):
-            return Matrix.of(added, self.embedder.dimension), int(version[0])
-        return old.refreshed(live, added), int(version[0])
+        return old.refreshed(live, added, vectors), int(version[0])
+
+    def _read_rows(self, conn: sqlite3.Connection, after: int) -> tuple[list[Row], Floats]:
+        """The rows above ``after`` and their vectors."""
+        (count,) = conn.execute("SELECT count(*) FROM chunks WHERE row > ?", (after,)).fetchone()
+        vectors = np.empty((count, self.embedder.dimension), np.float32)
+        rows: list[Row] = []
+        cursor = conn.execute(f"SELECT {COLUMNS} FROM chunks WHERE row > ? ORDER BY row", (after,))
+        while batch := cursor.fetchmany(READ_BATCH):
+            blobs = b"".join(r[6] for r in batch)  # one copy per batch, not per row
+            vectors[len(rows) : len(rows) + len(batch)] = np.frombuffer(blobs, np.float32).reshape(
+                len(batch), -1
+            )
+            rows.extend(_row(r) for r in batch)
+        return rows, vectors
 
     def _stored_version(self) -> int | None:
         """The version row, or None for a read-only index whose file does not exist yet."""
@@ -310,5 +321,4 @@ def _row(r: tuple[Any, ...]) -> Row:
         language=str(r[3]),
         speakers=tuple(speakers.split(SEP)) if speakers else (),
         day=int(r[5]),
-        vector=bytes(r[6]),
     )
