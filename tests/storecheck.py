@@ -1,6 +1,7 @@
 """What every store of a data directory holds, compared with the catalog (issue 13's crash tests).
 
-``store_report(data_dir)`` opens the catalog, the keyword index, embedded Chroma (hash embedder),
+``store_report(data_dir)`` opens the catalog, the keyword index, the vector index (flat or
+embedded Chroma, as the settings choose; hash embedder),
 the embedded graph and the graph read model of a data directory no process holds, and lists
 every disagreement: a chunk the catalog has and a store lacks, a chunk a store has that the
 catalog does not (a leftover), a chunk a store holds twice, an episode the graph holds that the
@@ -22,6 +23,7 @@ from castgraph.retrieval.graph.embedded import EmbeddedGraphStore
 from castgraph.retrieval.graph.plan import plan_episode
 from castgraph.retrieval.keyword.sqlite_fts import SqliteKeywordIndex
 from castgraph.retrieval.vector.chroma import ChromaVectorIndex
+from castgraph.retrieval.vector.flat import FlatVectorIndex
 
 
 def catalog_intact(data_dir: Path) -> str:
@@ -77,9 +79,7 @@ def _store_chunks(settings: Settings) -> dict[str, list[str]]:
     with SqliteKeywordIndex(settings.keyword_path, read_only=True).open() as keyword:
         rows = keyword._fetch("read ids", "SELECT id FROM chunks")
         found["keyword index"] = [str(r[0]) for r in rows]
-    with ChromaVectorIndex(HashEmbedder(), path=settings.chroma_path).open() as vector:
-        page = vector._require().get(include=[])
-        found["Chroma"] = [str(i) for i in page["ids"]]
+    found["vector index"] = _vector_ids(settings)
     with EmbeddedGraphStore(settings.graph_path, read_only=True).open() as graph:
         episodes = graph.episode_ids()
         found["graph store"] = [c.id for e in sorted(episodes) for c in graph.chunks(e)]
@@ -90,6 +90,18 @@ def _store_chunks(settings: Settings) -> dict[str, list[str]]:
         read_episodes = conn.execute("SELECT id FROM episodes").fetchall()
         found["graph read model episodes"] = [str(r[0]) for r in read_episodes]
     return found
+
+
+def _vector_ids(settings: Settings) -> list[str]:
+    """The chunk ids of the vector index the settings choose (flat or embedded Chroma)."""
+    if settings.resolved_vector_backend == "chroma":
+        with ChromaVectorIndex(HashEmbedder(), path=settings.chroma_path).open() as chroma:
+            return [str(i) for i in chroma._require().get(include=[])["ids"]]
+    flat = FlatVectorIndex(HashEmbedder(), directory=settings.flat_vectors_path, read_only=True)
+    try:
+        return [str(r[0]) for r in flat.open()._fetch("SELECT id FROM chunks")]
+    finally:
+        flat.close()
 
 
 def _compare(store: str, expected: set[str], held: Iterable[str]) -> list[str]:

@@ -190,9 +190,10 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         le=16,
-        description="Worker processes that run keyword and graph search for castgraph serve, so "
-        "that concurrent searches use more than one core (each holds its own caches and embedding "
-        "model, a few hundred MB); 0 = in the server process.",
+        description="Worker processes, for each retriever, that run keyword, graph and (flat) "
+        "vector search for castgraph serve, so that concurrent searches use more than one core "
+        "(each holds its own caches and embedding model, a few hundred MB); 0 = in the server "
+        "process.",
     )
     admission_wait_ms: int = Field(
         default=250, ge=0, le=10_000, description="How long a request waits for a free slot."
