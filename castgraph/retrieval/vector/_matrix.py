@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
 from castgraph.retrieval.base import SearchFilters
+from castgraph.retrieval.vector.chroma import day_number  # the filters' day numbers, shared
 
 EXACT_UP_TO = 20_000
 """Up to this many rows, every row is scored exactly (a few ms on one core)."""
@@ -179,11 +179,6 @@ class Matrix:
             if filters.date_to:
                 allowed &= self.days <= day_number(filters.date_to)
         return allowed
-
-
-def day_number(day: date) -> int:
-    """``YYYYMMDD`` as an int, ordered like the dates."""
-    return day.year * 10000 + day.month * 100 + day.day
 
 
 def unit(vectors: Iterable[Sequence[float]] | npt.ArrayLike) -> Floats:

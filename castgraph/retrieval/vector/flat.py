@@ -32,9 +32,9 @@ from castgraph.core.models import Chunk
 from castgraph.retrieval._sqlite import ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.embeddings.base import TextEmbedder, batched
-from castgraph.retrieval.vector._matrix import Floats, Matrix, Row, day_number, unit
+from castgraph.retrieval.vector._matrix import Floats, Matrix, Row, unit
 from castgraph.retrieval.vector.adopt import chroma_pages
-from castgraph.retrieval.vector.chroma import collection_name
+from castgraph.retrieval.vector.chroma import collection_name, day_number
 
 log = logging.getLogger(__name__)
 
@@ -264,9 +264,8 @@ class FlatVectorIndex:
         return rows, vectors
 
     def _stored_version(self) -> int | None:
-        """The version row, or None for a read-only index whose file does not exist yet."""
-        if self.read_only and self._path is not None and not self._path.exists():
-            return None
+        """The version row, or None for a read-only index whose file does not exist yet
+        (``_fetch`` reads nothing there)."""
         rows = self._fetch("SELECT value FROM state WHERE key = 'version'")
         return int(rows[0][0]) if rows else None
 
