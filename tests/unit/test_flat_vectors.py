@@ -18,7 +18,7 @@ from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk, chunk_id
 from castgraph.retrieval.base import SearchFilters
 from castgraph.retrieval.embeddings.hashing import HashEmbedder
-from castgraph.retrieval.vector import _matrix
+from castgraph.retrieval.vector import _matrix, flat
 from castgraph.retrieval.vector._matrix import Matrix, Row, unit
 from castgraph.retrieval.vector.flat import FlatVectorIndex
 
@@ -154,7 +154,10 @@ def _chunk(episode: str, ordinal: int, text: str) -> Chunk:
     )
 
 
-def test_a_read_only_reader_follows_the_writer(tmp_path: Path) -> None:
+def test_a_read_only_reader_follows_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flat, "READ_BATCH", 1)  # loads span several batches of rows
     reader = FlatVectorIndex(HashEmbedder(), directory=tmp_path, read_only=True).open()
     assert reader.search("pan", 5, SearchFilters()) == []  # no file yet: empty, not an error
     assert reader.count() == 0
@@ -168,6 +171,15 @@ def test_a_read_only_reader_follows_the_writer(tmp_path: Path) -> None:
         writer.delete_chunks([chunk_id("a", 0)])
         hits = reader.search("masa madre", 5, SearchFilters())
         assert {h.chunk_id for h in hits} == {chunk_id("a", 1), chunk_id("b", 0)}
+        fresh = FlatVectorIndex(HashEmbedder(), directory=tmp_path, read_only=True).open()
+        try:  # a first load of two rows, one batch each: each vector with its own row
+            for text, cid in (("tren al puerto", chunk_id("a", 1)), ("harina", chunk_id("b", 0))):
+                assert fresh.search(text, 1, SearchFilters())[0].chunk_id == cid
+                assert fresh.search(text, 1, SearchFilters()) == reader.search(
+                    text, 1, SearchFilters()
+                )
+        finally:
+            fresh.close()
         with pytest.raises(StorageError, match="read-only"):
             reader.upsert([_chunk("c", 0, "nada")])
         with pytest.raises(StorageError, match="read-only"):
