@@ -226,6 +226,34 @@ def test_embedding_links_what_words_cannot(store: Graph) -> None:
     assert ids(retriever.search("heat island", 5, NO_FILTERS)) == [chunk_id("roofs", 1)]
 
 
+def test_embedding_links_go_to_entities_search_reads(store: Graph) -> None:
+    """On a big channel the most mentioned names are hubs (their mentions are never read) and
+    outnumber the guests and topics named once; embedding links skip hubs, so a rare name stays
+    linkable however many names are mentioned more (before, the most mentioned names filled the
+    embedded set and the rare ones could only be linked by their exact words)."""
+    hubs = [Entity(f"Hub {n}", "TOPIC", (), c("talk", 0, 1, 2, 3)) for n in range(10)]
+    store.upsert_episode(
+        document("talk", ["Eva"] * 4, hubs, language="en", published=date(2024, 5, 1))
+    )
+    question = "the heat island effect"
+    readable = [e for e in store.entities() if e.mentions <= 3]
+    retriever = GraphRetriever(store, embedder=ConceptEmbedder(), mention_budget=3)
+    retriever.linker.max_embedded_entities = len(readable)  # room for exactly those
+    assert [link.key for link in retriever.link(question)] == ["isla de calor urbana"]
+    everything_a_hub = GraphRetriever(store, embedder=ConceptEmbedder(), mention_budget=0)
+    assert everything_a_hub.link(question) == []
+
+
+def test_warm_embeds_entity_names_ahead(store: Graph) -> None:
+    embedder = ConceptEmbedder()
+    retriever = GraphRetriever(store, embedder=embedder)
+    retriever.warm()
+    assert any("Isla de calor urbana" in call for call in embedder.calls)
+    calls = len(embedder.calls)
+    assert retriever.link("the heat island effect")
+    assert len(embedder.calls) == calls + 1  # the question's n-grams only, no names
+
+
 def test_search_ranks_by_hops(store: Graph) -> None:
     hits = GraphRetriever(store, hops=2).search("masa madre", 10, NO_FILTERS)
     assert ids(hits)[:2] == list(c("bread", 1, 2))

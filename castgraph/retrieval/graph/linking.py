@@ -43,6 +43,9 @@ CONFIDENCE: dict[LinkMethod, float] = {
 }
 MAX_EMBEDDING_LINKS = 3
 MAX_EMBEDDING_NGRAMS = 12  # 32 cost ~10x the rest of graph search for no measured gain
+MAX_EMBEDDED_ENTITIES = 20_000
+"""Entity names compared with a question's n-grams (the most mentioned that are not hubs): 40
+MB of vectors and a few ms a question at the cap; a channel's rare guests and topics must fit."""
 FUZZY_SEEN = 100_000
 """Fuzzy lookups remembered per entity index (version of the graph)."""
 GRAM_CACHE = 8192
@@ -133,13 +136,15 @@ class EntityLinker:
         embedder: Embedder | None = None,
         fuzzy_threshold: float = 88.0,
         embedding_threshold: float = 0.6,
-        max_embedded_entities: int = 2000,
+        max_embedded_entities: int = MAX_EMBEDDED_ENTITIES,
+        hub_mentions: int | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.fuzzy_threshold = fuzzy_threshold
         self.embedding_threshold = embedding_threshold
         self.max_embedded_entities = max_embedded_entities
+        self.hub_mentions = hub_mentions
         self._index: tuple[str, EntityIndex] | None = None
         self._vectors: dict[tuple[str, str], np.ndarray] = {}
         self._matrix: tuple[EntityIndex, list[str], np.ndarray] | None = None
@@ -231,6 +236,12 @@ class EntityLinker:
         for key, (sim, text) in ranked:
             state.add(index.by_key[key], CONFIDENCE["embedding"] * sim, "embedding", text)
 
+    def prepare(self, index: EntityIndex | None = None) -> None:
+        """Embed the names embedding links compare against now (read-ahead), so that the first
+        question needing them does not wait for thousands of names (about 3,500 a second)."""
+        if self.embedder is not None:
+            self._entity_matrix(self.index() if index is None else index)
+
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
         """Name vectors of the most mentioned entities, normalised, as columns (float32,
         contiguous: one small matrix product per question), built once per ``index``: sorting
@@ -243,15 +254,18 @@ class EntityLinker:
         return keys, matrix
 
     def _build_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
-        """Name vectors of the most mentioned entities; each name is embedded once."""
-        top = sorted(index.by_key.values(), key=lambda e: (-e.mentions, e.key))
-        top = top[: self.max_embedded_entities]
+        """Name vectors of the most mentioned entities that are not hubs (``hub_mentions``: graph
+        search never reads a hub's mentions, so an uncertain link to one brings only noise);
+        each name is embedded once."""
+        hub = self.hub_mentions
+        top = [e for e in index.by_key.values() if hub is None or e.mentions <= hub]
+        top = sorted(top, key=lambda e: (-e.mentions, e.key))[: self.max_embedded_entities]
         with self._lock:
             missing = [e for e in top if (e.key, e.name) not in self._vectors]
             if missing and self.embedder is not None:
                 vectors = self.embedder.embed([e.name for e in missing])
                 for entity, vector in zip(missing, vectors, strict=True):
-                    self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=float)
+                    self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=np.float32)
             rows = [self._vectors[(e.key, e.name)] for e in top]
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)

@@ -77,6 +77,7 @@ class GraphRetriever:
             embedder=embedder,
             fuzzy_threshold=fuzzy_threshold,
             embedding_threshold=embedding_threshold,
+            hub_mentions=mention_budget,
         )
 
     def link(self, query: str) -> list[LinkedEntity]:
@@ -122,11 +123,13 @@ class GraphRetriever:
         return [Hit(cid, round(score, 6)) for score, cid in ranked]
 
     def warm(self, batch: int = 200) -> None:
-        """Read the postings and relations of the entities graph search may read (the most
-        mentioned first) until half the cache is used, so that a restarted server's first
-        searches cost what later ones do. A new graph version starts the cache again."""
+        """Embed the names entity linking compares against, then read the postings and relations
+        of the entities graph search may read (the most mentioned first) until half the cache is
+        used, so that a restarted server's first searches cost what later ones do. A new graph
+        version starts the cache again."""
         with self._snapshot():
             index = self.linker.index()
+        self.linker.prepare(index)
         cache = self._cache_for(index)
         keys = sorted(
             (k for k, e in index.by_key.items() if e.mentions <= self.mention_budget),
