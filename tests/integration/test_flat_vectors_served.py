@@ -1,21 +1,26 @@
-"""``CASTGRAPH_VECTOR_BACKEND=flat`` in the wired services: over the real stores it ranks as
-Chroma does on a small corpus (both exact there), the server reads its matrix ahead of the
-first search or searches it in worker processes, and a read-only process beside the writer
-searches vectors too (Chroma cannot)."""
+"""``CASTGRAPH_VECTOR_BACKEND=flat`` in the wired services: over the real stores it holds the
+vectors Chroma holds and ranks them by their cosine about the centre, the server reads its
+matrix ahead of the first search or searches it in worker processes, and a read-only process
+beside the writer searches vectors too (Chroma cannot)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from castgraph.api import _indexes, wiring
 from castgraph.core.settings import Settings
 from castgraph.retrieval.base import SearchFilters
+from castgraph.retrieval.embeddings.hashing import HashEmbedder
 from castgraph.retrieval.processes import RemoteRetriever
+from castgraph.retrieval.vector import collection_name
+from castgraph.retrieval.vector._matrix import unit
 from castgraph.retrieval.vector.flat import FlatVectorIndex
 from tests import corpus
+from tests.unit.test_flat_vectors import centred_cosines
 
 pytestmark = pytest.mark.integration
 
@@ -41,20 +46,37 @@ def _vector_ranking(settings: Settings, **opening: bool) -> dict[str, list[tuple
         services.close()
 
 
-def test_flat_ranks_as_chroma_on_the_same_corpus(tmp_path: Path) -> None:
-    rankings = {}
+def _chroma_vectors(settings: Settings) -> tuple[list[str], np.ndarray]:
+    """Ids and vectors as the embedded Chroma collection stores them."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    embedder = HashEmbedder()
+    client = chromadb.PersistentClient(
+        path=str(settings.chroma_path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    name = collection_name("chunks", embedder.name, embedder.dimension)
+    stored = client.get_collection(name).get(include=["embeddings"])
+    return [str(i) for i in stored["ids"]], unit(stored["embeddings"])
+
+
+def test_flat_ranks_chromas_vectors_by_cosine_about_their_centre(tmp_path: Path) -> None:
+    """Loaded by the same services, flat holds the vectors Chroma holds, and ranks them by the
+    documented score (tests/unit/test_flat_vectors.py, centred_cosines)."""
     for backend in ("chroma", "flat"):
         services = wiring.open_services(_settings(tmp_path, backend))
         try:
             corpus.load(services)
         finally:
             services.close()
-        rankings[backend] = _vector_ranking(_settings(tmp_path, backend))
+    flat = _vector_ranking(_settings(tmp_path, "flat"))
+    ids, vectors = _chroma_vectors(_settings(tmp_path, "chroma"))
     for query in corpus.QUERIES:
-        flat, chroma = rankings["flat"][query], rankings["chroma"][query]
-        assert [i for i, _ in flat] == [i for i, _ in chroma], query
-        assert [s for _, s in flat] == pytest.approx([s for _, s in chroma], abs=1e-4)
-    assert any(rankings["flat"].values())
+        scores = centred_cosines(vectors, unit(HashEmbedder().embed_query(query)))
+        expected = [(ids[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:8]]
+        assert [i for i, _ in flat[query]] == [i for i, _ in expected], query
+        assert [s for _, s in flat[query]] == pytest.approx([s for _, s in expected], abs=1e-4)
+    assert any(flat.values())
 
 
 def test_the_server_reads_the_matrix_ahead_and_searches_it(tmp_path: Path) -> None:

@@ -48,8 +48,17 @@ def _clustered(n: int, seed: int = 0) -> np.ndarray:
     return unit(np.vstack([crowd, apart]))
 
 
+def centred_cosines(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The documented score, written plainly: the cosine of each row and the query after
+    subtracting the rows' mean shrunk by n / (n + dimension)."""
+    n, dimension = vectors.shape
+    centre = vectors.mean(axis=0) * n / (n + dimension)
+    rows, q = vectors - centre, query - centre
+    return np.asarray((rows @ q) / (np.linalg.norm(rows, axis=1) * np.linalg.norm(q)))
+
+
 def _exact(vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray) -> list[int]:
-    scores = np.where(allowed, vectors @ query, -np.inf)
+    scores = np.where(allowed, centred_cosines(vectors, query), -np.inf)
     order = np.argsort(-scores, kind="stable")[:k]
     return [int(i) for i in order if scores[i] != -np.inf]
 
@@ -106,15 +115,40 @@ def _passes(row: Row, filters: SearchFilters) -> bool:
     return filters.matches(chunk)
 
 
-def test_scores_are_exact_cosines_best_first() -> None:
+def test_scores_are_exact_cosines_about_the_centre_best_first() -> None:
     vectors = _clustered(200)
     matrix = Matrix.of(_rows(vectors), vectors)
     hits = matrix.search(vectors[7], 5, SearchFilters())
     assert hits[0] == ("c8", pytest.approx(1.0, abs=1e-5))
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True)
-    by_id = {f"c{i + 1}": float(v @ vectors[7]) for i, v in enumerate(vectors)}
+    expected = centred_cosines(vectors, vectors[7])
+    by_id = {f"c{i + 1}": float(score) for i, score in enumerate(expected)}
     assert all(s == pytest.approx(by_id[i], abs=1e-5) for i, s in hits)
+
+
+@pytest.mark.parametrize("by_codes", [False, True])
+def test_a_crowd_near_the_centre_does_not_bury_the_row_that_answers(
+    by_codes: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows sharing one strong direction (a channel's many episodes on a topic, and the model's
+    own bias) all score high by plain cosine against any query that has some of it; about the
+    centre, the one row whose own direction the query shares comes first, scored exactly or
+    among candidates by codes."""
+    if by_codes:
+        monkeypatch.setattr(_matrix, "EXACT_UP_TO", 100)
+        monkeypatch.setattr(_matrix, "CANDIDATES", 300)
+    rng = np.random.default_rng(3)
+    common, own = unit(rng.normal(size=(2, DIM)))
+    own = unit(own - (own @ common) * common)  # a direction no crowd row has
+    crowd = unit(common + 0.06 * rng.normal(size=(3000, DIM)))
+    answer = unit(0.3 * common + own)
+    vectors = np.vstack([crowd, answer[None, :]]).astype(np.float32)
+    query = unit(0.9 * common + 0.35 * own + 0.01 * rng.normal(size=DIM))
+    plain = np.argsort(-(vectors @ query))
+    assert int(np.flatnonzero(plain == 3000)[0]) >= 1000  # plain cosine buries it
+    hits = Matrix.of(_rows(vectors), vectors).search(query, 5, SearchFilters())
+    assert hits[0][0] == "c3001"
 
 
 def test_refresh_keeps_exactly_the_live_rows() -> None:

@@ -4,7 +4,8 @@ Chroma's HNSW graph finds a query's neighbours by walking from node to node, and
 crowd of similar episodes it can fail to reach a chunk that lies apart from them (the 100k
 distractor benchmark: vector recall@5 0.025 through HNSW, 0.438 by exact search). This backend
 keeps every vector in memory and scores candidates exactly (``_matrix``): nothing stored is
-out of reach. Memory: 4 bytes per dimension per chunk (205 MB for 100k chunks of 512
+out of reach. Rows are ranked by their cosine about the collection's centre (``_matrix``'s
+docstring says why). Memory: 4 bytes per dimension per chunk (205 MB for 100k chunks of 512
 dimensions) in each process that searches, plus 1 bit per dimension for the codes.
 
 One file per embedding space, named like Chroma's collections (``vectors/chunks__<model>-<dim>
@@ -204,7 +205,8 @@ class FlatVectorIndex:
         self._fetch("SELECT value FROM state WHERE key = 'version'")
 
     def search(self, query: str, k: int, filters: SearchFilters) -> list[Hit]:
-        """The ``k`` chunks nearest ``query`` that pass ``filters``; score = cosine similarity."""
+        """The ``k`` chunks nearest ``query`` that pass ``filters``; score = cosine about the
+        collection's centre (``_matrix``)."""
         if k <= 0 or not query.strip():
             return []
         matrix = self._current()
@@ -241,13 +243,13 @@ class FlatVectorIndex:
                 version = conn.execute("SELECT value FROM state WHERE key = 'version'").fetchone()
                 added, vectors = self._read_rows(conn, old.last_row)
                 if not len(old):  # a first load: every row is new
-                    return Matrix.of(added, vectors), int(version[0])
+                    return Matrix.of(added, vectors).prepared(), int(version[0])
                 live = np.fromiter(
                     (r[0] for r in conn.execute("SELECT row FROM chunks ORDER BY row")), np.int64
                 )
             finally:
                 conn.execute("COMMIT")
-        return old.refreshed(live, added, vectors), int(version[0])
+        return old.refreshed(live, added, vectors).prepared(), int(version[0])
 
     def _read_rows(self, conn: sqlite3.Connection, after: int) -> tuple[list[Row], Floats]:
         """The rows above ``after`` and their vectors."""
