@@ -7,18 +7,23 @@ computed by exact cosine search over every vector the Chroma collection holds (o
 product per question), to tell the approximate index's losses from the embeddings'. Each RRF
 constant of ``--rrf-k`` then fuses those lists as ``SearchService`` does (no filters; the
 bench corpus has one build per episode, so visibility removes nothing) and is scored like the
-fused rows of ``bench/retrieval.py``, which the HNSW column reproduces for the same constant.
+fused rows of ``bench/retrieval.py``, which the index column (the configured vector backend:
+flat's cosine about the centre by default, Chroma's HNSW with
+``CASTGRAPH_VECTOR_BACKEND=chroma``) reproduces for the same constant. The exact column is plain
+cosine over every stored vector.
 Searching once and fusing many times makes a comparison of fusion settings cost seconds per
 setting instead of a benchmark run each (see docs/decisions.md, "Issue 12: fusion at scale").
 
     python bench/fusion_offline.py [--distractors 0,10000] [--rrf-k 1,5,8,20,60] [--exact]
-                                   [--reuse-stale] [--rebuild]
+                                   [--real-vectors] [--reuse-stale] [--rebuild]
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -47,26 +52,38 @@ def retriever_lists(services: Any, questions: list[Question]) -> Lists:
     return [dict(services.search.rankings(q.question, none)) for q in questions]
 
 
-def exact_vector_lists(
-    data_dir: Path, args: argparse.Namespace, texts: list[str]
-) -> list[list[Hit]]:
-    """Per query, the ``search_candidates`` chunks nearest it by exact cosine similarity."""
+def stored_vectors(settings: Settings, name: str) -> tuple[list[str], np.ndarray]:
+    """Chunk ids and unit vectors of collection ``name``: the flat file when there is one,
+    else the embedded Chroma collection."""
+    flat = settings.data_dir / "vectors" / f"{name}.sqlite"
+    if flat.exists():
+        with closing(sqlite3.connect(f"file:{flat}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT id, vector FROM chunks ORDER BY row").fetchall()
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return [str(r[0]) for r in rows], vectors.reshape(len(rows), -1)
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    client = chromadb.PersistentClient(
+        path=str(settings.chroma_path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    stored = client.get_collection(name).get(include=["embeddings"])
+    matrix = np.asarray(stored["embeddings"], dtype=np.float32)
+    return [str(i) for i in stored["ids"]], matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def exact_vector_lists(
+    data_dir: Path, args: argparse.Namespace, texts: list[str]
+) -> list[list[Hit]]:
+    """Per query, the ``search_candidates`` chunks nearest it by exact (plain) cosine."""
     from castgraph.retrieval.embeddings import make_embedder
     from castgraph.retrieval.vector import collection_name
 
     settings = settings_for(data_dir, args.models_dir, args.embedder)
     embedder = make_embedder(settings.embedding_model, models_dir=settings.resolved_models_dir)
-    name = collection_name("chunks", embedder.name, embedder.dimension)
-    client = chromadb.PersistentClient(
-        path=str(settings.chroma_path), settings=ChromaSettings(anonymized_telemetry=False)
+    ids, matrix = stored_vectors(
+        settings, collection_name("chunks", embedder.name, embedder.dimension)
     )
-    stored = client.get_collection(name).get(include=["embeddings"])
-    ids = [str(i) for i in stored["ids"]]
-    matrix = np.asarray(stored["embeddings"], dtype=np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     lists = []
     for text in texts:
         query = np.asarray(embedder.embed_query(text), dtype=np.float32)
@@ -105,6 +122,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--exact", action="store_true", help="also fuse exact vector search")
     parser.add_argument("--pool", type=int, default=16000, help="distractor sentences")
     parser.add_argument("--distractor-names", choices=("disjoint", "shared"), default="disjoint")
+    parser.add_argument(
+        "--real-vectors", action="store_true", help="distractors embedded by the model (slow)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached indexes")
     parser.add_argument("--reuse-stale", action="store_true", help="reuse indexes of other code")
     return parser.parse_args()
@@ -129,11 +149,14 @@ def main() -> None:
         if args.exact:
             exact = exact_vector_lists(data_dir, args, [q.question for q in questions])
             only = [[h.chunk_id for h in hits[:10]] for hits in exact]
-            print(f"{size:>7} exact vector alone: {cell(questions, only, corpus)}")
+            print(f"{size:>7} exact plain cosine alone: {cell(questions, only, corpus)}")
+        alone = [[h.chunk_id for h in rankings["vector"][:10]] for rankings in lists]
+        print(f"{size:>7} index vector alone: {cell(questions, alone, corpus)}")
         for k in constants:
-            row = f"{size:>7} k={k:<3} HNSW vector: {cell(questions, fused_top(lists, k), corpus)}"
+            row = f"{size:>7} k={k:<3} index vector: {cell(questions, fused_top(lists, k), corpus)}"
             if exact is not None:
-                row += f"   exact vector: {cell(questions, fused_top(lists, k, exact), corpus)}"
+                plain = fused_top(lists, k, exact)
+                row += f"   exact plain cosine: {cell(questions, plain, corpus)}"
             print(row, flush=True)
 
 
