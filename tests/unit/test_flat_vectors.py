@@ -222,3 +222,17 @@ def test_a_read_only_reader_follows_the_writer(
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_corrupt_file_says_what_to_do(tmp_path: Path) -> None:
+    index = FlatVectorIndex(HashEmbedder(), directory=tmp_path).open()
+    index.upsert([_chunk("a", 0, "pan de masa madre")])
+    path = next(tmp_path.glob("*.sqlite"))
+    index.close()
+    path.write_bytes(b"not a database, " * 512)
+    reader = FlatVectorIndex(HashEmbedder(), directory=tmp_path, read_only=True).open()
+    try:
+        with pytest.raises(StorageError, match=r"delete it and run `castgraph reindex`"):
+            reader.search("masa madre", 5, SearchFilters())
+    finally:
+        reader.close()

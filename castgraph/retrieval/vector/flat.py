@@ -304,7 +304,13 @@ class FlatVectorIndex:
         try:
             yield
         except sqlite3.Error as e:
-            raise StorageError(f"{self.location}: {action} failed: {e}") from e
+            raise StorageError(f"{self.location}: {action} failed ({e}); {ADVICE}") from e
+
+
+ADVICE = (
+    "check that the data directory exists, is writable and has free space; if the file is "
+    "corrupt, delete it and run `castgraph reindex` to rebuild it from the catalog"
+)
 
 
 def _values(chunk: Chunk, vector: bytes) -> tuple[object, ...]:
