@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from castgraph.core.settings import Settings
 from castgraph.retrieval.answer import AnswerService
 from castgraph.retrieval.base import Retriever
 from castgraph.retrieval.embeddings.base import TextEmbedder, one_blas_thread
+from castgraph.retrieval.graph.linking import EntityLinker
 from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.indexer import ChunkIndex, StoresIndexer, graph_writes
 from castgraph.retrieval.rerank import Reranker
@@ -19,6 +21,7 @@ from castgraph.retrieval.search import SearchOptions, SearchService
 from castgraph.retrieval.warm import read_ahead
 
 if TYPE_CHECKING:
+    from castgraph.retrieval.generation import GeneratorBackend
     from castgraph.retrieval.graph.base import GraphStore
     from castgraph.retrieval.graph.readmodel import GraphReadModel
     from castgraph.retrieval.keyword import KeywordIndex
@@ -120,13 +123,27 @@ def _for_the_server(
     stays here reads its caches ahead (the flat vector index its matrix)."""
     from castgraph.retrieval.vector import supports_read_only
 
-    here = dict(retrievers)
+    here: dict[str, object] = dict(retrievers)
     if settings.search_processes:
         moved = supports_read_only(settings)
         names = tuple(n for n in retrievers if n != "vector" or moved)
+        moved_graph = here.pop("graph", None) if "graph" in names else None
         retrievers.update(_in_processes(settings, names, closers, health))
         here = {name: r for name, r in here.items() if name not in names}
+        if isinstance(moved_graph, GraphRetriever) and _generator_backend(settings) != "extractive":
+            here["entity names"] = _NamesAhead(moved_graph.linker)  # an LLM's facts link here
     read_ahead(here)
+
+
+@dataclass(frozen=True)
+class _NamesAhead:
+    """Reads ahead only the entity names of a graph retriever whose searches moved to worker
+    processes: answers by an LLM still link a question's entities here, for relation facts."""
+
+    linker: EntityLinker
+
+    def warm(self) -> None:
+        self.linker.prepare()
 
 
 def _in_processes(
@@ -291,6 +308,15 @@ def _reranker(settings: Settings) -> Reranker | None:
     return CrossEncoderReranker(name, models_dir=models_dir) if name else None
 
 
+def _generator_backend(settings: Settings) -> GeneratorBackend:
+    """The answer generator ``settings`` choose ("auto": an LLM when one is configured)."""
+    if settings.generator != "auto":
+        return settings.generator
+    if settings.llm_base_url:
+        return "openai"
+    return "llamacpp" if settings.llm_model_path else "extractive"
+
+
 def answers(
     settings: Settings,
     search: SearchService,
@@ -301,15 +327,7 @@ def answers(
     from castgraph.retrieval.generation import make_generator
     from castgraph.retrieval.generation.moments import embedding_similarity
 
-    backend = settings.generator
-    if backend == "auto":
-        backend = (
-            "openai"
-            if settings.llm_base_url
-            else "llamacpp"
-            if settings.llm_model_path
-            else "extractive"
-        )
+    backend = _generator_backend(settings)
     extractive = make_generator("extractive", embedder=embedder)
     generator = (
         extractive

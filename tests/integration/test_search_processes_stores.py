@@ -17,6 +17,7 @@ from castgraph.api.services import Services
 from castgraph.core.errors import StorageError
 from castgraph.core.settings import Settings
 from castgraph.retrieval.base import Retriever, SearchFilters
+from castgraph.retrieval.graph.linking import EntityIndex, EntityLinker
 from castgraph.retrieval.graph.retriever import GraphRetriever
 from castgraph.retrieval.keyword import SqliteKeywordIndex
 from castgraph.retrieval.processes import RemoteRetriever
@@ -117,6 +118,36 @@ def test_a_server_without_workers_reads_its_caches_ahead(tmp_path: Path) -> None
         while not (_held(keyword) and graph._cache is not None and graph._cache.chunks):
             assert time.monotonic() < deadline, "no search ran, yet the caches should fill"
             time.sleep(0.05)
+    finally:
+        opened.close()
+
+
+def test_with_workers_the_server_still_reads_entity_names_ahead_for_answers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph search moved to a worker, but answers by an LLM link a question's entities in the
+    server (relation facts): the server embeds the names it compares against ahead of them."""
+    llm = {"llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "none"}  # never called here
+    settings = settings.model_copy(update=llm)
+    loading = wiring.open_services(settings)
+    corpus.load(loading)
+    loading.close()
+    prepared: list[EntityLinker] = []  # linkers prepared in this process (not the workers)
+    original = EntityLinker.prepare
+
+    def recording(linker: EntityLinker, index: EntityIndex | None = None) -> None:
+        original(linker, index)
+        prepared.append(linker)
+
+    monkeypatch.setattr(EntityLinker, "prepare", recording)
+    opened = wiring.open_services(settings, search_workers=True)  # as castgraph serve starts
+    try:
+        assert isinstance(opened.search._retrievers["graph"], RemoteRetriever)
+        deadline = time.monotonic() + 20
+        while not prepared:
+            assert time.monotonic() < deadline, "no answer ran, yet the names should be embedded"
+            time.sleep(0.05)
+        assert prepared[0]._matrix is not None and prepared[0]._matrix.keys
     finally:
         opened.close()
 

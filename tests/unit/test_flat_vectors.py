@@ -151,6 +151,18 @@ def test_a_crowd_near_the_centre_does_not_bury_the_row_that_answers(
     assert hits[0][0] == "c3001"
 
 
+def test_a_zero_row_or_query_scores_zero_as_under_plain_cosine() -> None:
+    """A model that embeds nothing gives a zero vector: it has no direction, so no offset from
+    the centre may lend it one (cos(-c, q - c) would rank it among the best)."""
+    vectors = _clustered(50)
+    vectors[3] = 0.0
+    matrix = Matrix.of(_rows(vectors), vectors)
+    query = unit(-vectors[:40].mean(axis=0))  # pointing away from the crowd, as -c does
+    hits = dict(matrix.search(query, 50, SearchFilters()))
+    assert hits["c4"] == 0.0 and max(hits.values()) > 0.0
+    assert [s for _, s in matrix.search(np.zeros(DIM, np.float32), 3, SearchFilters())] == [0.0] * 3
+
+
 def test_refresh_keeps_exactly_the_live_rows() -> None:
     vectors = _clustered(500)
     matrix = Matrix.of(_rows(vectors[:300]), vectors[:300])

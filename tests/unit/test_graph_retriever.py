@@ -254,6 +254,35 @@ def test_warm_embeds_entity_names_ahead(store: Graph) -> None:
     assert len(embedder.calls) == calls + 1  # the question's n-grams only, no names
 
 
+def test_a_new_graph_version_embeds_only_new_names(
+    store: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(linking, "NAME_BATCH", 2)  # names embedded two at a time
+    embedder = ConceptEmbedder()
+    retriever = GraphRetriever(store, embedder=embedder)
+    retriever.warm()
+    assert max(len(call) for call in embedder.calls) == 2
+    assert [link.key for link in retriever.link("the heat island effect")] == [
+        "isla de calor urbana"
+    ]
+    before = len(embedder.calls)
+    store.upsert_episode(
+        document(
+            "port",
+            ["Eva"] * 3,  # named in 3 chunks: first in the compared set, every other name moves
+            [Entity("Puerto Madero", "PLACE", (), c("port", 0, 1, 2))],
+            language="es",
+            published=date(2024, 6, 1),
+        )
+    )
+    assert [link.key for link in retriever.link("the heat island effect")] == [
+        "isla de calor urbana"
+    ]  # the kept vectors still belong to their names
+    embedded = [text for call in embedder.calls[before:] for text in call]
+    assert "Puerto Madero" in embedded
+    assert "Isla de calor urbana" not in embedded and "Carlos Gómez" not in embedded
+
+
 def test_search_ranks_by_hops(store: Graph) -> None:
     hits = GraphRetriever(store, hops=2).search("masa madre", 10, NO_FILTERS)
     assert ids(hits)[:2] == list(c("bread", 1, 2))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -44,8 +45,10 @@ CONFIDENCE: dict[LinkMethod, float] = {
 MAX_EMBEDDING_LINKS = 3
 MAX_EMBEDDING_NGRAMS = 12  # 32 cost ~10x the rest of graph search for no measured gain
 MAX_EMBEDDED_ENTITIES = 20_000
-"""Entity names compared with a question's n-grams (the most mentioned that are not hubs): 40
-MB of vectors and a few ms a question at the cap; a channel's rare guests and topics must fit."""
+"""Entity names compared with a question's n-grams (the most mentioned that are not hubs): 41
+MB of vectors (512 dimensions) and a few ms a question at the cap, in each process that links;
+a channel's rare guests and topics must fit."""
+NAME_BATCH = 1000
 FUZZY_SEEN = 100_000
 """Fuzzy lookups remembered per entity index (version of the graph)."""
 GRAM_CACHE = 8192
@@ -127,7 +130,7 @@ class _Query:
 
 class EntityLinker:
     """Links questions to a reader's entities; caches its tables until the reader's version
-    changes (the name vectors, by entity name, for good)."""
+    changes (the name vectors, by entity name, until a name leaves the compared set)."""
 
     def __init__(
         self,
@@ -146,8 +149,7 @@ class EntityLinker:
         self.max_embedded_entities = max_embedded_entities
         self.hub_mentions = hub_mentions
         self._index: tuple[str, EntityIndex] | None = None
-        self._vectors: dict[tuple[str, str], np.ndarray] = {}
-        self._matrix: tuple[EntityIndex, list[str], np.ndarray] | None = None
+        self._matrix: _NameMatrix | None = None
         self._grams = TextVectors(embedder, GRAM_CACHE) if embedder is not None else None
         self._lock = threading.Lock()
 
@@ -245,32 +247,60 @@ class EntityLinker:
     def _entity_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
         """Name vectors of the most mentioned entities, normalised, as columns (float32,
         contiguous: one small matrix product per question), built once per ``index``: sorting
-        and stacking thousands of vectors per question cost more than the matching."""
-        cached = self._matrix
-        if cached is not None and cached[0] is index:
-            return cached[1], cached[2]
-        keys, matrix = self._build_matrix(index)
-        self._matrix = (index, keys, matrix)
-        return keys, matrix
+        and stacking thousands of vectors per question cost more than the matching. One build
+        at a time: a search that waited for another's build uses it."""
+        built = self._matrix
+        if built is None or built.index is not index:
+            with self._lock:
+                built = self._matrix
+                if built is None or built.index is not index:
+                    built = self._matrix = self._build_matrix(index, built)
+        return built.keys, built.columns
 
-    def _build_matrix(self, index: EntityIndex) -> tuple[list[str], np.ndarray]:
+    def _build_matrix(self, index: EntityIndex, previous: _NameMatrix | None) -> _NameMatrix:
         """Name vectors of the most mentioned entities that are not hubs (``hub_mentions``: graph
-        search never reads a hub's mentions, so an uncertain link to one brings only noise);
-        each name is embedded once."""
+        search never reads a hub's mentions, so an uncertain link to one brings only noise).
+        Names the ``previous`` build had keep their vectors; only new ones are embedded."""
         hub = self.hub_mentions
         top = [e for e in index.by_key.values() if hub is None or e.mentions <= hub]
         top = sorted(top, key=lambda e: (-e.mentions, e.key))[: self.max_embedded_entities]
-        with self._lock:
-            missing = [e for e in top if (e.key, e.name) not in self._vectors]
-            if missing and self.embedder is not None:
-                vectors = self.embedder.embed([e.name for e in missing])
-                for entity, vector in zip(missing, vectors, strict=True):
-                    self._vectors[(entity.key, entity.name)] = np.asarray(vector, dtype=np.float32)
-            rows = [self._vectors[(e.key, e.name)] for e in top]
-        if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        columns = np.ascontiguousarray(_normalise(np.vstack(rows)).T, dtype=np.float32)
-        return [e.key for e in top], columns
+        names = [(e.key, e.name) for e in top]
+        known = previous.positions if previous is not None else {}
+        missing = [n for n in names if n not in known]
+        fresh = self._embed_names([name for _, name in missing])
+        reused = previous.columns if previous is not None and len(missing) < len(names) else None
+        if fresh is None and reused is None:  # no names (or no model to embed them)
+            return _NameMatrix(index, [], {}, np.zeros((0, 0), dtype=np.float32))
+        dimension = fresh.shape[1] if fresh is not None else cast(np.ndarray, reused).shape[0]
+        columns = np.empty((dimension, len(names)), dtype=np.float32)
+        if reused is not None:
+            kept = [(column, known[n]) for column, n in enumerate(names) if n in known]
+            columns[:, [to for to, _ in kept]] = reused[:, [at for _, at in kept]]
+        if fresh is not None:
+            columns[:, [column for column, n in enumerate(names) if n not in known]] = fresh.T
+        positions = {n: column for column, n in enumerate(names)}
+        return _NameMatrix(index, [key for key, _ in names], positions, columns)
+
+    def _embed_names(self, names: list[str]) -> np.ndarray | None:
+        """Unit float32 rows for ``names``, embedded ``NAME_BATCH`` at a time (a model returns
+        Python floats: 20,000 names at once would hold 330 MB of them); None without any."""
+        if not names or self.embedder is None:
+            return None
+        rows = [
+            _normalise(np.asarray(self.embedder.embed(names[i : i + NAME_BATCH]), np.float32))
+            for i in range(0, len(names), NAME_BATCH)
+        ]
+        return np.vstack(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _NameMatrix:
+    """The names embedding links compare against, for one entity index."""
+
+    index: EntityIndex
+    keys: list[str]
+    positions: dict[tuple[str, str], int]  # (entity key, name) → column
+    columns: np.ndarray  # dimension × names, unit float32, contiguous
 
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:

@@ -123,13 +123,12 @@ class GraphRetriever:
         return [Hit(cid, round(score, 6)) for score, cid in ranked]
 
     def warm(self, batch: int = 200) -> None:
-        """Embed the names entity linking compares against, then read the postings and relations
-        of the entities graph search may read (the most mentioned first) until half the cache is
-        used, so that a restarted server's first searches cost what later ones do. A new graph
-        version starts the cache again."""
+        """Read the postings and relations of the entities graph search may read (the most
+        mentioned first) until half the cache is used, then embed the names entity linking
+        compares against, so that a restarted server's first searches cost what later ones do.
+        A new graph version starts the cache again."""
         with self._snapshot():
             index = self.linker.index()
-        self.linker.prepare(index)
         cache = self._cache_for(index)
         keys = sorted(
             (k for k, e in index.by_key.items() if e.mentions <= self.mention_budget),
@@ -137,11 +136,12 @@ class GraphRetriever:
         )
         for start in range(0, len(keys), batch):
             if cache.half_full or self._cache is not cache:
-                return
+                break
             with self._snapshot():
                 cache.postings(self.store, keys[start : start + batch])
                 for key in keys[start : start + batch]:
                     cache.neighbours(self.store, key, self.mention_budget)
+        self.linker.prepare(index)
 
     def _cache_for(self, index: EntityIndex) -> SearchCache:
         """The working set of the graph version ``index`` was built from (a new one when the

@@ -2,7 +2,7 @@
 
 A search scores candidates exactly, by their cosine about the collection's centre: the cosine
 of ``d - c`` and ``q - c`` where ``c`` is the rows' mean shrunk by ``n / (n + dimension)``.
-Embeddings share a common direction (the rows' mean has length 0.5-0.7 for
+Embeddings share a common direction (the rows' mean has length 0.4-0.7 for
 ``use-multilingual-v3`` on a channel), and plain cosine rewards every row for it, so rows near
 the mean (the crowd of similar episodes) outrank the one that answers; centring removes what
 all rows share (Mu & Viswanath 2018, "All-but-the-top"). The shrinkage keeps a small
@@ -36,6 +36,8 @@ EXACT_UP_TO = 20_000
 CANDIDATES = 2_000
 """Rows scored exactly above ``EXACT_UP_TO``: the nearest by one-bit codes. Chosen by
 recall against exact search on bench/retrieval.py's 100k index (docs/decisions.md)."""
+
+_BLOCK = 8192  # rows a time when computing each row's distance from the centre
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -130,7 +132,9 @@ class Matrix:
             return []
         candidates = self._candidates(query, allowed)
         scored = self.vectors if candidates is None else self.vectors[candidates]
-        scores = self._centred.cosines(scored @ query, query, candidates)
+        centred = self._centred
+        offset = centred.offset(query)
+        scores = centred.cosines(scored @ offset, offset, candidates)
         if candidates is None and allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         top = _top(scores, k)
@@ -157,7 +161,7 @@ class Matrix:
         return _nearest(distance, CANDIDATES)
 
     def prepared(self) -> Matrix:
-        """This matrix with its centre computed (30 ms at 100k rows), so that the refresh that
+        """This matrix with its centre computed (90 ms at 100k rows), so that the refresh that
         made it pays for it rather than the first search."""
         _ = self._centred
         return self
@@ -201,39 +205,42 @@ class Matrix:
 
 @dataclass(frozen=True, slots=True)
 class _Centre:
-    """``centre`` (the rows' mean shrunk by ``n / (n + dimension)``), and per row its dot
-    product with the centre and the length of the row minus the centre: with these a cosine
-    about the centre costs a few operations per candidate beyond the plain dot product."""
+    """``centre`` (the rows' mean shrunk by ``n / (n + dimension)``) and each row's distance from
+    it: a cosine about the centre is then the plain product of the rows with the query's offset
+    from the centre, less one constant, over two lengths. A zero row (stored as such by a model
+    that embedded nothing) gets an infinite length, so it scores 0 as under plain cosine."""
 
     centre: Floats
-    dots: Floats
     lengths: Floats
 
     @classmethod
     def of(cls, vectors: Floats) -> _Centre:
         count, dimension = vectors.shape
-        if not count:
-            empty = np.zeros(0, np.float32)
-            return cls(np.zeros(dimension, np.float32), empty, empty)
         # A prior of ``dimension`` rows at the origin: the mean of fewer rows than dimensions
         # lies in their own span, and removing it would remove what they are about.
-        centre = vectors.mean(axis=0) * (count / (count + dimension))
-        dots = vectors @ centre
-        squared = float(centre @ centre)
-        lengths = np.sqrt(
-            np.maximum(np.einsum("ij,ij->i", vectors, vectors) - 2 * dots + squared, 0)
-        )
-        return cls(centre.astype(np.float32), dots, np.maximum(lengths, 1e-12).astype(np.float32))
+        mean = vectors.mean(axis=0, dtype=np.float64) if count else np.zeros(dimension)
+        centre = (mean * (count / (count + dimension))).astype(np.float32)
+        lengths = np.empty(count, np.float32)
+        for start in range(0, count, _BLOCK):  # in blocks: no second copy of the matrix
+            block = vectors[start : start + _BLOCK]
+            offsets = block - centre
+            distance = np.sqrt(np.einsum("ij,ij->i", offsets, offsets))
+            lengths[start : start + _BLOCK] = np.where(block.any(axis=1), distance, np.inf)
+        return cls(centre, lengths)
 
-    def cosines(self, products: Floats, query: Floats, positions: Ints | None) -> Floats:
-        """Cosines about the centre from the plain ``products`` of ``query`` with the rows at
-        ``positions`` (every row when None)."""
-        dots = self.dots if positions is None else self.dots[positions]
+    def offset(self, query: Floats) -> Floats:
+        """The query's offset from the centre (a zero query stays zero: it has no direction)."""
+        shifted: Floats = query - self.centre if query.any() else query
+        return shifted
+
+    def cosines(self, products: Floats, offset: Floats, positions: Ints | None) -> Floats:
+        """Cosines about the centre from the ``products`` of the rows at ``positions`` (every
+        row when None) with the query's ``offset``; all 0 for a zero query."""
+        length = float(np.linalg.norm(offset))
+        if length == 0.0:
+            return np.zeros_like(products)
         lengths = self.lengths if positions is None else self.lengths[positions]
-        along = float(query @ self.centre)
-        squared = float(self.centre @ self.centre)
-        length = max(float(np.sqrt(max(float(query @ query) - 2 * along + squared, 0.0))), 1e-12)
-        cosines: Floats = (products - dots - along + squared) / (lengths * length)
+        cosines: Floats = (products - float(self.centre @ offset)) / (lengths * length)
         return cosines
 
 

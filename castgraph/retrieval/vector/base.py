@@ -9,9 +9,11 @@ from castgraph.retrieval.indexer import ChunkIndex
 
 
 class VectorIndex(ChunkIndex, Retriever, Protocol):
-    """Chunk vectors (embedded Chroma, a Chroma server): the indexer writes them, search reads.
+    """Chunk vectors (the flat file, embedded Chroma, a Chroma server): the indexer writes them,
+    search reads.
 
-    ``search`` scores are cosine similarities (higher is better). Every backend passes
+    ``search`` scores are cosines, 1.0 for a chunk's own text (higher is better): plain for
+    Chroma, about the collection's centre for flat (``_matrix``). Every backend passes
     tests/integration/test_vector_contract.py.
     """
 
