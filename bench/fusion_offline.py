@@ -53,10 +53,10 @@ def retriever_lists(services: Any, questions: list[Question]) -> Lists:
 
 
 def stored_vectors(settings: Settings, name: str) -> tuple[list[str], np.ndarray]:
-    """Chunk ids and unit vectors of collection ``name``: the flat file when there is one,
-    else the embedded Chroma collection."""
-    flat = settings.data_dir / "vectors" / f"{name}.sqlite"
-    if flat.exists():
+    """Chunk ids and unit vectors of collection ``name`` in the configured backend's store: the
+    flat file, or the embedded Chroma collection."""
+    flat = settings.flat_vectors_path / f"{name}.sqlite"
+    if settings.resolved_vector_backend == "flat":
         with closing(sqlite3.connect(f"file:{flat}?mode=ro", uri=True)) as conn:
             rows = conn.execute("SELECT id, vector FROM chunks ORDER BY row").fetchall()
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)

@@ -3,7 +3,8 @@
 For each size (``--sizes``, in chunks; episodes of 200 chunks from ``bench/_synthetic.py``) it
 builds a fresh data directory in ``bench/.cache/index_build/`` the way ``castgraph ingest``
 does after analysis: ``catalog.register`` → ``save_analysis`` (chunks, entities, relations) →
-``set_state(INDEXING)`` → ``StoresIndexer.index`` (SQLite FTS5 keyword index, embedded Chroma,
+``set_state(INDEXING)`` → ``StoresIndexer.index`` (SQLite FTS5 keyword index, the configured
+vector index: flat by default, embedded Chroma with ``CASTGRAPH_VECTOR_BACKEND=chroma``,
 embedded LadybugDB graph and the graph search read model, as serve's indexer writes them) →
 ``set_state(INDEXED)``. Each store is wrapped in a timer, and so is
 the embedder, so the report splits the time between catalog, keyword, vector (without the
@@ -15,7 +16,7 @@ graph grows (the same for the vector index, embedding included).
 Entities and relations come from the real offline extractor, run before the timed part and
 cached per episode in ``bench/.cache/index_build/extract/`` (extraction is analysis, not
 indexing). Vectors: ``--embedder hash-512`` by default, the deterministic hashing embedder with
-the dimension of ``use-multilingual-v3``, so Chroma's HNSW does the real work while the
+the dimension of ``use-multilingual-v3``, so the vector index does the real work while the
 embedding itself is cheap and timed apart; any castgraph model name works (the real model's
 time is then reported as embedding time).
 
@@ -173,7 +174,7 @@ def open_stores(data_dir: Path, args: argparse.Namespace, clock: Clock) -> tuple
     from castgraph.retrieval.graph.readmodel import GraphReadModel
     from castgraph.retrieval.indexer import StoresIndexer, graph_writes
     from castgraph.retrieval.keyword import SqliteKeywordIndex
-    from castgraph.retrieval.vector import ChromaVectorIndex
+    from castgraph.retrieval.vector import vector_index
 
     settings = Settings(data_dir=data_dir, embedding_model=args.embedder)
     catalog = wiring.catalog(settings)
@@ -182,7 +183,7 @@ def open_stores(data_dir: Path, args: argparse.Namespace, clock: Clock) -> tuple
     )
     embedder.load()
     keyword = SqliteKeywordIndex(settings.keyword_path).open()
-    vector = ChromaVectorIndex(embedder, path=settings.chroma_path).open()
+    vector = vector_index(settings, embedder).open()  # CASTGRAPH_VECTOR_BACKEND: flat by default
     graph = make_graph_store("embedded", path=settings.graph_path).open()
     # serve's indexer writes the graph search read model beside the graph: it is indexing too
     reads = GraphReadModel(settings.graph_read_path).open()
