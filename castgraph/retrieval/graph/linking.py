@@ -269,7 +269,7 @@ class EntityLinker:
         missing = [n for n in names if n not in known]
         fresh = self._embed_names([name for _, name in missing])
         reused = previous.columns if previous is not None and len(missing) < len(names) else None
-        if fresh is None and reused is None:  # no names (or no model to embed them)
+        if fresh is None and (reused is None or missing):  # no names, or no model to embed them
             return _NameMatrix(index, [], {}, np.zeros((0, 0), dtype=np.float32))
         dimension = fresh.shape[1] if fresh is not None else cast(np.ndarray, reused).shape[0]
         columns = np.empty((dimension, len(names)), dtype=np.float32)
