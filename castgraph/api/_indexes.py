@@ -127,11 +127,12 @@ def _for_the_server(
     if settings.search_processes:
         moved = supports_read_only(settings)
         names = tuple(n for n in retrievers if n != "vector" or moved)
-        moved_graph = here.pop("graph", None) if "graph" in names else None
+        graph = retrievers.get("graph")
         retrievers.update(_in_processes(settings, names, closers, health))
         here = {name: r for name, r in here.items() if name not in names}
-        if isinstance(moved_graph, GraphRetriever) and _generator_backend(settings) != "extractive":
-            here["entity names"] = _NamesAhead(moved_graph.linker)  # an LLM's facts link here
+        llm = _generator_backend(settings) != "extractive"
+        if "graph" in names and isinstance(graph, GraphRetriever) and llm:
+            here["entity names"] = _NamesAhead(graph.linker)  # an LLM's facts link here
     read_ahead(here)
 
 

@@ -14,6 +14,12 @@ from pathlib import Path
 
 from castgraph.core.errors import StorageError
 
+ADVICE = (
+    "check that the data directory exists, is writable and has free space; if the file is "
+    "corrupt, delete it and run `castgraph reindex` to rebuild it from the catalog"
+)
+"""What an error of a local SQLite index (keyword, flat vectors) tells the user to do."""
+
 
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (the base class cannot)."""

@@ -59,10 +59,6 @@ UPGRADES = {
     # schema 1 → 2: chunks keep their sentences (older rows get none until reindexed).
     "1": ("ALTER TABLE chunks ADD COLUMN sentences TEXT NOT NULL DEFAULT '[]'",),
 }
-ADVICE = (
-    "check that the data directory exists, is writable and has free space; if the file is "
-    "corrupt, delete it and run `castgraph reindex` to rebuild it from the catalog"
-)
 
 Row = tuple[object, ...]
 

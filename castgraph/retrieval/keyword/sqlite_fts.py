@@ -25,13 +25,12 @@ from types import TracebackType
 from castgraph.core import faults
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
-from castgraph.retrieval._sqlite import ThreadConnections
+from castgraph.retrieval._sqlite import ADVICE, ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.keyword.analyzer import ANALYZER_VERSION, analyze, query_terms
 from castgraph.retrieval.keyword.filtered import search_filtered
 from castgraph.retrieval.keyword.postings import BUMP_GENERATION, CREATE_VOCAB, PostingsScorer
 from castgraph.retrieval.keyword.schema import (
-    ADVICE,
     BATCH,
     COLUMNS,
     INSERT_CHUNK,

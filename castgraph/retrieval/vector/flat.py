@@ -30,7 +30,7 @@ import numpy as np
 from castgraph.core import faults
 from castgraph.core.errors import StorageError
 from castgraph.core.models import Chunk
-from castgraph.retrieval._sqlite import ThreadConnections
+from castgraph.retrieval._sqlite import ADVICE, ThreadConnections
 from castgraph.retrieval.base import Hit, SearchFilters
 from castgraph.retrieval.embeddings.base import TextEmbedder, batched
 from castgraph.retrieval.vector._matrix import Floats, Matrix, Row, unit
@@ -305,12 +305,6 @@ class FlatVectorIndex:
             yield
         except sqlite3.Error as e:
             raise StorageError(f"{self.location}: {action} failed ({e}); {ADVICE}") from e
-
-
-ADVICE = (
-    "check that the data directory exists, is writable and has free space; if the file is "
-    "corrupt, delete it and run `castgraph reindex` to rebuild it from the catalog"
-)
 
 
 def _values(chunk: Chunk, vector: bytes) -> tuple[object, ...]:
